@@ -1,0 +1,6 @@
+export * from "./cacheKeys";
+export * from "./prices";
+export * from "./problem";
+export * from "./protocol";
+export * from "./request";
+export * from "./signing";
