@@ -114,7 +114,7 @@ export function canny(
   let dxNext = new Int32Array(w);
   let dyNext = new Int32Array(w);
 
-  let stack = new Int32Array(Math.max(1024, (h * w) >> 5));
+  let stack: Int32Array = new Int32Array(Math.max(1024, (h * w) >> 5));
   let sp = 0;
 
   gradientRow(src, h, w, cn, 0, vs, vd, magCur, dxCur, dyCur);
