@@ -1,0 +1,151 @@
+/**
+ * The Gaussian low-pass filter of AccDiffusion's dilated sampling.
+ *
+ * Before the dilated samples are taken, the (top/left padded) latent is blurred so that each
+ * strided sub-latent carries information from its skipped neighbours; the blur is then undone in
+ * scale by renormalising to the input's mean and unbiased std (all elements, padding included).
+ * Reference conventions: the 1-D kernel is computed in float32 from `arange(k)` centred on
+ * `(k-1)/2`, normalised once; the 2-D kernel is its outer product (not renormalised); the filter
+ * is a depthwise cross-correlation with zero padding `k//2` and same-size output.
+ *
+ * We filter separably (columns, then rows): k*2 taps per element instead of k*k, which matters on
+ * 4x512x512 latents. The difference from the 2-D kernel is float rounding only (~1e-7 relative).
+ */
+const f = Math.fround;
+
+// TODO(A2): switch to tensor/stats.ts (helper A1: mean, stdUnbiased, renormalize) once it lands;
+// these private versions follow the same contract: float64 accumulation, float32 results.
+function mean(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  return f(s / x.length);
+}
+
+function stdUnbiased(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i];
+  const m = s / x.length;
+  let q = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = x[i] - m;
+    q += d * d;
+  }
+  return f(Math.sqrt(q / (x.length - 1)));
+}
+
+/** `(x - x.mean()) / x.std() * targetStd + targetMean`, elementwise float32 like torch. */
+function renormalize(x: Float32Array, targetMean: number, targetStd: number, out: Float32Array): Float32Array {
+  const m = mean(x);
+  const sd = stdUnbiased(x);
+  for (let i = 0; i < x.length; i++) out[i] = f(f(f(f(x[i] - m) / sd) * targetStd) + targetMean);
+  return out;
+}
+
+/** Normalised float32 1-D Gaussian of `k` taps, exactly as the reference's `gaussian_kernel`. */
+export function gaussianKernel1d(k: number, sigma: number): Float32Array {
+  if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`gaussianKernel1d: k must be a positive integer (${k})`);
+  const s = f(sigma);
+  const denom = f(2 * f(s * s));
+  const centre = (k - 1) / 2;
+  const g = new Float32Array(k);
+  let sum = 0;
+  for (let i = 0; i < k; i++) {
+    const d = f(i - centre);
+    // exp(-d^2 / (2 sigma^2)) in float32; a tiny sigma underflows the off-centre taps to exactly 0.
+    g[i] = f(Math.exp(f(-f(d * d) / denom)));
+    sum = f(sum + g[i]);
+  }
+  for (let i = 0; i < k; i++) g[i] = f(g[i] / sum);
+  return g;
+}
+
+/** The reference's 2-D kernel `outer(g1, g1)` (row-major k x k), float32. */
+export function gaussianKernel2d(k: number, sigma: number): Float32Array {
+  const g = gaussianKernel1d(k, sigma);
+  const out = new Float32Array(k * k);
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) out[i * k + j] = f(g[i] * g[j]);
+  return out;
+}
+
+/**
+ * Depthwise Gaussian blur of `planes` row-major `h x w` planes with zero padding `k//2`.
+ * `out` must not alias `src`. Returns `out` (allocated when not given).
+ */
+export function gaussianFilter(
+  src: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  k: number,
+  sigma: number,
+  out?: Float32Array,
+): Float32Array {
+  const n = planes * h * w;
+  if (src.length < n) throw new RangeError("gaussianFilter: src is shorter than planes*h*w");
+  const dst = out ?? new Float32Array(n);
+  if (dst.length < n) throw new RangeError("gaussianFilter: out is shorter than planes*h*w");
+  if (dst.buffer === src.buffer && dst.byteOffset < src.byteOffset + n * 4 && src.byteOffset < dst.byteOffset + n * 4) {
+    throw new RangeError("gaussianFilter: out must not alias src");
+  }
+  const g = gaussianKernel1d(k, sigma);
+  const r = k >> 1;
+  // One row of the column-filtered result, so the row pass can run in place over `dst`.
+  const row = new Float64Array(w + 2 * r);
+  const plane = h * w;
+  for (let p = 0; p < planes; p++) {
+    const base = p * plane;
+    // Column pass: dst[y, x] = sum_i g[i] * src[y + i - r, x] (rows outside the plane are zero).
+    for (let y = 0; y < h; y++) {
+      const d = base + y * w;
+      const i0 = Math.max(0, r - y);
+      const i1 = Math.min(k, h + r - y);
+      for (let x = 0; x < w; x++) {
+        let acc = 0;
+        for (let i = i0; i < i1; i++) acc += g[i] * src[base + (y + i - r) * w + x];
+        dst[d + x] = acc;
+      }
+    }
+    // Row pass, in place through a zero-bordered copy of the row.
+    for (let y = 0; y < h; y++) {
+      const d = base + y * w;
+      for (let x = 0; x < w; x++) row[r + x] = dst[d + x];
+      for (let x = 0; x < w; x++) {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += g[j] * row[x + j];
+        dst[d + x] = acc;
+      }
+    }
+  }
+  return dst;
+}
+
+/** Statistics the dilated branch reports alongside the filtered latent. */
+export interface GaussianStats {
+  /** Mean of the filter input (float32). */
+  inputMean: number;
+  /** Unbiased std of the filter input (float32). */
+  inputStd: number;
+}
+
+/**
+ * `gaussianFilter` followed by the reference's renormalisation: the blurred tensor is shifted and
+ * scaled so its mean and unbiased std (over ALL elements, all planes together) equal the input's.
+ * Returns the input statistics; the renormalised result is written to `out`.
+ */
+export function gaussianFilterRenormalized(
+  src: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  k: number,
+  sigma: number,
+  out: Float32Array,
+): GaussianStats {
+  const n = planes * h * w;
+  const x = src.subarray(0, n);
+  const inputMean = mean(x);
+  const inputStd = stdUnbiased(x);
+  const blurred = gaussianFilter(src, planes, h, w, k, sigma, out).subarray(0, n);
+  renormalize(blurred, inputMean, inputStd, blurred);
+  return { inputMean, inputStd };
+}
