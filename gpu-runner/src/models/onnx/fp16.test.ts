@@ -50,8 +50,8 @@ describe("float32ToHalfBits", () => {
     const decoded = fromHalfArray(all);
     const encoded = toHalfArray(decoded);
     for (let h = 0; h < 0x10000; h++) {
-      const isNaN = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
-      const expected = isNaN ? (h & 0x8000) | 0x7e00 : h;
+      const nanBits = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+      const expected = nanBits ? (h & 0x8000) | 0x7e00 : h;
       if (encoded[h] !== expected) throw new Error(`0x${h.toString(16)} -> 0x${encoded[h].toString(16)}`);
     }
   });
