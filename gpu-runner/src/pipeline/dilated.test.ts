@@ -2,11 +2,13 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   cropTopLeft,
+  dilatedGaussianSigma,
   dilatedOffsets,
   dilatedPadding,
   gatherDilated,
   invertShuffleIndex,
   padTopLeft,
+  prepareDilatedInputs,
   randomShuffleIndex,
   scatterDilated,
   shuffleSamples,
@@ -130,5 +132,37 @@ describe("window interaction", () => {
 
   it("rejects an index that is not a permutation", () => {
     expect(() => invertShuffleIndex(Int32Array.of(0, 0), 2, 1)).toThrow(RangeError);
+  });
+});
+
+describe("prepareDilatedInputs", () => {
+  it("pads top/left and, without the filter, feeds the model the padded latent itself", () => {
+    const x = Float32Array.from({ length: 2 * 5 * 4 }, (_, i) => i);
+    const d = prepareDilatedInputs(x, 2, 5, 4, 3, null);
+    expect([d.hPad, d.wPad, d.paddedH, d.paddedW]).toEqual([1, 2, 6, 6]);
+    expect(d.filtered).toBe(d.padded);
+    expect(d.padded[0]).toBe(0);
+    expect(d.padded[1 * 6 + 2]).toBe(0);
+    expect(Array.from(cropTopLeft(d.padded, 2, 6, 6, 1, 2))).toEqual(Array.from(x));
+  });
+
+  it("with the filter, keeps the padded latent's mean and unbiased std (padding included)", () => {
+    const x = Float32Array.from({ length: 4 * 7 * 7 }, (_, i) => Math.fround(Math.cos(i * 1.3) * 2 + 0.1));
+    const d = prepareDilatedInputs(x, 4, 7, 7, 2, dilatedGaussianSigma(0.8, 0.65944165));
+    expect(d.filtered).not.toBe(d.padded);
+    const stats = (a: Float32Array) => {
+      const m = a.reduce((s, v) => s + v, 0) / a.length;
+      return [m, Math.sqrt(a.reduce((s, v) => s + (v - m) ** 2, 0) / (a.length - 1))];
+    };
+    const [m0, s0] = stats(d.padded);
+    const [m1, s1] = stats(d.filtered);
+    expect(d.paddedMean).toBeCloseTo(m0, 6);
+    expect(d.paddedStd).toBeCloseTo(s0, 6);
+    expect(m1).toBeCloseTo(m0, 5);
+    expect(s1).toBeCloseTo(s0, 5);
+  });
+
+  it("rounds sigma * c3 in float32", () => {
+    expect(dilatedGaussianSigma(0.8, 0.65944165)).toBe(Math.fround(0.5275533));
   });
 });

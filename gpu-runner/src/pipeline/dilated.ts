@@ -15,6 +15,7 @@
  * Layouts: a padded latent is `planes x H x W` (planes = N*C, N = 1 in the pipeline); a batch of
  * dilated samples is `[B, planes, H/s, W/s]`.
  */
+import { gaussianFilterRenormalized } from "./tensor/gaussian";
 import { cropPlanes, padPlanes } from "./tensor/pad";
 
 /** A dilated-sampling offset (row, column) inside each s x s cell. */
@@ -122,6 +123,58 @@ export function scatterDilated(
       }
     }
   }
+}
+
+/** The padded latent of one step's dilated branch and what the model sees of it. */
+export interface DilatedInputs {
+  readonly scale: number;
+  readonly planes: number;
+  readonly hPad: number;
+  readonly wPad: number;
+  readonly paddedH: number;
+  readonly paddedW: number;
+  /** L = top/left padded latent: the scheduler steps on its dilated samples. */
+  readonly padded: Float32Array;
+  /** G = Gaussian-filtered, renormalised L (or L itself without the filter): the model input. */
+  readonly filtered: Float32Array;
+  /** Mean and unbiased std of L, padding included (what G is renormalised to); NaN without the filter. */
+  readonly paddedMean: number;
+  readonly paddedStd: number;
+}
+
+/** The filter width the reference uses at phase scale s: `sigma * c3` in float32 (sigma cast to float32). */
+export function dilatedGaussianSigma(sigma: number, c3: number): number {
+  return Math.fround(Math.fround(sigma) * Math.fround(c3));
+}
+
+/**
+ * Pads the step's latent (after the skip residual) on the top/left to multiples of `s` and, when
+ * `gaussianSigma` is given, blurs it with kernel size `2s-1` and renormalises to L's statistics.
+ * Buffers may be passed in (`padded`, `filtered`) to reuse them across steps.
+ */
+export function prepareDilatedInputs(
+  latents: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  s: number,
+  gaussianSigma: number | null,
+  buffers: { padded?: Float32Array; filtered?: Float32Array } = {},
+): DilatedInputs {
+  const { hPad, wPad } = dilatedPadding(h, w, s);
+  const paddedH = h + hPad;
+  const paddedW = w + wPad;
+  const padded = padTopLeft(latents, planes, h, w, hPad, wPad, buffers.padded);
+  let filtered = padded;
+  let paddedMean = Number.NaN;
+  let paddedStd = Number.NaN;
+  if (gaussianSigma !== null) {
+    filtered = buffers.filtered ?? new Float32Array(planes * paddedH * paddedW);
+    const st = gaussianFilterRenormalized(padded, planes, paddedH, paddedW, 2 * s - 1, gaussianSigma, filtered);
+    paddedMean = st.inputMean;
+    paddedStd = st.inputStd;
+  }
+  return { scale: s, planes, hPad, wPad, paddedH, paddedW, padded, filtered, paddedMean, paddedStd };
 }
 
 /* ------------------------------- window interaction ------------------------------- */
