@@ -1,0 +1,107 @@
+/**
+ * The runner's HTTP API (Hono). Every /v1 route requires a request signed by the worker (shared/signing);
+ * unsigned, expired, replayed or malformed requests are refused before anything starts.
+ */
+import { fromZodError, problem, problemResponse, RunnerJobSchema, verifyRequest } from "@accdiff/shared";
+import { type Context, Hono, type Next } from "hono";
+import type { JobEngine } from "./engine";
+import type { JobManager } from "./jobs";
+import type { Logger } from "./log";
+
+export interface RunnerAppDeps {
+  manager: JobManager;
+  engine: JobEngine;
+  secret: string;
+  /** Returns true when the nonce was seen before (and records it otherwise). */
+  seen: (nonce: string) => boolean | Promise<boolean>;
+  version: string;
+  log: Logger;
+  maxBodyBytes?: number;
+}
+
+type Env = { Variables: { body: string } };
+
+export function createRunnerApp(deps: RunnerAppDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const maxBody = deps.maxBodyBytes ?? 1_000_000;
+
+  /** Reads the exact body bytes (bounded) and verifies the signature over them. */
+  const signed = async (c: Context<Env>, next: Next) => {
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > maxBody) return problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
+    const body = c.req.method === "GET" ? "" : await c.req.text();
+    if (body.length > maxBody)
+      return problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
+    const url = new URL(c.req.url);
+    const v = await verifyRequest(
+      deps.secret,
+      { method: c.req.method, path: url.pathname + url.search, body, headers: c.req.raw.headers },
+      { seen: deps.seen },
+    );
+    if (!v.ok) {
+      deps.log.warn("refused unsigned request", { path: url.pathname, reason: v.reason });
+      return problemResponse(problem(401, "Unauthorized", v.reason));
+    }
+    c.set("body", body);
+    await next();
+  };
+
+  app.get("/healthz", (c) => c.json({ ok: true, version: deps.version }));
+
+  app.get("/readyz", (c) => {
+    const r = deps.engine.readiness();
+    const ready = r.ready && deps.manager.acceptingJobs;
+    return c.json(
+      { ...r, ready, acceptingJobs: deps.manager.acceptingJobs, queueDepth: deps.manager.depth, version: deps.version },
+      ready ? 200 : 503,
+    );
+  });
+
+  app.use("/v1/*", signed);
+
+  app.post("/v1/jobs", (c) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(c.get("body"));
+    } catch {
+      return problemResponse(problem(400, "Malformed JSON", "the body is not valid JSON"));
+    }
+    const parsed = RunnerJobSchema.safeParse(json);
+    if (!parsed.success) return problemResponse(fromZodError(parsed.error));
+    const r = deps.manager.submit(parsed.data);
+    switch (r.kind) {
+      case "accepted":
+        deps.log.info("job accepted", {
+          jobId: r.record.jobId,
+          attempt: r.record.attempt,
+          queuePosition: r.queuePosition,
+        });
+        return c.json({ ...r.record, queuePosition: r.queuePosition }, 202);
+      case "duplicate":
+        return c.json(r.record, 200);
+      case "full":
+        return problemResponse(problem(429, "Queue full", "the runner's queue is full; try another runner or later"), {
+          "retry-after": String(r.retryAfterSeconds),
+        });
+      case "draining":
+        return problemResponse(problem(503, "Shutting down", "the runner is shutting down"), { "retry-after": "5" });
+    }
+  });
+
+  app.get("/v1/jobs/:id", (c) => {
+    const r = deps.manager.get(c.req.param("id"));
+    return r ? c.json(r) : problemResponse(problem(404, "Not found", "no such job on this runner"));
+  });
+
+  app.post("/v1/jobs/:id/cancel", (c) => {
+    const r = deps.manager.cancel(c.req.param("id"));
+    return r ? c.json(r, 202) : problemResponse(problem(404, "Not found", "no such job on this runner"));
+  });
+
+  app.notFound(() => problemResponse(problem(404, "Not found")));
+  app.onError((err) => {
+    deps.log.error("unhandled error", { error: String(err) });
+    return problemResponse(problem(500, "Internal error"));
+  });
+  return app;
+}

@@ -1,0 +1,91 @@
+/**
+ * A loopback stand-in for the worker's internal endpoints, for tests of the runner service: it verifies signatures
+ * like the worker does and records the events and uploads it receives.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type RunnerEvent, RunnerEventSchema, verifyRequest } from "@accdiff/shared";
+
+export interface FakeWorker {
+  url: string;
+  events: RunnerEvent[];
+  uploads: Map<string, { contentType: string; bytes: Uint8Array }>;
+  refused: string[];
+  /** Resolves when an event matching `pred` arrives. */
+  waitFor(pred: (e: RunnerEvent) => boolean, timeoutMs?: number): Promise<RunnerEvent>;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    req.on("error", reject);
+  });
+}
+
+export async function startFakeWorker(secret: string): Promise<FakeWorker> {
+  const events: RunnerEvent[] = [];
+  const uploads = new Map<string, { contentType: string; bytes: Uint8Array }>();
+  const refused: string[] = [];
+  const waiters: { pred: (e: RunnerEvent) => boolean; resolve: (e: RunnerEvent) => void }[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string") headers[k] = v;
+    const v = await verifyRequest(secret, { method: req.method ?? "GET", path: req.url ?? "/", body, headers });
+    if (!v.ok) {
+      refused.push(v.reason);
+      res.writeHead(401).end();
+      return;
+    }
+    const path = req.url ?? "/";
+    if (req.method === "POST" && path.endsWith("/events")) {
+      const e = RunnerEventSchema.parse(JSON.parse(new TextDecoder().decode(body)));
+      events.push(e);
+      for (const w of [...waiters]) {
+        if (w.pred(e)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+      }
+      res.writeHead(204).end();
+    } else if (req.method === "PUT" && path.includes("/artifacts/")) {
+      uploads.set(path.slice(path.indexOf("/artifacts/") + "/artifacts/".length), {
+        contentType: headers["content-type"] ?? "",
+        bytes: body,
+      });
+      res.writeHead(201).end();
+    } else if (req.method === "GET" && path.includes("/artifacts/")) {
+      const u = uploads.get(path.slice(path.indexOf("/artifacts/") + "/artifacts/".length));
+      if (!u) res.writeHead(404).end();
+      else res.writeHead(200, { "content-type": u.contentType }).end(Buffer.from(u.bytes));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    events,
+    uploads,
+    refused,
+    waitFor(pred, timeoutMs = 20_000) {
+      const hit = events.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error("timed out waiting for an event")), timeoutMs);
+        waiters.push({
+          pred,
+          resolve: (e) => {
+            clearTimeout(t);
+            resolve(e);
+          },
+        });
+      });
+    },
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
