@@ -34,7 +34,7 @@ export function problem(
   return { type: `${TYPE_BASE}${slug}`, title, status, ...(detail !== undefined ? { detail } : {}), ...extra };
 }
 
-export function problemResponse(p: ProblemDetails, headers: HeadersInit = {}): Response {
+export function problemResponse(p: ProblemDetails, headers: Record<string, string> | Headers = {}): Response {
   const h = new Headers(headers);
   h.set("content-type", PROBLEM_CONTENT_TYPE);
   return new Response(JSON.stringify(p), { status: p.status, headers: h });
