@@ -22,7 +22,10 @@
  */
 
 export interface PhaseSpec {
-  /** Phase key as the reference numbers them: 1 = base phase, s = upscaling at scale s. */
+  /**
+   * Phase key as the reference numbers them: 1 = generated base phase, s = upscaling at scale s. A base phase that
+   * encodes the caller's image is 0, since the reference then runs an upscaling phase at scale 1.
+   */
   id: number;
   /** Dilation factor / the reference's current_scale_num (1 for the base phase). */
   scale: number;
@@ -97,7 +100,7 @@ function referencePlan(inp: PlanInput): PhasePlan {
   const h1 = Math.floor(height / scaleNum);
   const w1 = Math.floor(width / scaleNum);
   const baseSpec: PhaseSpec = {
-    id: 1,
+    id: inp.fromImage ? 0 : 1,
     scale: 1,
     latentHeight: Math.floor(h1 / f),
     latentWidth: Math.floor(w1 / f),
@@ -138,7 +141,6 @@ function referencePlan(inp: PlanInput): PhasePlan {
 function pinLastPhase(plan: PhasePlan, inp: PlanInput): void {
   const f = inp.vaeScaleFactor;
   const last = plan.upscales.length > 0 ? plan.upscales[plan.upscales.length - 1] : plan.base;
-  if (last.scale !== plan.scaleNum && plan.upscales.length > 0) return;
   last.latentHeight = inp.height / f;
   last.latentWidth = inp.width / f;
   last.conditionHeight = inp.height;
@@ -174,6 +176,7 @@ function generalisedPlan(inp: PlanInput): PhasePlan {
     return { id: s, scale: s, latentHeight: lh, latentWidth: lw, conditionHeight: lh * f, conditionWidth: lw * f };
   };
   const baseSpec = scaleNum === 1 ? exact(1, 1) : atScale(1);
+  if (inp.fromImage) baseSpec.id = 0;
   const upscales = upscaleScales(scaleNum, inp.progressive, inp.fromImage).map((s) =>
     s === scaleNum ? exact(s, s) : atScale(s),
   );

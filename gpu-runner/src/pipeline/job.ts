@@ -1,0 +1,93 @@
+/**
+ * Everything one generation job shares across its phases: resolved parameters, the phase plan, the sampler clock,
+ * the counted model caller, the text cache, the random source, progress and warnings.
+ */
+import type { BundleInfo, Models, Tensor } from "../models/types";
+import { ModelCaller } from "./modelCalls";
+import type { PipelineParams } from "./params";
+import type { PhasePlan } from "./phasePlan";
+import { type ProgressListener, ProgressTracker } from "./progress";
+import type { Injection } from "./randomness";
+import { RandomSource } from "./randomness";
+import { SigmaClock } from "./sampling";
+import { type EulerSchedule, eulerSchedule } from "./scheduler";
+import { ConditioningCache, type EmbeddingLru, JobTexts } from "./textEncoding";
+import { addTimeIds, repeatTimeIds } from "./timeIds";
+
+/** Called after every denoising step with the latents (the reference's `callback(step, t, latents)`). */
+export type StepListener = (phase: number, step: number, latents: Tensor) => void;
+
+export interface JobContext {
+  readonly models: Models;
+  readonly info: BundleInfo;
+  readonly params: PipelineParams;
+  readonly plan: PhasePlan;
+  readonly schedule: EulerSchedule;
+  readonly clock: SigmaClock;
+  readonly caller: ModelCaller;
+  readonly texts: JobTexts;
+  readonly conditioning: ConditioningCache;
+  readonly random: RandomSource;
+  readonly progress: ProgressTracker;
+  readonly warnings: string[];
+  readonly onStep?: StepListener;
+}
+
+export interface JobSetup {
+  models: Models;
+  params: PipelineParams;
+  plan: PhasePlan;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  onStep?: StepListener;
+  inject?: Injection;
+  lru: EmbeddingLru | null;
+  /** Overrides the schedule computed from the bundle's scheduler config (tests). */
+  schedule?: EulerSchedule;
+  now?: () => number;
+}
+
+export function createJob(s: JobSetup): JobContext {
+  const { models, params, plan } = s;
+  const info = models.info;
+  const schedule = s.schedule ?? eulerSchedule(info.scheduler, params.steps);
+  if (schedule.timesteps.length !== params.steps) throw new RangeError("schedule length differs from steps");
+  const warnings: string[] = [];
+  const caller = new ModelCaller(models, s.signal, s.now);
+  const texts = new JobTexts(models, caller.encodeText, s.lru, warnings);
+  return {
+    models,
+    info,
+    params,
+    plan,
+    schedule,
+    clock: new SigmaClock(schedule, params.referenceCompat),
+    caller,
+    texts,
+    conditioning: new ConditioningCache(texts, info.maxTokens, info.textEmbedDim, info.pooledDim),
+    random: new RandomSource(params.seed, s.inject),
+    progress: new ProgressTracker(totalWork(params, plan), s.onProgress, s.now),
+    warnings,
+    onStep: s.onStep,
+  };
+}
+
+/** Branches evaluated per step of an upscaling phase (for progress weighting). */
+export function upscaleBranches(p: PipelineParams): number {
+  return (p.useMultiDiffusion ? 1 : 0) + (p.useDilatedSampling ? 1 : 0);
+}
+
+/** Work of a whole job in ProgressTracker units. */
+export function totalWork(p: PipelineParams, plan: PhasePlan): number {
+  let w = plan.base.latentHeight * plan.base.latentWidth * p.steps;
+  for (const ph of plan.upscales) w += ph.latentHeight * ph.latentWidth * upscaleBranches(p) * p.steps;
+  return w;
+}
+
+/**
+ * add_time_ids of the job, both CFG rows [2, 6]: original size = target size = the requested (height, width) in
+ * every phase, crop (0, 0), as the reference. Views replace the crop (viewTimeIds).
+ */
+export function baseTimeIds(params: PipelineParams): Float32Array {
+  return repeatTimeIds(addTimeIds(params.height, params.width, 0, 0, params.height, params.width), 2);
+}

@@ -1,0 +1,143 @@
+/**
+ * Patch-content-aware prompts for every upscaling phase: the per-token masks of phase 1's attention, the windows of
+ * each phase, and the prompt of each window.
+ *
+ * Reference geometry (always in referenceCompat, and by default whenever it fits): get_multidiffusion_prompts tiles
+ * the attention-map frame enlarged s times, and the MultiDiffusion windows of phase s are those attention windows
+ * times 4 (latent = 4 x attention map), fixed for the whole phase.
+ *
+ * Where that geometry does not fit the phase's latent (the last phase of a non-integer size, or a phase-1 size that
+ * is not a multiple of 32 px, where the reference leaves the last rows/columns uncovered and falls back to noise), we
+ * keep the method and change only the frame: standard MultiDiffusion windows over the actual latent (drawn once per
+ * phase, like the reference's fixed patch windows), and each window's words chosen by the same rule, coverage >= c
+ * of the window by the word's mask upscaled (nearest) to the latent grid.
+ */
+import { type AttentionMap, tokenMasks } from "./attention";
+import type { JobContext } from "./job";
+import { patchPrompts, promptsForThreshold } from "./patchPrompts";
+import type { PhaseSpec } from "./phasePlan";
+import { resizeNearestU8 } from "./tensor/nearest";
+import { getViews, jitterRange, scaleViews, type View } from "./views";
+
+export interface PhasePatches {
+  /** MultiDiffusion windows in the latent frame padded by the jitter range. */
+  views: View[];
+  /** One prompt per window ('' when no word covers it). */
+  prompts: string[];
+  /** Windows in attention-map units when the reference geometry was used (golden `attention_views`). */
+  attentionViews?: View[];
+  geometry: "reference" | "latent";
+}
+
+export interface PatchPlan {
+  /** Candidate words (prompt tokens without BOS/EOS). */
+  tokens: string[];
+  masks: Uint8Array[];
+  rows: number;
+  cols: number;
+  /** Per upscaling phase id. */
+  byPhase: Map<number, PhasePatches>;
+}
+
+/** Builds the patch prompts of every upscaling phase with scale >= 2 (the reference makes none for scale 1). */
+export function planPatchPrompts(ctx: JobContext, attention: AttentionMap): PatchPlan {
+  const { params, plan, info } = ctx;
+  const tokens = ctx.models.tokenize(params.prompt).tokens;
+  const { rows, cols } = attention;
+  const masks = tokenMasks(attention.data, rows, cols, attention.tokens, Math.min(tokens.length, attention.tokens));
+  const used = tokens.slice(0, masks.length);
+  if (used.length < tokens.length) {
+    ctx.warnings.push(
+      `attention maps have ${attention.tokens} tokens, the prompt ${tokens.length}: extra words ignored`,
+    );
+  }
+  const ref = patchPrompts({
+    masks,
+    rows,
+    cols,
+    tokens: used,
+    c: params.patchThreshold,
+    scaleNum: plan.scaleNum,
+    randInt: ctx.random.patchViewJitter(),
+    referenceCompat: params.referenceCompat,
+  });
+  const byPhase = new Map<number, PhasePatches>();
+  const factor = info.attentionDivisor / info.vaeScaleFactor;
+  for (const ph of plan.upscales) {
+    if (ph.scale < 2) continue;
+    const attViews = ref.views[ph.scale];
+    const fits =
+      params.referenceCompat ||
+      (attViews !== undefined &&
+        rows * ph.scale * factor === ph.latentHeight &&
+        cols * ph.scale * factor === ph.latentWidth);
+    if (fits && attViews) {
+      // The reference multiplies by a hard-coded 4; outside compat we use the bundle's latent/attention ratio (4 too).
+      const f = params.referenceCompat ? 4 : factor;
+      byPhase.set(ph.id, {
+        views: scaleViews(attViews, f),
+        prompts: ref.prompts[ph.scale],
+        attentionViews: attViews,
+        geometry: "reference",
+      });
+    } else {
+      byPhase.set(ph.id, latentFramePatches(ctx, ph, masks, rows, cols, used));
+    }
+  }
+  return { tokens: used.slice(1, -1), masks, rows, cols, byPhase };
+}
+
+function latentFramePatches(
+  ctx: JobContext,
+  ph: PhaseSpec,
+  masks: readonly Uint8Array[],
+  rows: number,
+  cols: number,
+  tokens: readonly string[],
+): PhasePatches {
+  const { window, stride, patchThreshold } = ctx.params;
+  const H = ph.latentHeight;
+  const W = ph.latentWidth;
+  const jr = jitterRange(window, stride);
+  const views = getViews(H, W, window, stride, ctx.random.viewJitter(ph.id));
+  const coverage: Float64Array[] = [];
+  const up = new Uint8Array(H * W);
+  const sat = new Float64Array((H + 1) * (W + 1));
+  const PH = H + 2 * jr;
+  const PW = W + 2 * jr;
+  for (let k = 1; k < masks.length - 1; k++) {
+    resizeNearestU8(masks[k], rows, cols, H, W, up);
+    integral(up, H, W, sat);
+    const ratios = new Float64Array(views.length);
+    for (let v = 0; v < views.length; v++) {
+      const [h0, h1, w0, w1] = views[v];
+      const y0 = clamp(h0 - jr, 0, H);
+      const y1 = clamp(h1 - jr, y0, H);
+      const x0 = clamp(w0 - jr, 0, W);
+      const x1 = clamp(w1 - jr, x0, W);
+      const sw = W + 1;
+      const hits = (sat[y1 * sw + x1] - sat[y0 * sw + x1] - sat[y1 * sw + x0] + sat[y0 * sw + x0]) / 255;
+      const area = (clamp(h1, 0, PH) - clamp(h0, 0, PH)) * (clamp(w1, 0, PW) - clamp(w0, 0, PW));
+      ratios[v] = area > 0 ? hits / area : 0;
+    }
+    coverage.push(ratios);
+  }
+  const prompts = promptsForThreshold(tokens.slice(1, -1), { [ph.scale]: coverage }, patchThreshold)[ph.scale] ?? [];
+  return { views, prompts: prompts.length ? prompts : views.map(() => ""), geometry: "latent" };
+}
+
+/** Summed-area table ((h+1) x (w+1)) of a 0/255 mask. */
+function integral(src: Uint8Array, h: number, w: number, sat: Float64Array): void {
+  const sw = w + 1;
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      row += src[y * w + x];
+      sat[(y + 1) * sw + x + 1] = sat[y * sw + x + 1] + row;
+    }
+  }
+}
+
+function clamp(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : Math.min(v, hi);
+}

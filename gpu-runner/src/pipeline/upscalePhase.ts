@@ -1,0 +1,85 @@
+/**
+ * One progressive-upscaling phase (the reference's "Phase Upscaling" loop body): upsample the previous phase's
+ * latents, noise them to every timestep (noise inversion), and denoise again, each step pulled towards the noised
+ * upsample (skip residual) and fused from the local MultiDiffusion branch and the global dilated-sampling branch.
+ * The result is renormalised to phase 1's latent statistics so no phase drifts in colour or contrast.
+ */
+
+import { emitStep } from "./basePhase";
+import { cosineFactors } from "./cosine";
+import { DilatedBranch } from "./dilatedBranch";
+import { blendBranches, skipResidual } from "./fusion";
+import type { JobContext } from "./job";
+import { type ConditionCrops, type LocalResult, MultiDiffusionBranch } from "./multiDiffusionBranch";
+import type { PhasePatches } from "./patchPlan";
+import type { PhaseSpec } from "./phasePlan";
+import { addNoise } from "./scheduler";
+import { bicubicResize } from "./tensor/bicubic";
+import { renormalize } from "./tensor/stats";
+
+export interface UpscaleInput {
+  /** The previous phase's output latents [1, C, h, w] (renormalised except after phase 1). */
+  latents: Float32Array;
+  height: number;
+  width: number;
+}
+
+export interface Anchor {
+  mean: number;
+  std: number;
+}
+
+/** Runs the phase and returns its renormalised output latents [1, C, H, W]. */
+export async function runUpscalePhase(
+  ctx: JobContext,
+  phase: PhaseSpec,
+  prev: UpscaleInput,
+  anchor: Anchor,
+  condition: ConditionCrops | null,
+  patches: PhasePatches | undefined,
+): Promise<Float32Array> {
+  const { params, info, clock, caller, schedule } = ctx;
+  caller.setPhase(phase.id);
+  const C = info.latentChannels;
+  const H = phase.latentHeight;
+  const W = phase.latentWidth;
+  const n = C * H * W;
+  const sigmas = schedule.sigmas;
+  const steps = clock.steps;
+
+  // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
+  const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W);
+  // Noise inversion: noise_latents[k] = up + noise * sigmas[k]. The reference keeps all n of them; they are an
+  // elementwise function of (up, noise, sigma_k), so we recompute the one a step needs (same float32 values) instead
+  // of holding steps x latent floats (200 MB at 4096^2, 50 steps).
+  const noise = ctx.random.phaseNoise(phase.id, n);
+  const latents = addNoise(up, noise, sigmas[0]);
+  const noiseLatent = new Float32Array(n);
+  const fallback = new Float32Array(n);
+
+  const local = params.useMultiDiffusion ? new MultiDiffusionBranch(ctx, phase, patches, condition) : null;
+  const global = params.useDilatedSampling ? new DilatedBranch(ctx, phase) : null;
+  if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");
+
+  for (let i = 0; i < steps; i++) {
+    const t = clock.timestep(i);
+    const { c1, c2 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
+    if (params.useSkipResidual) {
+      addNoise(up, noise, sigmas[i], noiseLatent);
+      skipResidual(latents, noiseLatent, c1, latents);
+    }
+    let localOut: LocalResult | null = null;
+    if (local) {
+      // Pixels no window covers take noise_latents[i+1] (noise_latents[i] at the last step).
+      addNoise(up, noise, sigmas[i < steps - 1 ? i + 1 : i], fallback);
+      localOut = await local.run(i, latents, fallback);
+    }
+    const globalOut = global ? await global.run(i, latents) : null;
+    blendBranches(localOut, globalOut, c2, C, H * W, latents);
+    ctx.progress.step(phase.id, i + 1, steps, H * W * ((local ? 1 : 0) + (global ? 1 : 0)));
+    emitStep(ctx, phase.id, i, latents, [1, C, H, W]);
+  }
+  ctx.conditioning.clear();
+  // (latents - mean) / std * anchor_std + anchor_mean, unbiased stds (golden latent_renorm).
+  return renormalize(latents, anchor.mean, anchor.std, latents);
+}
