@@ -1,3 +1,4 @@
+/// <reference types="@cloudflare/vitest-pool-workers/types" />
 /**
  * Test helpers for accounts and billing: an app that mounts only the accounts routes (so these tests do not depend
  * on the rest of the worker), the real bindings with a known admin token, and shortcuts for setting up accounts.

@@ -33,14 +33,14 @@ const MAX_BODY_BYTES = 16 * 1024;
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
   const length = Number(c.req.header("content-length") ?? "0");
   if (length > MAX_BODY_BYTES) fail(413, "Payload too large", `body over ${MAX_BODY_BYTES} bytes`);
+  const type = c.req.header("content-type");
+  const json = type !== undefined && /^application\/(?:[\w.+-]+\+)?json\b/i.test(type);
+  if (type !== undefined && !json) fail(415, "Unsupported media type", "send application/json");
   const text = await c.req.text();
   if (text.length > MAX_BODY_BYTES) fail(413, "Payload too large", `body over ${MAX_BODY_BYTES} bytes`);
   let value: unknown = {};
   if (text.trim() !== "") {
-    const type = c.req.header("content-type") ?? "";
-    if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
-      fail(415, "Unsupported media type", "send application/json");
-    }
+    if (!json) fail(415, "Unsupported media type", "send application/json");
     try {
       value = JSON.parse(text);
     } catch {
