@@ -222,3 +222,15 @@ export function checkSignature(
 
   return { problems, warnings, hasResiduals, familyLast };
 }
+
+/** Checks across models: the two text encoders' widths add up to bundle.json's textEmbedDim. */
+export function crossCheck(bindings: Bindings, bundle: Pick<BundleJson, "textEmbedDim">): string[] {
+  const d1 = bindings.get("D1");
+  const d2 = bindings.get("D2");
+  if (d1 && d2 && d1.value + d2.value !== bundle.textEmbedDim) {
+    return [
+      `text encoders: D1 + D2 = ${d1.value} + ${d2.value} = ${d1.value + d2.value} (${d1.where}; ${d2.where}), but bundle.json textEmbedDim is ${bundle.textEmbedDim}`,
+    ];
+  }
+  return [];
+}

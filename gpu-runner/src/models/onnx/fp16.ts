@@ -88,7 +88,8 @@ export function toHalfArray(src: Float32Array, out?: Uint16Array): Uint16Array {
 /** Converts half bits to float32 values. `out` (same length) is reused when given. */
 export function fromHalfArray(src: Uint16Array, out?: Float32Array): Float32Array {
   const dst = out ?? new Float32Array(src.length);
-  if (dst.length !== src.length) throw new RangeError(`fromHalfArray: out has ${dst.length} elements, src ${src.length}`);
+  if (dst.length !== src.length)
+    throw new RangeError(`fromHalfArray: out has ${dst.length} elements, src ${src.length}`);
   const table = halfTable();
   for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
   return dst;
