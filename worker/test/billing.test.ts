@@ -1,6 +1,6 @@
 /** Money under concurrency, retries and failures, against the real AccountDO (SQLite storage, RPC). */
 
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { PRICE_TABLE, quote } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { type AccountDO, accountStub, capture, credit, release, reserve } from "../src/accounts";
@@ -185,5 +185,32 @@ describe("daily quota", () => {
       expect(refused.retryAfter).toBeLessThanOrEqual(86_400);
     }
     expect(await audit(id)).toMatchObject({ reserved: 3 * PRICE });
+  });
+});
+
+describe("stale holds", () => {
+  it("a hold left open past its TTL (a crash between reserve and job creation) is released by the alarm", async () => {
+    const { id } = await fundedAccount(3 * PRICE);
+    await reserve(testEnv, id, "leaked", PRICE);
+    await reserve(testEnv, id, "fresh", PRICE);
+    const stub = accountStub(testEnv, id) as DurableObjectStub<AccountDO>;
+    await runInDurableObject(stub, (_o, state) => {
+      state.storage.sql.exec("UPDATE holds SET created_at = created_at - 2 * 86400000 WHERE job_id = 'leaked'");
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await stub.holdOf("leaked")).toMatchObject({ state: "released" });
+    expect(await stub.holdOf("fresh")).toMatchObject({ state: "reserved" });
+    expect(await audit(id)).toMatchObject({ balance: 3 * PRICE, reserved: PRICE });
+    // A late success for the expired job charges nothing; the fresh one is unaffected.
+    expect(await capture(testEnv, id, "leaked", PRICE)).toEqual({ ok: false, outcome: "released" });
+    const page = await stub.usage({ limit: 1 });
+    expect(page?.entries[0]).toMatchObject({
+      kind: "release",
+      jobId: "leaked",
+      note: expect.stringMatching(/expired/),
+    });
+    // The next sweep waits for the fresh hold's expiry.
+    const next = await runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
+    expect(next).toBeGreaterThan(Date.now() + 86_000_000);
   });
 });

@@ -29,6 +29,7 @@ import type {
 } from "./types";
 
 const MAX_PAGE = 1000;
+const DEFAULT_HOLD_TTL_SECONDS = 86_400;
 
 export class AccountDO extends DurableObject<AccountsBindings> {
   private readonly store: AccountStore;
@@ -36,6 +37,8 @@ export class AccountDO extends DurableObject<AccountsBindings> {
   private known = false;
   /** Token buckets per key id, in memory on purpose (see tokenBucket.ts). */
   private readonly buckets = new Map<string, Bucket>();
+  /** Whether this instance has scheduled the sweep of stale holds (re-derived from storage after a restart). */
+  private sweepScheduled = false;
 
   constructor(ctx: DurableObjectState, env: AccountsBindings) {
     super(ctx, env);
@@ -158,6 +161,7 @@ export class AccountDO extends DurableObject<AccountsBindings> {
           this.store.putHold(plan.hold);
           this.store.countDailyJob(utcDay(now));
         });
+        if (!this.sweepScheduled) this.scheduleSweep();
         return { ok: true, state: "reserved", reserved: amount, duplicate: false };
     }
   }
@@ -233,6 +237,26 @@ export class AccountDO extends DurableObject<AccountsBindings> {
     return { balance: t.balance, ledgerSum: s.amount, reserved: t.held, heldSum: s.held, openHolds: s.openHolds };
   }
 
+  /**
+   * Releases holds older than HOLD_TTL_SECONDS. A hold normally settles within minutes (the JobDO retries capture and
+   * release from its own alarm); one that does not was leaked by a crash between reserve and job creation, and would
+   * otherwise lower `available` forever. A job that completes after its hold expired is not charged.
+   */
+  override async alarm(): Promise<void> {
+    if (!this.exists()) return;
+    const now = Date.now();
+    const ttl = this.holdTtlMs();
+    for (;;) {
+      const stale = this.store.openHolds(100).filter((h) => h.createdAt + ttl <= now);
+      if (stale.length === 0) break;
+      for (const h of stale) {
+        const plan = planRelease(this.store.totals(), h, now, `expired: open for over ${ttl / 1000}s`);
+        if (plan.outcome === "released") this.commit(plan.entry, plan.totals, plan.hold);
+      }
+    }
+    this.scheduleSweep();
+  }
+
   // ---- internals -------------------------------------------------------------------------------------------------
 
   private commit(entry: LedgerEntry, totals: ReturnType<AccountStore["totals"]>, hold: Hold | null): void {
@@ -240,6 +264,20 @@ export class AccountDO extends DurableObject<AccountsBindings> {
       this.store.append(entry, totals);
       if (hold) this.store.putHold(hold);
     });
+  }
+
+  /** The alarm fires when the oldest open hold expires; none when nothing is held. */
+  private scheduleSweep(): void {
+    const oldest = this.store.openHolds(1)[0];
+    // Storage writes need no await inside a Durable Object: the output gate holds the response until they land.
+    if (oldest) void this.ctx.storage.setAlarm(oldest.createdAt + this.holdTtlMs());
+    else void this.ctx.storage.deleteAlarm();
+    this.sweepScheduled = oldest !== undefined;
+  }
+
+  private holdTtlMs(): number {
+    const s = Number(this.env.HOLD_TTL_SECONDS);
+    return (Number.isFinite(s) && s > 0 ? s : DEFAULT_HOLD_TTL_SECONDS) * 1000;
   }
 
   private dailyQuota(own: number | null): number | null {

@@ -149,11 +149,11 @@ export type ReleasePlan =
   | { outcome: "unknown" };
 
 /** Frees the whole hold (failure, cancel before any phase). A no-op after capture or a previous release. */
-export function planRelease(t: Totals, hold: Hold | null, now: number): ReleasePlan {
+export function planRelease(t: Totals, hold: Hold | null, now: number, note: string | null = null): ReleasePlan {
   if (!hold) return { outcome: "unknown" };
   if (hold.state === "released") return { outcome: "duplicate", hold };
   if (hold.state === "captured") return { outcome: "captured", hold };
-  const { totals, entry } = append(t, now, "release", hold.jobId, 0, -hold.reserved);
+  const { totals, entry } = append(t, now, "release", hold.jobId, 0, -hold.reserved, null, note);
   return { outcome: "released", totals, entry, hold: { ...hold, state: "released", settledAt: now } };
 }
 

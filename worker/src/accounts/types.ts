@@ -14,6 +14,8 @@ export interface AccountsBindings {
   RATE_LIMIT_PER_SECOND?: string;
   /** Jobs per account per UTC day when the account sets none; unset: no quota. */
   DEFAULT_DAILY_QUOTA?: string;
+  /** A hold still open after this long is released by the account's alarm (default 86400: one day). */
+  HOLD_TTL_SECONDS?: string;
 }
 
 export interface Principal {
