@@ -193,24 +193,29 @@ export class FakeModels implements Models {
   }
 
   /**
-   * A closed-form stand-in for cross-attention at 1/4 latent resolution: token j's score at pixel (y, x) is
-   * cos(y*(j+1)/3) + sin(x*(j+2)/5) + mean of the sample's 4x4 block, softmaxed over the tokens.
+   * A closed-form stand-in for cross-attention at the UNet's 1/4 latent resolution (ceil(h/4) x ceil(w/4), as two
+   * stride-2 convolutions give): token j's score at pixel (y, x) is cos(y*(j+1)/3) + sin(x*(j+2)/5) + 0.1 * the mean
+   * of the sample's (clipped) 4x4 block, softmaxed over the tokens.
    */
   private fakeAttention(input: UNetInput): Tensor {
     const [B, C, h, w] = input.sample.shape;
-    const ah = Math.floor(h / 4);
-    const aw = Math.floor(w / 4);
-    const T = this.tokens > 0 ? Math.max(this.tokens, 16) : 16;
+    const ah = Math.ceil(h / 4);
+    const aw = Math.ceil(w / 4);
+    const T = Math.max(this.tokens, 16);
     const out = new Float32Array(B * ah * aw * T);
     const scores = new Float64Array(T);
     for (let r = 0; r < B; r++) {
       for (let y = 0; y < ah; y++) {
         for (let x = 0; x < aw; x++) {
           let blk = 0;
+          let cnt = 0;
           for (let c = 0; c < C; c++)
-            for (let dy = 0; dy < 4; dy++)
-              for (let dx = 0; dx < 4; dx++) blk += input.sample.data[((r * C + c) * h + y * 4 + dy) * w + x * 4 + dx];
-          blk /= C * 16;
+            for (let yy = y * 4; yy < Math.min(h, y * 4 + 4); yy++)
+              for (let xx = x * 4; xx < Math.min(w, x * 4 + 4); xx++) {
+                blk += input.sample.data[((r * C + c) * h + yy) * w + xx];
+                cnt++;
+              }
+          blk /= cnt;
           let z = 0;
           for (let j = 0; j < T; j++) {
             scores[j] = Math.exp(Math.cos((y * (j + 1)) / 3) + Math.sin((x * (j + 2)) / 5) + 0.1 * blk);

@@ -46,7 +46,7 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
   const injected = ctx.random.inject.attentionStore;
   const wantAttention = params.usePatchPrompts && !injected;
   const grid = attentionGrid(ctx, h, w);
-  let acc: AttentionAccumulator | undefined;
+  let acc: AttentionAccumulator | null | undefined;
 
   const modelInput = new Float32Array(2 * per);
   const guided = new Float32Array(per);
@@ -63,10 +63,8 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
     });
     if (wantAttention && out.attention) {
       // The reference's AttentionStore keeps the conditioned half (attn[h//2:]): row 1 of the CFG pair.
-      acc ??= new AttentionAccumulator(grid.mapH, grid.mapW, out.attention.shape[2], {
-        referenceCompat: params.referenceCompat,
-      });
-      acc.add(out.attention, 1);
+      acc ??= newAccumulator(ctx, grid, out.attention.shape);
+      acc?.add(out.attention, 1);
     }
     cfgGuidance(out.noise.data, 1, per, params.guidanceScale, guided);
     clock.step(i, guided, latents, latents, false);
@@ -91,10 +89,36 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
     );
   } else if (acc) {
     attention = acc.result();
-  } else if (wantAttention) {
+  } else if (wantAttention && acc === undefined) {
     ctx.warnings.push("the UNet exports no cross-attention maps: patch prompts fall back to the full prompt");
   }
   return { latents, attention };
+}
+
+/**
+ * An accumulator for the UNet's attention output [B, pixels, T], or null (with a warning) when its pixel count is not
+ * the expected grid (ceil of latent/4 per side, or floor for exporters that crop).
+ */
+export function newAccumulator(
+  ctx: JobContext,
+  grid: { mapH: number; mapW: number },
+  shape: readonly number[],
+): AttentionAccumulator | null {
+  const pixels = shape[1];
+  let { mapH, mapW } = grid;
+  if (mapH * mapW !== pixels) {
+    const a = ctx.info.attentionDivisor / ctx.info.vaeScaleFactor;
+    const fh = Math.floor(ctx.plan.base.latentHeight / a);
+    const fw = Math.floor(ctx.plan.base.latentWidth / a);
+    if (fh * fw === pixels && fh > 0) {
+      mapH = fh;
+      mapW = fw;
+    } else {
+      ctx.warnings.push(`attention maps of ${pixels} pixels do not fit a ${mapH}x${mapW} grid: patch prompts are off`);
+      return null;
+    }
+  }
+  return new AttentionAccumulator(mapH, mapW, shape[2], { referenceCompat: ctx.params.referenceCompat });
 }
 
 /** Phase 1's pixel size as the reference passes it to get_multidiffusion_prompts (height//S, width//S). */

@@ -10,8 +10,8 @@
  * Deviations: the reference samples the VAE's latent distribution; the Models interface returns its mean, so the
  * start is deterministic. An image of another size than the base phase is resized first (bicubic in pixel space).
  */
-import { AttentionAccumulator, type AttentionMap } from "./attention";
-import { attentionGrid } from "./basePhase";
+import type { AttentionAccumulator, AttentionMap } from "./attention";
+import { attentionGrid, newAccumulator } from "./basePhase";
 import { decodeLatents, fromRgbU8 } from "./decode";
 import { baseTimeIds, type JobContext } from "./job";
 import type { RgbImage } from "./params";
@@ -75,7 +75,7 @@ async function probeAttention(
   const cond = await ctx.conditioning.batch(params.negativePrompt, [params.prompt]);
   const timeIds = { data: baseTimeIds(params), shape: [2, 6] };
   const grid = attentionGrid(ctx, h, w);
-  let acc: AttentionAccumulator | undefined;
+  let acc: AttentionAccumulator | null | undefined;
   const probes = Math.min(params.probeSteps, n);
   for (let k = 0; k < probes; k++) {
     const idx = Math.min(n - 1, Math.floor(((k + 1) * n) / (probes + 1)));
@@ -90,9 +90,8 @@ async function probeAttention(
       timeIds,
     });
     if (!out.attention) break;
-    acc ??= new AttentionAccumulator(grid.mapH, grid.mapW, out.attention.shape[2], {
-      referenceCompat: params.referenceCompat,
-    });
+    acc ??= newAccumulator(ctx, grid, out.attention.shape);
+    if (!acc) return undefined;
     acc.add(out.attention, 1);
   }
   if (!acc) {
