@@ -11,35 +11,9 @@
  * We filter separably (columns, then rows): k*2 taps per element instead of k*k, which matters on
  * 4x512x512 latents. The difference from the 2-D kernel is float rounding only (~1e-7 relative).
  */
+import { mean, renormalize, stdUnbiased } from "./stats";
+
 const f = Math.fround;
-
-// TODO(A2): switch to tensor/stats.ts (helper A1: mean, stdUnbiased, renormalize) once it lands;
-// these private versions follow the same contract: float64 accumulation, float32 results.
-function mean(x: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i];
-  return f(s / x.length);
-}
-
-function stdUnbiased(x: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i];
-  const m = s / x.length;
-  let q = 0;
-  for (let i = 0; i < x.length; i++) {
-    const d = x[i] - m;
-    q += d * d;
-  }
-  return f(Math.sqrt(q / (x.length - 1)));
-}
-
-/** `(x - x.mean()) / x.std() * targetStd + targetMean`, elementwise float32 like torch. */
-function renormalize(x: Float32Array, targetMean: number, targetStd: number, out: Float32Array): Float32Array {
-  const m = mean(x);
-  const sd = stdUnbiased(x);
-  for (let i = 0; i < x.length; i++) out[i] = f(f(f(f(x[i] - m) / sd) * targetStd) + targetMean);
-  return out;
-}
 
 /** Normalised float32 1-D Gaussian of `k` taps, exactly as the reference's `gaussian_kernel`. */
 export function gaussianKernel1d(k: number, sigma: number): Float32Array {
