@@ -13,6 +13,7 @@ export default defineConfig({
           testTimeout: 60_000,
         },
       },
+      "worker/vitest.config.ts",
       { test: { name: "e2e", include: ["tests/**/*.test.ts"], environment: "node", testTimeout: 300_000 } },
     ],
   },

@@ -1,0 +1,57 @@
+/**
+ * The `replicate` backend: a prediction on a configured model, version or deployment, created with the official
+ * client; Replicate reports back through a signed webhook (routes/internal.ts). The prediction's input is the
+ * RunnerJob (the same contract as our runners, so one Cog predictor wrapping the runner serves both); its output is
+ * the image URL(s), final image last.
+ */
+import type { RunnerJob } from "@accdiff/shared";
+import Replicate from "replicate";
+import type { DispatchResult } from "./types";
+
+export interface ReplicateConfig {
+  token: string;
+  model: string;
+  baseUrl?: string;
+}
+
+export function replicateClient(cfg: ReplicateConfig): Replicate {
+  return new Replicate({ auth: cfg.token, baseUrl: cfg.baseUrl, fetch: (input, init) => fetch(input, init) });
+}
+
+export async function createPrediction(cfg: ReplicateConfig, job: RunnerJob, webhook: string): Promise<DispatchResult> {
+  const client = replicateClient(cfg);
+  const common = {
+    input: { job: JSON.stringify(job) },
+    webhook,
+    webhook_events_filter: ["start", "logs", "completed"] as ("start" | "logs" | "completed")[],
+  };
+  try {
+    let prediction: { id: string };
+    if (cfg.model.startsWith("deployments/")) {
+      const [, owner, name] = cfg.model.split("/");
+      prediction = await client.deployments.predictions.create(owner, name, common);
+    } else if (cfg.model.includes(":")) {
+      prediction = await client.predictions.create({ ...common, version: cfg.model.split(":")[1] });
+    } else {
+      prediction = await client.predictions.create({ ...common, model: cfg.model });
+    }
+    return { ok: true, target: prediction.id };
+  } catch (err) {
+    const status = (err as { response?: Response }).response?.status;
+    const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
+    return {
+      ok: false,
+      retryAfterMs: null,
+      reason: `replicate: ${err instanceof Error ? err.message : String(err)}`,
+      permanent,
+    };
+  }
+}
+
+export async function cancelPrediction(cfg: ReplicateConfig, id: string): Promise<void> {
+  try {
+    await replicateClient(cfg).predictions.cancel(id);
+  } catch {
+    // Best effort, as for runners.
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The worker's bindings and configuration. Bindings and vars come from wrangler.toml, secrets from `.dev.vars` locally
+ * and `wrangler secret put` in production. Everything numeric arrives as a string and is parsed once in `configOf`.
+ */
+import { DEFAULT_LIMITS, type RequestLimits } from "@accdiff/shared";
+
+export interface Env {
+  /** Small cache records: phase-1 results, patch-prompt metadata, phase-k pointers. Never money or job state. */
+  CACHE: KVNamespace;
+  /** Every image and latent blob: uploads, runner artifacts (which the cache points at). */
+  IMAGES: R2Bucket;
+  /** One JobDO per job: state machine, event log, lease alarm. */
+  JOBS: DurableObjectNamespace;
+  /** One AccountDO per account (accounts/ — the billing issue). */
+  ACCOUNTS: DurableObjectNamespace;
+  /** Comma-separated base URLs of the runner pool. */
+  RUNNER_URLS: string;
+  /** HMAC secret shared with the runners (jobs out, events and uploads in). */
+  RUNNER_SECRET: string;
+  DISPATCH_BACKEND: "runner" | "replicate";
+  REPLICATE_API_TOKEN?: string;
+  /** "owner/name" (official model), "owner/name:version", or "deployments/owner/name". */
+  REPLICATE_MODEL?: string;
+  /** "whsec_<base64>" as Replicate shows it. */
+  REPLICATE_WEBHOOK_SECRET?: string;
+  /** Defaults to https://api.replicate.com/v1 (tests point it at a fake on loopback). */
+  REPLICATE_API_BASE?: string;
+  ADMIN_TOKEN: string;
+  /** Where runners and Replicate reach this worker (callbacks, uploads, artifact downloads). */
+  PUBLIC_BASE_URL?: string;
+  /** Signs short-lived download URLs. */
+  URL_SIGNING_SECRET: string;
+  RATE_LIMIT_BURST?: string;
+  RATE_LIMIT_PER_SECOND?: string;
+  /** The model bundle renders run on; its hash enters every cache key. */
+  BUNDLE_ID?: string;
+  BUNDLE_HASH?: string;
+  /** The bundle's base resolution (1024 for SDXL, 512 for the toy world). */
+  BASE_RESOLUTION?: string;
+  /** Longest side allowed (default 4096, at most 8192). */
+  MAX_SIDE?: string;
+  /** A running job whose runner says nothing for this long is re-dispatched. */
+  LEASE_SECONDS?: string;
+  /** Dispatch attempts (runner crashes) before a job fails. */
+  MAX_ATTEMPTS?: string;
+  /** Limits on what a client may send. */
+  MAX_UPLOAD_BYTES?: string;
+  MAX_UPLOAD_PIXELS?: string;
+}
+
+export interface WorkerConfig {
+  bundleId: string;
+  bundleHash: string;
+  limits: RequestLimits;
+  leaseMs: number;
+  maxAttempts: number;
+  maxUploadBytes: number;
+  maxUploadPixels: number;
+  /** JSON bodies without an embedded image. */
+  maxJsonBytes: number;
+  /** Lifetime of signed download URLs handed to clients and runners. */
+  signedUrlSeconds: number;
+}
+
+function int(value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`bad configuration value ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function configOf(env: Env): WorkerConfig {
+  const baseResolution = int(env.BASE_RESOLUTION, DEFAULT_LIMITS.baseResolution, 64, 4096);
+  const bundleId = env.BUNDLE_ID || "sdxl-base-1.0";
+  return {
+    bundleId,
+    bundleHash: env.BUNDLE_HASH || bundleId,
+    limits: {
+      ...DEFAULT_LIMITS,
+      baseResolution,
+      maxSide: int(env.MAX_SIDE, DEFAULT_LIMITS.maxSide, baseResolution, DEFAULT_LIMITS.hardMaxSide),
+    },
+    leaseMs: int(env.LEASE_SECONDS, 180, 1, 86_400) * 1000,
+    maxAttempts: int(env.MAX_ATTEMPTS, 4, 1, 100),
+    maxUploadBytes: int(env.MAX_UPLOAD_BYTES, 20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    maxUploadPixels: int(env.MAX_UPLOAD_PIXELS, 4096 * 4096, 64 * 64, 16384 * 16384),
+    maxJsonBytes: 64 * 1024,
+    signedUrlSeconds: 15 * 60,
+  };
+}
+
+/** The runner pool, in configuration order. */
+export function runnerUrls(env: Env): string[] {
+  return env.RUNNER_URLS.split(",")
+    .map((s) => s.trim().replace(/\/+$/, ""))
+    .filter((s) => s.length > 0);
+}
+
+/** Base URL for callbacks; falls back to the request's own origin (wrangler dev without configuration). */
+export function publicBase(env: Env, requestUrl?: string): string {
+  if (env.PUBLIC_BASE_URL) return env.PUBLIC_BASE_URL.replace(/\/+$/, "");
+  if (requestUrl) return new URL(requestUrl).origin;
+  throw new Error("PUBLIC_BASE_URL is not configured");
+}

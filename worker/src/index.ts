@@ -1,0 +1,44 @@
+/**
+ * The edge worker: public API v1 (images, quote, usage), admin, and the internal endpoints runners and Replicate call.
+ * Every error is problem+json; the Durable Object classes are exported for their bindings (wrangler.toml).
+ */
+import { problem, problemResponse } from "@accdiff/shared";
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { adminRoutes } from "./routes/admin";
+import type { AppEnv } from "./routes/context";
+import { imageRoutes } from "./routes/images";
+import { internalRoutes } from "./routes/internal";
+import { openApiRoutes } from "./routes/openapi";
+import { quoteRoutes } from "./routes/quote";
+import { usageRoutes } from "./routes/usage";
+import { uploadRoutes } from "./uploads/routes";
+
+export { AccountDO } from "./accounts";
+export { JobDO } from "./jobs/JobDO";
+
+const app = new Hono<AppEnv>();
+
+app.route("/", openApiRoutes);
+app.route("/v1/images", imageRoutes);
+app.route("/v1/uploads", uploadRoutes);
+app.route("/v1/quote", quoteRoutes);
+app.route("/v1/usage", usageRoutes);
+app.route("/admin", adminRoutes);
+app.route("/internal", internalRoutes);
+
+app.notFound((c) =>
+  problemResponse(problem(404, "Not found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)),
+);
+
+app.onError((err, c) => {
+  if (err instanceof HTTPException) {
+    return problemResponse(problem(err.status, err.message || "Error"));
+  }
+  console.error(
+    `${c.req.method} ${new URL(c.req.url).pathname}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
+  return problemResponse(problem(500, "Internal error", "the request could not be completed; retry later"));
+});
+
+export default app;

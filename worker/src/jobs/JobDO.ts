@@ -1,0 +1,409 @@
+/**
+ * One Durable Object per job (binding JOBS; the job id is the object's id). It owns the job's state machine
+ * (transitions.ts), its event log, dispatch with retries, and the lease: the single alarm is either "dispatch now"
+ * or "the runner's lease runs out then" — every sign of life from the runner pushes it forward, and when it fires
+ * the attempt is presumed dead and the job is re-dispatched (attempt + 1), resuming from the deepest phase it has.
+ * Events of the superseded attempt are refused from then on, so a job never completes (or is billed) twice.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { RunnerEvent } from "@accdiff/shared";
+import { capture, release, reserve } from "../accounts";
+import { writePatchPromptRecord, writePhaseRecord } from "../cache/fill";
+import { cancelPrediction, createPrediction } from "../dispatch/replicate";
+import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
+import { cancelOnRunner, dispatchToPool } from "../dispatch/runnerPool";
+import { backoffMs, type DispatchResult, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
+import { configOf, type Env, runnerUrls } from "../env";
+import { type CreateInit, type CreateOutcome, initialState } from "./create";
+import { Mutex } from "./mutex";
+import { type Prediction, predictionEvents, type SynthEvent } from "./replicateUpdate";
+import { admit } from "./sequence";
+import {
+  applyEvent,
+  cancelByUser,
+  dispatchGaveUp,
+  type Effect,
+  retryOrFail,
+  type VerifiedArtifact,
+} from "./transitions";
+import { isFinished, type JobState } from "./types";
+
+export type EventResult =
+  | "applied"
+  | "buffered"
+  | "duplicate"
+  | "ignored"
+  | "stale"
+  | "unknown-attempt"
+  | "overflow"
+  | "replayed"
+  | "not-found";
+
+export type UploadPermission = "ok" | "not-found" | "finished" | "stale" | "replayed";
+
+const STATE_KEY = "job";
+const NONCES_KEY = "nonces";
+/** Nonces are kept twice the signature window: older requests fail the timestamp check anyway. */
+const NONCE_TTL_MS = 2 * 300 * 1000;
+const BILLING_RETRY_MS = 5_000;
+const ARTIFACT_KEY = /^([a-z_]+)\/[A-Za-z0-9._-]{1,128}$/;
+
+export class JobDO extends DurableObject<Env> {
+  private state: JobState | null | undefined;
+  private readonly lock = new Mutex();
+  private readonly waiters = new Set<() => void>();
+
+  private async load(): Promise<JobState | null> {
+    if (this.state === undefined) this.state = (await this.ctx.storage.get<JobState>(STATE_KEY)) ?? null;
+    return this.state;
+  }
+
+  private async save(s: JobState, now: number): Promise<void> {
+    s.version += 1;
+    s.updatedAt = now;
+    this.state = s;
+    await this.ctx.storage.put(STATE_KEY, s);
+    for (const w of this.waiters) w();
+    this.waiters.clear();
+  }
+
+  /** A working copy: transitions mutate it, and it replaces the state only when saved. */
+  private async draft(): Promise<JobState | null> {
+    const s = await this.load();
+    return s ? structuredClone(s) : null;
+  }
+
+  // ---- RPC: creation and reads -------------------------------------------------------------------------------------
+
+  /** Accepts a job: reserves its quote, then stores it (nothing is stored when the reservation is refused). */
+  create(init: CreateInit): Promise<CreateOutcome> {
+    return this.lock.run(async () => {
+      const existing = await this.load();
+      if (existing) {
+        const same = existing.requestHash === init.requestHash && existing.accountId === init.accountId;
+        return same ? { kind: "existing", state: existing } : { kind: "conflict" };
+      }
+      const r = await reserve(this.env, init.accountId, init.jobId, init.quote.price);
+      if (!r.ok) {
+        const refused: CreateOutcome = {
+          kind: "refused",
+          reason: r.reason,
+          balance: r.balance,
+          available: r.available,
+        };
+        if (r.reason === "daily_quota") refused.retryAfter = r.retryAfter;
+        return refused;
+      }
+      const now = Date.now();
+      const s = initialState(init, now);
+      s.version = 0;
+      await this.save(s, now);
+      if (s.status === "succeeded") {
+        await this.settleBilling(s);
+        if (s.billingPending) await this.save(s, now);
+      }
+      await this.scheduleAlarm(s, now, s.alarm === "dispatch" ? now : undefined);
+      return { kind: "created", state: s };
+    });
+  }
+
+  async get(): Promise<JobState | null> {
+    return this.load();
+  }
+
+  /** Resolves with the state once its version exceeds `version`, or after `timeoutMs` (long poll for SSE). */
+  async waitForChange(version: number, timeoutMs: number): Promise<JobState | null> {
+    const s = await this.load();
+    if (!s || s.version > version || isFinished(s)) return s;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+    });
+    return this.load();
+  }
+
+  // ---- RPC: runner traffic -----------------------------------------------------------------------------------------
+
+  /** Records a signed request's nonce; true when it was seen before (a replay). Only for existing jobs. */
+  private async replayed(nonce: string, now: number): Promise<boolean> {
+    const nonces = (await this.ctx.storage.get<Record<string, number>>(NONCES_KEY)) ?? {};
+    if (nonces[nonce] !== undefined && nonces[nonce] > now) return true;
+    for (const [n, exp] of Object.entries(nonces)) if (exp <= now) delete nonces[n];
+    nonces[nonce] = now + NONCE_TTL_MS;
+    await this.ctx.storage.put(NONCES_KEY, nonces);
+    return false;
+  }
+
+  /** May the runner of `attempt` upload an artifact now? */
+  authorizeUpload(attempt: number, nonce: string): Promise<UploadPermission> {
+    return this.lock.run(async () => {
+      const s = await this.load();
+      if (!s) return "not-found";
+      if (await this.replayed(nonce, Date.now())) return "replayed";
+      if (isFinished(s)) return "finished";
+      if (attempt !== s.attempt || s.backend !== "runner") return "stale";
+      return "ok";
+    });
+  }
+
+  /** Applies a verified runner event: once, in sequence order, only for the current attempt. */
+  runnerEvent(event: RunnerEvent, nonce: string): Promise<{ result: EventResult; status?: JobState["status"] }> {
+    return this.lock.run(async () => {
+      const s = await this.draft();
+      if (!s || s.id !== event.jobId) return { result: "not-found" };
+      const now = Date.now();
+      if (await this.replayed(nonce, now)) return { result: "replayed" };
+      if (isFinished(s)) return { result: "ignored", status: s.status };
+      if (s.backend !== "runner") return { result: "unknown-attempt" };
+      const { admission, seq } = admit(s.seq, event);
+      if (admission.kind === "buffered") {
+        s.seq = seq;
+        await this.save(s, now);
+        return { result: "buffered", status: s.status };
+      }
+      if (admission.kind !== "apply") return { result: admission.kind, status: s.status };
+      s.seq = seq;
+      const batch: SynthEvent[] = [];
+      for (const e of admission.events) {
+        batch.push({ event: e, artifact: e.type === "artifact" ? await this.verifyArtifact(s, e) : undefined });
+      }
+      await this.applyBatch(s, batch, now);
+      return { result: "applied", status: s.status };
+    });
+  }
+
+  private async verifyArtifact(
+    s: JobState,
+    e: Extract<RunnerEvent, { type: "artifact" }>,
+  ): Promise<VerifiedArtifact | null> {
+    const m = ARTIFACT_KEY.exec(e.key);
+    if (!m || m[1] !== e.kind) return null;
+    const r2Key = artifactR2Key(s.id, e.attempt, e.key);
+    const head = await this.env.IMAGES.head(r2Key);
+    if (!head || head.size !== e.bytes || head.customMetadata?.sha256 !== e.sha256) return null;
+    return { ...e, r2Key };
+  }
+
+  /** Applies in-order events, logs them, saves, then performs their effects. */
+  private async applyBatch(s: JobState, batch: SynthEvent[], now: number): Promise<void> {
+    const cfg = configOf(this.env);
+    const effects: Effect[] = [];
+    const log: Record<string, unknown> = {};
+    for (const { event, artifact } of batch) {
+      if (isFinished(s)) break;
+      effects.push(...applyEvent(s, event, now, { maxAttempts: cfg.maxAttempts, artifact }));
+      log[`log:${String(s.logLength++).padStart(8, "0")}`] = { at: now, event };
+    }
+    await this.ctx.storage.put(log);
+    await this.perform(s, effects, now);
+  }
+
+  /** Saves the state, then carries out the effects of the transition that produced it. */
+  private async perform(s: JobState, effects: Effect[], now: number): Promise<void> {
+    const cfg = configOf(this.env);
+    let alarmAt: number | null | undefined;
+    let settle = false;
+    for (const e of effects) {
+      if (e.type === "renewLease") {
+        s.alarm = "lease";
+        alarmAt = now + cfg.leaseMs;
+      } else if (e.type === "redispatch") {
+        s.alarm = "dispatch";
+        alarmAt = now;
+      } else if (e.type === "clearAlarm") {
+        s.alarm = null;
+        alarmAt = null;
+      } else if (e.type === "capture" || e.type === "release") {
+        settle = true;
+      } else if (e.type === "writeCache") {
+        if (!s.cacheWritten.includes(`phase:${e.phase}`)) s.cacheWritten.push(`phase:${e.phase}`);
+      }
+    }
+    await this.save(s, now);
+    if (settle) {
+      await this.settleBilling(s);
+      if (s.billingPending) await this.save(s, now);
+    }
+    for (const e of effects) {
+      try {
+        if (e.type === "writeCache") await writePhaseRecord(this.env, s, e.phase, now);
+        else if (e.type === "writePatchPrompts") await writePatchPromptRecord(this.env, s, e.artifact);
+        else if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target));
+      } catch (err) {
+        // The cache is an optimisation: a failed write costs a future miss, not this job.
+        console.warn(`job ${s.id}: ${e.type} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    await this.scheduleAlarm(s, now, alarmAt);
+  }
+
+  /** One alarm serves dispatch, lease and billing retries; `at` undefined keeps the one set. */
+  private async scheduleAlarm(s: JobState, now: number, at: number | null | undefined): Promise<void> {
+    if (s.billingPending) return this.ctx.storage.setAlarm(now + BILLING_RETRY_MS);
+    if (isFinished(s) || at === null) return this.ctx.storage.deleteAlarm();
+    if (at !== undefined) return this.ctx.storage.setAlarm(at);
+  }
+
+  /** Makes the AccountDO agree with `s.billing` (idempotent calls; retried from the alarm when they fail). */
+  private async settleBilling(s: JobState): Promise<void> {
+    try {
+      if (s.billing.state === "captured") {
+        const r = await capture(this.env, s.accountId, s.id, s.billing.charged);
+        if (!r.ok) s.warnings.push(`billing: capture answered ${r.outcome}`);
+      } else if (s.billing.state === "released") {
+        const r = await release(this.env, s.accountId, s.id);
+        if (!r.ok) s.warnings.push(`billing: release answered ${r.outcome}`);
+      }
+      s.billingPending = false;
+    } catch (err) {
+      s.billingPending = true;
+      console.warn(`job ${s.id}: billing not settled yet: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  private async cancelRemote(target: string | null): Promise<void> {
+    const s = this.state;
+    if (!target || !s) return;
+    if (s.backend === "replicate") {
+      await cancelPrediction(this.replicateConfig(), target);
+    } else {
+      await cancelOnRunner(target, this.env.RUNNER_SECRET, s.id);
+    }
+  }
+
+  private replicateConfig() {
+    return {
+      token: this.env.REPLICATE_API_TOKEN ?? "",
+      model: this.env.REPLICATE_MODEL ?? "",
+      baseUrl: this.env.REPLICATE_API_BASE,
+    };
+  }
+
+  // ---- RPC: the client's cancel, Replicate's webhooks ----------------------------------------------------------------
+
+  cancel(): Promise<JobState | null> {
+    return this.lock.run(async () => {
+      const s = await this.draft();
+      if (!s) return null;
+      if (isFinished(s)) return s;
+      const now = Date.now();
+      await this.perform(s, cancelByUser(s, now), now);
+      return s;
+    });
+  }
+
+  /** A verified Replicate webhook (or a polled prediction when `webhookId` is null). */
+  replicateUpdate(
+    attempt: number,
+    webhookId: string | null,
+    prediction: Prediction,
+  ): Promise<{ result: EventResult; status?: JobState["status"] }> {
+    return this.lock.run(async () => {
+      const s = await this.draft();
+      if (!s) return { result: "not-found" };
+      if (webhookId && s.webhookIds.includes(webhookId)) return { result: "duplicate", status: s.status };
+      if (isFinished(s)) return { result: "ignored", status: s.status };
+      if (s.backend !== "replicate" || attempt !== s.attempt) return { result: "stale", status: s.status };
+      if (s.dispatch.target && prediction.id !== s.dispatch.target) return { result: "stale", status: s.status };
+      const now = Date.now();
+      if (webhookId) s.webhookIds = [...s.webhookIds, webhookId].slice(-200);
+      s.dispatch.target = prediction.id;
+      let batch: SynthEvent[];
+      try {
+        batch = await predictionEvents(this.env.IMAGES, s, prediction, now);
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        batch = [
+          {
+            event: {
+              jobId: s.id,
+              attempt: s.attempt,
+              seq: 0,
+              at: new Date(now).toISOString(),
+              type: "failed",
+              reason,
+              retryable: true,
+            },
+          },
+        ];
+      }
+      await this.applyBatch(s, batch, now);
+      return { result: "applied", status: s.status };
+    });
+  }
+
+  // ---- the alarm: dispatch, lease expiry, billing retries ----------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    const cfg = configOf(this.env);
+    const work = await this.lock.run(async () => {
+      const s = await this.draft();
+      if (!s) return null;
+      const now = Date.now();
+      if (s.billingPending) {
+        await this.settleBilling(s);
+        await this.save(s, now);
+        if (s.billingPending || isFinished(s)) {
+          await this.scheduleAlarm(s, now, undefined);
+          return null;
+        }
+      }
+      if (isFinished(s)) return null;
+      if (s.alarm === "lease") {
+        // The runner said nothing for a whole lease: presume it dead, dispatch the next attempt.
+        await this.perform(s, retryOrFail(s, "the runner went silent (lease expired)", now, cfg.maxAttempts), now);
+        if (isFinished(s)) return null;
+      }
+      if (s.alarm !== "dispatch") return null;
+      return {
+        attempt: s.attempt,
+        tries: s.dispatch.tries,
+        backend: s.backend,
+        job: await buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now),
+      };
+    });
+    if (!work) return;
+
+    // Outside the lock: a fast runner may post its first events before this call returns.
+    let result: DispatchResult;
+    if (work.backend === "replicate") {
+      const s = this.state!;
+      const webhook = `${s.base}/internal/replicate/${s.id}?attempt=${work.attempt}`;
+      result = await createPrediction(this.replicateConfig(), work.job, webhook);
+    } else {
+      const pool = runnerUrls(this.env);
+      result = await dispatchToPool(pool, this.env.RUNNER_SECRET, work.job, work.attempt - 1 + work.tries);
+    }
+
+    await this.lock.run(async () => {
+      const s = await this.draft();
+      if (!s || s.attempt !== work.attempt) return;
+      const now = Date.now();
+      if (isFinished(s)) {
+        // Cancelled while the dispatch was in flight: stop what was just started.
+        if (result.ok) this.ctx.waitUntil(this.cancelRemote(result.target));
+        return;
+      }
+      if (result.ok) {
+        s.dispatch = { target: result.target, tries: 0, lastError: null };
+        // Events may already have renewed the lease; otherwise it starts now.
+        const effects: Effect[] = s.alarm === "dispatch" ? [{ type: "renewLease" }] : [];
+        await this.perform(s, effects, now);
+        return;
+      }
+      s.dispatch = { target: null, tries: s.dispatch.tries + 1, lastError: result.reason };
+      if (result.permanent || s.dispatch.tries >= MAX_DISPATCH_ROUNDS) {
+        await this.perform(s, dispatchGaveUp(s, result.reason, now), now);
+        return;
+      }
+      s.alarm = "dispatch";
+      await this.save(s, now);
+      await this.scheduleAlarm(s, now, now + backoffMs(s.dispatch.tries, result.retryAfterMs));
+    });
+  }
+}

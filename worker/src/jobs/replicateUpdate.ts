@@ -1,0 +1,124 @@
+/**
+ * Turns a Replicate prediction (from a verified webhook, or polled when the lease runs out) into the runner events the
+ * state machine already understands, so both backends share one set of rules. Output images are copied into R2 (the
+ * delivery URLs expire) as the final image, and as phase images when there is one output per phase.
+ */
+import { type RunnerEvent, sha256Hex } from "@accdiff/shared";
+import { parseProgressFromLogs } from "replicate";
+import { mapReplicateStatus, outputUrls } from "../dispatch/replicateWebhook";
+import { artifactR2Key } from "../dispatch/runnerJob";
+import { readImageHeader } from "../uploads/imageHeader";
+import type { VerifiedArtifact } from "./transitions";
+import type { JobState } from "./types";
+import { FORMAT_CONTENT_TYPES } from "./types";
+
+export interface Prediction {
+  id: string;
+  status: string;
+  output?: unknown;
+  error?: unknown;
+  logs?: string | null;
+  metrics?: { predict_time?: number };
+}
+
+export interface SynthEvent {
+  event: RunnerEvent;
+  artifact?: VerifiedArtifact | null;
+}
+
+const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
+
+async function download(url: string): Promise<Uint8Array> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  if (!res.ok) throw new Error(`output download failed: HTTP ${res.status}`);
+  const buf = new Uint8Array(await res.arrayBuffer());
+  if (buf.byteLength > MAX_OUTPUT_BYTES) throw new Error("output too large");
+  return buf;
+}
+
+export async function predictionEvents(
+  bucket: R2Bucket,
+  s: JobState,
+  p: Prediction,
+  now: number,
+): Promise<SynthEvent[]> {
+  const base = { jobId: s.id, attempt: s.attempt, seq: 0, at: new Date(now).toISOString() };
+  const status = mapReplicateStatus(p.status);
+  if (status === "queued") return [{ event: { ...base, type: "accepted", queuePosition: 1 } }];
+  if (status === "running") {
+    const pr = p.logs ? parseProgressFromLogs(p.logs) : null;
+    const phase = s.scales.find((k) => !s.phasesDone.includes(k)) ?? s.scales[s.scales.length - 1];
+    if (!pr) return [{ event: { ...base, type: "accepted", queuePosition: 0 } }];
+    const percent = Math.max(0, Math.min(100, pr.percentage * 100));
+    return [{ event: { ...base, type: "progress", phase, step: pr.current, steps: Math.max(1, pr.total), percent } }];
+  }
+  if (status === "failed") {
+    return [
+      {
+        event: {
+          ...base,
+          type: "failed",
+          reason: `replicate: ${String(p.error ?? "prediction failed")}`.slice(0, 2000),
+          retryable: false,
+        },
+      },
+    ];
+  }
+  if (status === "cancelled") return [{ event: { ...base, type: "cancelled", phasesCompleted: [...s.phasesDone] } }];
+  if (status !== "succeeded") return [];
+
+  const urls = outputUrls(p.output);
+  if (urls.length === 0) {
+    return [
+      { event: { ...base, type: "failed", reason: "replicate: the prediction has no output", retryable: false } },
+    ];
+  }
+  const perPhase = urls.length === s.scales.length;
+  const out: SynthEvent[] = [];
+  let final = { width: s.params.width, height: s.params.height };
+  for (let i = 0; i < urls.length; i++) {
+    const isLast = i === urls.length - 1;
+    if (!perPhase && !isLast) continue;
+    const bytes = await download(urls[i]);
+    const header = readImageHeader(bytes);
+    if (!header) throw new Error("replicate output is not a PNG, JPEG or WebP image");
+    const sha256 = await sha256Hex(bytes);
+    const contentType = FORMAT_CONTENT_TYPES[header.format];
+    const phase = perPhase ? s.scales[i] : s.scales[s.scales.length - 1];
+    const kinds = isLast ? (["phase_image", "final_image"] as const) : (["phase_image"] as const);
+    for (const kind of kinds) {
+      const key = `${kind}/output-${phase}.${header.format}`;
+      const r2Key = artifactR2Key(s.id, s.attempt, key);
+      await bucket.put(r2Key, bytes, { httpMetadata: { contentType }, customMetadata: { sha256 }, sha256 });
+      const event: Extract<RunnerEvent, { type: "artifact" }> = {
+        ...base,
+        type: "artifact",
+        kind,
+        phase: kind === "final_image" ? undefined : phase,
+        key,
+        contentType,
+        bytes: bytes.byteLength,
+        sha256,
+        width: header.width,
+        height: header.height,
+      };
+      out.push({ event, artifact: { ...event, r2Key } });
+    }
+    if (isLast) final = { width: header.width, height: header.height };
+  }
+  const timingsMs: Record<string, number> = {};
+  if (p.metrics?.predict_time !== undefined) timingsMs.predict = Math.round(p.metrics.predict_time * 1000);
+  out.push({
+    event: {
+      ...base,
+      type: "completed",
+      width: final.width,
+      height: final.height,
+      phasesComputed: s.scales.filter((k) => !s.cachedAtStart.includes(k)),
+      modelEvaluations: {},
+      timingsMs,
+      warnings: [],
+    },
+  });
+  return out;
+}

@@ -1,0 +1,146 @@
+/**
+ * Public image jobs, mounted at /v1/images:
+ *   POST   /                 create (JSON or multipart; Idempotency-Key) -> 202 job | 200 when fully cached
+ *   GET    /:id              status, progress, preview, results
+ *   GET    /:id/events       Server-Sent Events of the same representation, until the job ends
+ *   DELETE /:id              cancel (pays for the phases completed)
+ *   GET    /:id/files/:name  artifact downloads, by the owner's key or a signed link
+ * A job belongs to the account whose key created it: any other key gets 404, exactly as for a job that never existed.
+ */
+import { Hono } from "hono";
+import { configOf, publicBase } from "../env";
+import { notFound, problemOf, unauthorized } from "../http/problems";
+import { serveBlob } from "../http/serveBlob";
+import { verifySignedUrl } from "../http/signedUrl";
+import { jobStub } from "../jobs/client";
+import { submitJob } from "../jobs/submit";
+import { isFinished, type JobState } from "../jobs/types";
+import { findFile, jobView } from "../jobs/view";
+import { requireKey } from "../middleware/auth";
+import { readCreateBody } from "../uploads/intake";
+import type { AppEnv } from "./context";
+
+export const imageRoutes = new Hono<AppEnv>();
+
+const SSE_POLL_MS = 15_000;
+
+function clientBase(url: string): string {
+  return new URL(url).origin;
+}
+
+async function ownedJob(env: AppEnv["Bindings"], id: string, accountId: string | null): Promise<JobState | null> {
+  const stub = jobStub(env.JOBS, id);
+  if (!stub) return null;
+  const s = await stub.get();
+  if (!s || (accountId !== null && s.accountId !== accountId)) return null;
+  return s;
+}
+
+imageRoutes.get("/:id/files/:name", async (c, next) => {
+  // A signed link stands in for the key (image views cannot send headers); without one, the owner's key is required.
+  const url = new URL(c.req.url);
+  if (!url.searchParams.has("sig")) return next();
+  const check = await verifySignedUrl(c.env.URL_SIGNING_SECRET, url);
+  if (!check.ok) return unauthorized(`signed link refused: ${check.reason}`);
+  const s = await ownedJob(c.env, c.req.param("id"), null);
+  const file = s && findFile(s, c.req.param("name"));
+  if (!s || !file) return notFound("no such file");
+  return serveBlob(c.env.IMAGES, c.req.raw, { ...file, filename: c.req.param("name") });
+});
+
+imageRoutes.use("*", requireKey);
+
+imageRoutes.post("/", async (c) => {
+  const cfg = configOf(c.env);
+  const principal = c.var.principal;
+  const intake = await readCreateBody(c.req.raw, principal.accountId, cfg);
+  if (!intake.ok) return intake.response;
+  return submitJob(c.env, principal, {
+    input: intake.input,
+    upload: intake.upload,
+    idempotencyKey: c.req.header("idempotency-key") ?? null,
+    clientBase: clientBase(c.req.url),
+    runnerBase: publicBase(c.env, c.req.url),
+  });
+});
+
+imageRoutes.get("/:id", async (c) => {
+  const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
+  if (!s) return notFound("no such job");
+  const cfg = configOf(c.env);
+  return c.json(
+    await jobView(s, {
+      base: clientBase(c.req.url),
+      urlSecret: c.env.URL_SIGNING_SECRET,
+      ttlSeconds: cfg.signedUrlSeconds,
+    }),
+  );
+});
+
+imageRoutes.delete("/:id", async (c) => {
+  const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
+  if (!s) return notFound("no such job");
+  if (s.status === "succeeded" || s.status === "failed") {
+    return problemOf(409, "Job already finished", `the job ${s.status}; there is nothing to cancel`);
+  }
+  const after = (await jobStub(c.env.JOBS, s.id)!.cancel()) ?? s;
+  const cfg = configOf(c.env);
+  return c.json(
+    await jobView(after, {
+      base: clientBase(c.req.url),
+      urlSecret: c.env.URL_SIGNING_SECRET,
+      ttlSeconds: cfg.signedUrlSeconds,
+    }),
+  );
+});
+
+imageRoutes.get("/:id/events", async (c) => {
+  const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
+  if (!s) return notFound("no such job");
+  const stub = jobStub(c.env.JOBS, s.id)!;
+  const cfg = configOf(c.env);
+  const base = clientBase(c.req.url);
+  const enc = new TextEncoder();
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = writable.getWriter();
+  const send = (text: string) => writer.write(enc.encode(text));
+  const pump = async () => {
+    let version = -1;
+    try {
+      for (;;) {
+        const cur = await stub.waitForChange(version, SSE_POLL_MS);
+        if (!cur) break;
+        if (cur.version !== version) {
+          version = cur.version;
+          const view = await jobView(cur, {
+            base,
+            urlSecret: c.env.URL_SIGNING_SECRET,
+            ttlSeconds: cfg.signedUrlSeconds,
+          });
+          await send(`id: ${cur.version}\nevent: job\ndata: ${JSON.stringify(view)}\n\n`);
+        } else {
+          await send(": keep-alive\n\n");
+        }
+        if (isFinished(cur)) {
+          await send(`event: end\ndata: {"status":"${cur.status}"}\n\n`);
+          break;
+        }
+      }
+      await writer.close();
+    } catch {
+      // The client went away (or the object restarted): end the stream; EventSource reconnects by itself.
+      await writer.abort().catch(() => undefined);
+    }
+  };
+  c.executionCtx.waitUntil(pump());
+  return new Response(readable, {
+    headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
+  });
+});
+
+imageRoutes.get("/:id/files/:name", async (c) => {
+  const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
+  const file = s && findFile(s, c.req.param("name"));
+  if (!s || !file) return notFound("no such file");
+  return serveBlob(c.env.IMAGES, c.req.raw, { ...file, filename: c.req.param("name") });
+});
