@@ -72,6 +72,7 @@ export interface OnnxModels extends Models {
   /** The execution provider actually in use. */
   readonly provider: ProviderName;
   readonly bundle: BundleJson;
+  dispose(): Promise<void>;
 }
 
 /** Loads the bundle in `dir`. Throws with every problem listed when it does not match the contract. */

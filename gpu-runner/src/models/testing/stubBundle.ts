@@ -18,16 +18,9 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import {
-  type Attr,
-  type Dim,
-  encodeModel,
-  type NodeData,
-  type TensorData,
-  type ValueInfo,
-} from "../../toyworld/onnx/model";
 import { DOWN_FACTORS, MID_FACTOR } from "../contract";
 import { writeClipTokenizerFixture } from "./clipTokenizerFixture";
+import { type Attr, type Dim, encodeOnnxModel, type InitializerSpec, type NodeSpec } from "./onnxProto";
 
 export const STUB = {
   T: 77,
@@ -64,10 +57,10 @@ export interface StubOptions {
   bundleJson?: Record<string, unknown>;
 }
 
-/** A tiny graph builder over the toy world's protobuf encoder, with float16 graph IO. */
+/** A tiny graph builder with float16 graph IO (computing in float32 inside). */
 class StubGraph {
-  readonly nodes: NodeData[] = [];
-  readonly inits: TensorData[] = [];
+  readonly nodes: NodeSpec[] = [];
+  readonly inits: InitializerSpec[] = [];
   readonly inputs: { name: string; dataType: number; dims: readonly Dim[] }[] = [];
   readonly outputs: { name: string; dataType: number; dims: readonly Dim[] }[] = [];
   private n = 0;
@@ -98,7 +91,7 @@ class StubGraph {
       type === "float32"
         ? new Uint8Array(Float32Array.from(data).buffer)
         : new Uint8Array(BigInt64Array.from(data.map((x) => BigInt(x))).buffer);
-    this.inits.push({ name, dataType: CODE[type] as 1 | 7, dims, raw });
+    this.inits.push({ name, dataType: CODE[type], dims, raw });
     return name;
   }
   cast(x: string, to: StubType): string {
@@ -144,17 +137,13 @@ class StubGraph {
         ]);
   }
   encode(): Uint8Array {
-    // float16 (10) is a valid TensorProto.DataType that the toy writer's type does not list.
-    return encodeModel(
-      {
-        name: this.component,
-        nodes: this.nodes,
-        initializers: this.inits,
-        inputs: this.inputs as unknown as ValueInfo[],
-        outputs: this.outputs as unknown as ValueInfo[],
-      },
-      { irVersion: 8, opset: 17, producer: "accdiff-stub" },
-    );
+    return encodeOnnxModel({
+      name: this.component,
+      nodes: this.nodes,
+      initializers: this.inits,
+      inputs: this.inputs,
+      outputs: this.outputs,
+    });
   }
 }
 
