@@ -118,7 +118,8 @@ for (const size of sizes) {
       embeddingCache: null,
       onProgress: (e) => {
         const t = performance.now();
-        (stepMs[e.phase] ??= []).push(t - last);
+        stepMs[e.phase] ??= [];
+        stepMs[e.phase].push(t - last);
         last = t;
         peakRss = Math.max(peakRss, process.memoryUsage().rss);
       },
