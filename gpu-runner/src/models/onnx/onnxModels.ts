@@ -85,7 +85,7 @@ export async function loadOnnxModels(dir: string, opts: OnnxModelsOptions = {}):
   const components = bundleComponents(bundle);
   const missing = components
     .filter((c) => !existsSync(componentPath(dir, bundle, c)))
-    .map((c) => `${bundle.components[c]}: file not found (component '${c}')`);
+    .map((c) => `${bundle.components[c]}: file not found (bundle.json components.${c})`);
   if (missing.length > 0) throw new ContractError(missing);
   const [tok1, tok2] = await Promise.all([
     loadClipTokenizer(tokenizerDir(dir, bundle, "tokenizer"), bundle.maxTokens),
@@ -133,10 +133,14 @@ export async function loadOnnxModels(dir: string, opts: OnnxModelsOptions = {}):
       await open(first);
       logger.info("execution provider: cuda (auto)");
     } catch (e) {
-      if (!(e instanceof ProviderUnavailableError)) throw e;
-      sessions.delete(first);
-      logger.warn(`execution provider: cpu (auto; cuda unusable: ${e.message})`);
-      provider = "cpu";
+      // A contract problem is reported with the others below (tryOpen sees the same rejection).
+      if (e instanceof ContractError) problems.push(...e.problems);
+      else if (!(e instanceof ProviderUnavailableError)) throw e;
+      else {
+        sessions.delete(first);
+        logger.warn(`execution provider: cpu (auto; cuda unusable: ${e.message})`);
+        provider = "cpu";
+      }
     }
   }
   // Lazy mode still opens one session so that a provider failure surfaces at load.
