@@ -1,0 +1,128 @@
+/**
+ * The Models interface: everything the AccDiffusion pipeline needs from a model bundle.
+ *
+ * The pipeline (gpu-runner/src/pipeline) sees only this file. `models/onnx` implements it over
+ * onnxruntime-node for real SDXL bundles and the generated toy world; tests implement it with
+ * closed-form fakes (see ../shared/golden pipeline_trajectory).
+ *
+ * Conventions: every tensor is float32, row-major (C order), NCHW for images and latents.
+ * Latents passed in and out are in the UNet's latent space (already multiplied by the VAE
+ * scaling factor); the VAE methods take/return *unscaled* VAE latents, as the ONNX models do:
+ * the pipeline divides/multiplies by `info.vaeScalingFactor` itself, like diffusers.
+ */
+
+/** A dense float32 tensor. `data.length === shape.reduce((a, b) => a * b, 1)`. */
+export interface Tensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+/** The Euler-discrete scheduler configuration stored in bundle.json (diffusers names). */
+export interface SchedulerConfig {
+  numTrainTimesteps: number;
+  betaStart: number;
+  betaEnd: number;
+  betaSchedule: "scaled_linear" | "linear";
+  timestepSpacing: "leading" | "trailing" | "linspace";
+  stepsOffset: number;
+  predictionType: "epsilon";
+}
+
+/** What a bundle declares about itself (bundle.json); the pipeline scales its defaults from it. */
+export interface BundleInfo {
+  name: string;
+  version: string;
+  /** Content hash of the bundle; part of every cache key. */
+  hash: string;
+  /** Base (phase-1) resolution in pixels: 1024 for SDXL, 512 for the toy world. */
+  baseResolution: number;
+  /** Pixels per latent pixel (8). */
+  vaeScaleFactor: number;
+  /** Latent channels (4). */
+  latentChannels: number;
+  /** VAE scaling factor (0.13025 for SDXL). */
+  vaeScalingFactor: number;
+  dtype: "fp16" | "fp32";
+  scheduler: SchedulerConfig;
+  /** Cross-attention maps have (H / divisor) x (W / divisor) pixels; 32 for SDXL. */
+  attentionDivisor: number;
+  /** Width of the concatenated penultimate hidden states (2048 for SDXL). */
+  textEmbedDim: number;
+  /** Width of text_encoder_2's pooled projection (1280 for SDXL). */
+  pooledDim: number;
+  /** Token sequence length of the text encoders (77). */
+  maxTokens: number;
+}
+
+/** A prompt tokenized for CLIP: BOS + tokens (cut to maxTokens - 2) + EOS, padded to maxTokens. */
+export interface TokenizedPrompt {
+  /** Token ids, length maxTokens. */
+  ids: Int32Array;
+  /** Number of meaningful positions (BOS..EOS inclusive). */
+  length: number;
+  /** Each meaningful position decoded to text (BOS/EOS as their literal tokens), length `length`. */
+  tokens: string[];
+  /** True when the prompt had more tokens than fit and was cut. */
+  truncated: boolean;
+}
+
+/** SDXL text conditioning for one text. */
+export interface TextEmbedding {
+  /** [maxTokens, textEmbedDim]: penultimate hidden states of both encoders, concatenated. */
+  hidden: Float32Array;
+  /** [pooledDim]: text_encoder_2's pooled projection. */
+  pooled: Float32Array;
+}
+
+/** One batched UNet (or ControlNet) evaluation. Rows are independent samples. */
+export interface UNetInput {
+  /** [B, C, h, w] latent model input (already scaled by scale_model_input). */
+  sample: Tensor;
+  timestep: number;
+  /** [B, maxTokens, textEmbedDim] */
+  encoderHiddenStates: Tensor;
+  /** [B, pooledDim] */
+  textEmbeds: Tensor;
+  /** [B, 6]: SDXL add_time_ids (orig h, orig w, crop top, crop left, target h, target w). */
+  timeIds: Tensor;
+}
+
+/** ControlNet residuals (SDXL: 9 down-block residuals and 1 mid-block residual), already scaled. */
+export interface ControlResiduals {
+  down: Tensor[];
+  mid: Tensor;
+}
+
+export interface ControlNetInput extends UNetInput {
+  /** [B, 3, 8h, 8w] condition image in [0, 1] (canny edges copied to 3 channels). */
+  cond: Tensor;
+  /** Multiplies every residual (controlnet_conditioning_scale x controlnet_keep). */
+  conditioningScale: number;
+}
+
+export interface UNetOutput {
+  /** [B, C, h, w] predicted noise. */
+  noise: Tensor;
+  /**
+   * [B, (h/a)*(w/a), maxTokens] with a = attentionDivisor / vaeScaleFactor: cross-attention
+   * probabilities averaged over heads and over the cross-attention layers of that resolution in the
+   * down and up blocks (what the reference's AttentionStore aggregates). Present when the bundle's
+   * UNet exports it. Pixel axis row-major over (h/a, w/a).
+   */
+  attention?: Tensor;
+}
+
+/** Everything the pipeline calls. Implementations must be safe to call sequentially many times. */
+export interface Models {
+  readonly info: BundleInfo;
+  tokenize(text: string): TokenizedPrompt;
+  encodeText(text: string): Promise<TextEmbedding>;
+  unet(input: UNetInput, residuals?: ControlResiduals): Promise<UNetOutput>;
+  controlnet(input: ControlNetInput): Promise<ControlResiduals>;
+  /** [1, C, h, w] unscaled VAE latents -> [1, 3, 8h, 8w] image in [-1, 1]. */
+  vaeDecode(latents: Tensor): Promise<Tensor>;
+  /** [1, 3, H, W] image in [-1, 1] -> [1, C, H/8, W/8] unscaled VAE latents (distribution mean). */
+  vaeEncode(image: Tensor): Promise<Tensor>;
+  /** Releases sessions. */
+  dispose?(): Promise<void>;
+}
