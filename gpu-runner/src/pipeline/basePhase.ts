@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../models/types";
 import { AttentionAccumulator, type AttentionMap, aggregateAttentionStore } from "./attention";
-import { baseTimeIds, type JobContext } from "./job";
+import { type JobContext, phaseTimeIds } from "./job";
 import { cfgGuidance, cfgModelInput } from "./sampling";
 
 const f = Math.fround;
@@ -41,7 +41,7 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
   // encode_prompt(prompt, negative): one call in the reference.
   caller.countReferenceEncode(1);
   const cond = await ctx.conditioning.batch(params.negativePrompt, [params.prompt]);
-  const timeIds = { data: baseTimeIds(params), shape: [2, 6] };
+  const timeIds = { data: phaseTimeIds(ctx, phase), shape: [2, 6] };
 
   const injected = ctx.random.inject.attentionStore;
   const wantAttention = params.usePatchPrompts && !injected;

@@ -18,7 +18,7 @@ import {
   shuffleSamples,
   unshuffleSamples,
 } from "./dilated";
-import { baseTimeIds, type JobContext } from "./job";
+import { type JobContext, phaseTimeIds } from "./job";
 import type { PhaseSpec } from "./phasePlan";
 import { cfgGuidance, cfgModelInput, ensure } from "./sampling";
 import { repeatTimeIds } from "./timeIds";
@@ -119,7 +119,7 @@ export class DilatedBranch {
   private timeIdsFor(vb: number): Float32Array {
     let t = this.timeIds.get(vb);
     if (!t) {
-      t = repeatTimeIds(baseTimeIds(this.ctx.params).subarray(0, 6), 2 * vb);
+      t = repeatTimeIds(phaseTimeIds(this.ctx, this.phase).subarray(0, 6), 2 * vb);
       this.timeIds.set(vb, t);
     }
     return t;

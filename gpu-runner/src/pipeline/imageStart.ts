@@ -13,7 +13,7 @@
 import type { AttentionAccumulator, AttentionMap } from "./attention";
 import { attentionGrid, newAccumulator } from "./basePhase";
 import { decodeLatents, fromRgbU8 } from "./decode";
-import { baseTimeIds, type JobContext } from "./job";
+import { type JobContext, phaseTimeIds } from "./job";
 import type { RgbImage } from "./params";
 import { cfgModelInput } from "./sampling";
 import { addNoise, modelInputDivisor } from "./scheduler";
@@ -73,7 +73,7 @@ async function probeAttention(
   const noised = new Float32Array(per);
   const modelIn = new Float32Array(2 * per);
   const cond = await ctx.conditioning.batch(params.negativePrompt, [params.prompt]);
-  const timeIds = { data: baseTimeIds(params), shape: [2, 6] };
+  const timeIds = { data: phaseTimeIds(ctx, { ...ctx.plan.base, latentHeight: h, latentWidth: w }), shape: [2, 6] };
   const grid = attentionGrid(ctx, h, w);
   let acc: AttentionAccumulator | null | undefined;
   const probes = Math.min(params.probeSteps, n);

@@ -5,7 +5,7 @@
 import type { BundleInfo, Models, Tensor } from "../models/types";
 import { ModelCaller } from "./modelCalls";
 import type { PipelineParams } from "./params";
-import type { PhasePlan } from "./phasePlan";
+import type { PhasePlan, PhaseSpec } from "./phasePlan";
 import { type ProgressListener, ProgressTracker } from "./progress";
 import type { Injection } from "./randomness";
 import { RandomSource } from "./randomness";
@@ -85,9 +85,20 @@ export function totalWork(p: PipelineParams, plan: PhasePlan): number {
 }
 
 /**
- * add_time_ids of the job, both CFG rows [2, 6]: original size = target size = the requested (height, width) in
- * every phase, crop (0, 0), as the reference. Views replace the crop (viewTimeIds).
+ * add_time_ids of a phase, both CFG rows [2, 6], crop (0, 0); views replace the crop (viewTimeIds).
+ *
+ * The reference conditions every phase on original size = target size = the requested final size. That makes phase k
+ * depend on the final size, so a 2048 render could not reuse the phases a 4096 render computed (the cache's purpose).
+ * Outside referenceCompat we condition each phase on its own pixel size instead, which is what SDXL sees when it
+ * generates an image of that size; referenceCompat keeps the reference's rule (and the worker then keys the cache on
+ * the final size).
  */
-export function baseTimeIds(params: PipelineParams): Float32Array {
-  return repeatTimeIds(addTimeIds(params.height, params.width, 0, 0, params.height, params.width), 2);
+export function phaseTimeIds(ctx: Pick<JobContext, "params" | "info">, phase: PhaseSpec): Float32Array {
+  const { params, info } = ctx;
+  if (params.referenceCompat) {
+    return repeatTimeIds(addTimeIds(params.height, params.width, 0, 0, params.height, params.width), 2);
+  }
+  const h = phase.latentHeight * info.vaeScaleFactor;
+  const w = phase.latentWidth * info.vaeScaleFactor;
+  return repeatTimeIds(addTimeIds(h, w, 0, 0, h, w), 2);
 }

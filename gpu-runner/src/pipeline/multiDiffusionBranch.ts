@@ -15,7 +15,7 @@ import {
   type MultiDiffusionAccumulator,
   resetAccumulator,
 } from "./fusion";
-import { baseTimeIds, type JobContext } from "./job";
+import { type JobContext, phaseTimeIds } from "./job";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { cfgGuidance, cfgModelInput, ensure } from "./sampling";
@@ -67,7 +67,7 @@ export class MultiDiffusionBranch {
     this.acc = createAccumulator(C, PH, PW);
     this.value = new Float32Array(C * H * W);
     this.count = new Float32Array(H * W);
-    this.timeIdBase = baseTimeIds(ctx.params);
+    this.timeIdBase = phaseTimeIds(ctx, phase);
     this.promptsAll = [];
   }
 
