@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Build the SDXL model bundle (docs/model-bundle.md) from the public weights.
+
+    python3 tools/sdxl-bundle/build_bundle.py --out /srv/sdxl-bundle
+
+needs a machine with internet access, an NVIDIA GPU (about 12 GB free is plenty) and the pinned
+packages of tools/sdxl-bundle/requirements.txt (PyTorch 2.1, diffusers 0.21.4, onnx,
+onnxruntime-gpu). It downloads SDXL base 1.0, the SDXL canny ControlNet and the fp16-fix VAE,
+exports every component to ONNX (opset 17, fp16) with the contract's names, runs a numerical
+smoke check against PyTorch, and writes bundle.json (with the content hash) last: a folder
+without bundle.json is an unfinished build. See docs/sdxl-bundle.md.
+
+`--dry-run` prints the plan (every model's signature, the attention layers) without PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sdxl_bundle import TOOL_VERSION  # noqa: E402
+from sdxl_bundle import bundle_json as bj  # noqa: E402
+from sdxl_bundle.attention_layers import expected_selection  # noqa: E402
+from sdxl_bundle.contract import export_plan  # noqa: E402
+from sdxl_bundle.hashing import bundle_hash  # noqa: E402
+from sdxl_bundle.layout import (  # noqa: E402
+    SDXL_TEXT_ENCODER_2_CONFIG,
+    SDXL_TEXT_ENCODER_CONFIG,
+    SDXL_UNET_CONFIG,
+    SDXL_VAE_CONFIG,
+    attention_layers,
+    model_dims,
+)
+
+BUNDLE_NAME = "sdxl-base-1.0"
+REQUIRED_VERSIONS = {"diffusers": "0.21.4"}
+MIN_TORCH = (2, 1)
+BUILD_INFO = "build-info.json"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True, help="bundle folder to create (e.g. a Docker volume mounted at /bundle)")
+    p.add_argument("--if-missing", action="store_true", help="do nothing when OUT/bundle.json exists; otherwise build, clearing an unfinished build")
+    p.add_argument("--force", action="store_true", help="clear OUT first if it holds anything")
+    p.add_argument("--work", help="scratch folder for smoke-check cases (default: a temporary folder)")
+    p.add_argument("--device", default="cuda", help="PyTorch device for loading and tracing (default cuda)")
+    p.add_argument("--base", default="stabilityai/stable-diffusion-xl-base-1.0")
+    p.add_argument("--controlnet", default="diffusers/controlnet-canny-sdxl-1.0")
+    p.add_argument("--vae", default="madebyollin/sdxl-vae-fp16-fix")
+    p.add_argument("--revision", action="append", default=[], metavar="REPO=REV", help="pin a repo to a branch/tag/commit (repeatable)")
+    p.add_argument("--variant", choices=["fp16"], help="download the fp16 weight files of base and ControlNet (half the download)")
+    p.add_argument("--skip-smoke", action="store_true", help="skip the onnxruntime and tokenizer checks (PyTorch-side checks still run)")
+    p.add_argument("--allow-other-versions", action="store_true", help="build with package versions other than the pinned ones")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and exit (no PyTorch needed)")
+    return p.parse_args(argv)
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def print_plan(args) -> None:
+    dims = model_dims(SDXL_UNET_CONFIG, SDXL_TEXT_ENCODER_CONFIG, SDXL_TEXT_ENCODER_2_CONFIG, 77)
+    vae_dtype = "float32" if SDXL_VAE_CONFIG["force_upcast"] else "float16"
+    plan = export_plan(dims, "float16", vae_dtype)
+    log(f"{TOOL_VERSION}: would build {args.out} from {args.base}, {args.controlnet}, {args.vae}")
+    log("steps: resolve revisions -> tokenizers -> text encoders -> unet -> controlnet -> vae -> onnxruntime smoke check -> build-info.json, hash, bundle.json")
+    for name, sig in plan.items():
+        log(f"{name}/model.onnx")
+        for io, ts in (("in ", sig.inputs), ("out", sig.outputs)):
+            for t in ts:
+                log(f"  {io} {t.name:34s} {t.dtype:8s} [{', '.join(map(str, t.dims))}]")
+    layers = attention_layers(SDXL_UNET_CONFIG)
+    selected = set(expected_selection(layers))
+    chosen = [l for l in layers if l.name in selected]
+    pairs = sum(l.heads for l in chosen)
+    log(f"attention_probs: mean over {pairs} (layer, head) pairs of {len(chosen)} cross-attention layers at latent/4:")
+    for place in ("down", "up"):
+        names = [l.name for l in chosen if l.place == place]
+        log(f"  {place}: {len(names)} layers, {names[0]} .. {names[-1]}")
+
+
+def check_versions(allow_other: bool) -> dict:
+    import diffusers
+    import onnx
+    import torch
+    import transformers
+
+    versions = {"torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__, "onnx": onnx.__version__}
+    try:
+        import onnxruntime
+
+        versions["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        versions["onnxruntime"] = None
+    problems = [f"{k} {versions[k]} (need {v})" for k, v in REQUIRED_VERSIONS.items() if versions[k] != v]
+    if tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]) < MIN_TORCH:
+        problems.append(f"torch {torch.__version__} (need >= 2.1)")
+    if problems:
+        msg = "package versions differ from tools/sdxl-bundle/requirements.txt: " + ", ".join(problems)
+        if not allow_other:
+            raise SystemExit(msg + " (the wrappers rely on diffusers 0.21.4's module names; --allow-other-versions to try anyway)")
+        log("warning: " + msg)
+    return versions
+
+
+def prepare_out(out: Path, clear: bool) -> None:
+    if out.exists() and any(out.iterdir()):
+        if not clear:
+            raise SystemExit(f"{out} is not empty (use --force to rebuild, --if-missing to keep a finished bundle)")
+        for child in out.iterdir():  # keep the folder itself: it may be a mount point
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def build(args) -> int:
+    out = Path(args.out)
+    if args.if_missing and (out / "bundle.json").is_file():
+        log(f"{out}/bundle.json exists: nothing to do")
+        return 0
+    versions = check_versions(args.allow_other_versions)
+    prepare_out(out, clear=args.force or args.if_missing)
+
+    from sdxl_bundle import sources, steps
+    from sdxl_bundle.smoke import Report, check_cases_with_ort, check_tokenizers
+
+    revisions = dict(r.split("=", 1) for r in args.revision)
+    src = sources.Sources(args.base, args.controlnet, args.vae, revisions=revisions, variant=args.variant)
+    log("resolving revisions")
+    for repo, sha in src.resolve().items():
+        log(f"  {repo} @ {sha}")
+    cfg = sources.configs(src)
+    dims = model_dims(cfg["unet"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"])
+    # diffusers upcasts a VAE whose config says force_upcast (the original SDXL VAE); the fp16-fix one does not.
+    vae_dtype = "float32" if cfg["vae"].get("force_upcast") else "float16"
+    plan = export_plan(dims, "float16", vae_dtype)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sdxl-bundle-"))
+    report = Report(log)
+    ctx = steps.Context(src, plan, out, work, args.device, report, dict(bj.COMPONENT_PATHS), log)
+
+    log("tokenizers")
+    steps.export_tokenizers(ctx)
+    log("text encoders")
+    steps.export_text_encoders(ctx)
+    log("unet")
+    selected = steps.export_unet(ctx, cfg["unet"])
+    log("controlnet")
+    steps.export_controlnet(ctx)
+    log(f"vae ({vae_dtype})")
+    steps.export_vae(ctx, vae_dtype)
+    if args.skip_smoke:
+        log("smoke check skipped (--skip-smoke): run `accdiff bundle check DIR --smoke --provider cuda`")
+    else:
+        log("smoke check (onnxruntime CUDA vs PyTorch)")
+        check_cases_with_ort(out, work, ctx.components, report)
+        check_tokenizers(out, report, dims.T)
+    if report.failures:
+        log(f"{len(report.failures)} check(s) failed; bundle.json NOT written (files left in {out}, cases in {work}):")
+        for f in report.failures:
+            log(f"  {f}")
+        return 1
+
+    info = {
+        "tool": TOOL_VERSION,
+        "sources": src.revisions,
+        "variant": args.variant,
+        "versions": versions,
+        "opset": 17,
+        "dtype": "float16",
+        "vaeDtype": vae_dtype,
+        "attentionLayers": selected,
+    }
+    (out / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    log("hashing")
+    content_hash = bundle_hash(out)
+    bundle = bj.make_bundle_json(
+        name=BUNDLE_NAME,
+        version=f"{TOOL_VERSION} base@{src.revisions[src.base][:12]} canny@{src.revisions[src.controlnet][:12]} vae@{src.revisions[src.vae][:12]}",
+        content_hash=content_hash,
+        dtype="fp16",
+        model=bj.model_fields(cfg["unet"], cfg["vae"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"]),
+        scheduler=bj.scheduler_fields(cfg["scheduler"]),
+    )
+    bj.write(out, bundle)
+    if not args.work:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"done: {out} ({content_hash}); check it with: accdiff bundle check {out} --smoke --provider cuda")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.dry_run:
+        print_plan(args)
+        return 0
+    return build(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

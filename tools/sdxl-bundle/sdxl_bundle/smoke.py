@@ -1,0 +1,200 @@
+"""The numerical smoke check (needs torch, numpy, onnxruntime-gpu, transformers, tokenizers).
+
+While exporting, each step runs its PyTorch wrapper on small seeded inputs and saves inputs and
+outputs as a "case" (`<work>/cases/<component>-<n>.npz`, outside the bundle). After the last
+export, with every PyTorch model freed, `check_cases_with_ort` runs each case through
+onnxruntime's CUDA provider on the exported file and compares. The UNet step also checks, in
+PyTorch, that the wrapper equals the untouched diffusers UNet and that `attention_probs` equals
+an independent re-implementation of the reference's AttentionStore aggregation.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .shapes import io_shapes
+from .tolerances import ATTENTION_ROW_SUM, ORT_VS_TORCH, within
+
+TEST_PROMPTS = (
+    "a photo of a cat sitting on a wooden table",
+    "A majestic Lion, 8k, ultra-detailed; studio lighting (cinematic), 35mm f/1.8",
+    "don't stop: the robot's 3 red balloons & 2 blue kites!!",
+    "a café in the naïve style",
+    "a very long prompt " + "with many repeated words " * 20,
+)
+
+
+class Report:
+    """Collects measured values and failures; every line is printed so thresholds can be tuned."""
+
+    def __init__(self, log=print):
+        self.log = log
+        self.failures = []
+
+    def check(self, what: str, measured: dict, limits: dict) -> bool:
+        ok = all(math.isfinite(v) for v in measured.values()) and within(measured, limits)
+        shown = ", ".join(f"{k} {v:.3g} (limit {limits[k]:g})" if k in limits else f"{k} {v:.3g}" for k, v in measured.items())
+        self.log(f"  {'ok  ' if ok else 'FAIL'} {what}: {shown}")
+        if not ok:
+            self.failures.append(f"{what}: {shown}")
+        return ok
+
+    def fail(self, what: str, why: str) -> None:
+        self.log(f"  FAIL {what}: {why}")
+        self.failures.append(f"{what}: {why}")
+
+
+def metrics(a, b) -> dict:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"shape {a.shape} vs {b.shape}")
+    d = a - b
+    return {
+        "rel_l2": float(np.linalg.norm(d) / max(np.linalg.norm(b), 1e-30)),
+        "max_abs": float(np.abs(d).max()) if d.size else 0.0,
+    }
+
+
+def attention_row_check(report: Report, what: str, probs) -> None:
+    p = np.asarray(probs, dtype=np.float64)
+    if not np.isfinite(p).all():
+        report.fail(what, "attention_probs has non-finite values")
+        return
+    report.check(f"{what} rows sum to 1", {"max_abs": float(np.abs(p.sum(-1) - 1.0).max())}, ATTENTION_ROW_SUM)
+
+
+# --- seeded inputs ------------------------------------------------------------------------------
+
+_TORCH_DTYPES = {"float16": "float16", "float32": "float32", "int32": "int32"}
+
+
+def make_inputs(plan_sig, batch: int, h: int, w: int, seed: int, device, fill=None) -> dict:
+    """Seeded inputs for a component, shapes and element types from the export plan.
+
+    `fill(name, shape)` may return a tensor (float64 numpy) for any input; the rest is N(0, 1).
+    """
+    import torch
+
+    shapes, _ = io_shapes(plan_sig, batch, h, w)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for t in plan_sig.inputs:
+        shape = shapes[t.name]
+        value = fill(t.name, shape) if fill else None
+        if value is None:
+            value = rng.standard_normal(shape)
+        out[t.name] = torch.from_numpy(np.asarray(value)).to(getattr(torch, _TORCH_DTYPES[t.dtype])).to(device)
+    return out
+
+
+def unet_fill(timestep: float, residual_scale: float, seed: int):
+    """UNet/ControlNet inputs that look like the pipeline's: SDXL time ids, a real timestep, small residuals."""
+    rng = np.random.default_rng(seed + 1)
+
+    def fill(name, shape):
+        if name == "timestep":
+            return np.array([timestep])
+        if name == "time_ids":
+            b, _ = shape
+            return np.tile(np.array([[1024.0, 1024.0, 0.0, 0.0, 1024.0, 1024.0]]), (b, 1))
+        if "residual" in name:
+            return rng.standard_normal(shape) * residual_scale
+        if name == "controlnet_cond":
+            return (rng.random(shape) > 0.9).astype(np.float64)  # sparse 0/1 "edges"
+        if name == "conditioning_scale":
+            return np.array([0.5])
+        return None
+
+    return fill
+
+
+def ids_fill(tokenizer, prompt: str):
+    def fill(name, shape):
+        ids = tokenizer(prompt, padding="max_length", max_length=shape[1], truncation=True).input_ids
+        return np.tile(np.array([ids], dtype=np.int64), (shape[0], 1))
+
+    return fill
+
+
+# --- cases ------------------------------------------------------------------------------------
+
+
+def save_case(work: Path, name: str, inputs: dict, outputs: dict) -> Path:
+    cases = Path(work) / "cases"
+    cases.mkdir(parents=True, exist_ok=True)
+    arrays = {f"in__{k}": v.detach().cpu().numpy() for k, v in inputs.items()}
+    arrays.update({f"out__{k}": v.detach().float().cpu().numpy() for k, v in outputs.items()})
+    path = cases / f"{name}.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def _ort_session(path: Path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise RuntimeError(
+            f"onnxruntime has no CUDA provider (available: {ort.get_available_providers()}); install onnxruntime-gpu"
+        )
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), opts, providers=["CUDAExecutionProvider"])
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        raise RuntimeError(f"{path}: onnxruntime fell back to {session.get_providers()}")
+    return session
+
+
+def check_cases_with_ort(bundle: Path, work: Path, components: dict, report: Report) -> None:
+    """Runs every saved case through onnxruntime (CUDA) on the exported model and compares."""
+    cases = sorted((Path(work) / "cases").glob("*.npz"))
+    by_component = {}
+    for c in cases:
+        by_component.setdefault(c.stem.rsplit("-", 1)[0], []).append(c)
+    for component, files in by_component.items():
+        try:
+            session = _ort_session(Path(bundle) / components[component])
+        except Exception as e:  # noqa: BLE001 - reported, the check goes on with the next model
+            report.fail(f"{component} (onnxruntime)", str(e))
+            continue
+        for f in files:
+            data = np.load(f)
+            feeds = {k[4:]: data[k] for k in data.files if k.startswith("in__")}
+            names = [k[5:] for k in data.files if k.startswith("out__")]
+            got = dict(zip(names, session.run(names, feeds)))
+            for name in names:
+                key = f"{component}.{name}" if f"{component}.{name}" in ORT_VS_TORCH else component
+                m = metrics(got[name], data[f"out__{name}"])
+                report.check(f"onnx vs torch {f.stem} {name}", m, ORT_VS_TORCH[key])
+                if name == "attention_probs":
+                    attention_row_check(report, f"onnx {f.stem}", got[name])
+        del session
+
+
+def check_tokenizers(bundle: Path, report: Report, max_tokens: int = 77) -> None:
+    """tokenizer.json (what the runner loads) against the slow CLIPTokenizer (what the reference uses).
+
+    The runner truncates itself: ids = [BOS] + tokens[:T-2] + [EOS]; that rule is applied to the
+    fast tokenizer's tokens here, so the comparison covers it too.
+    """
+    from tokenizers import Tokenizer
+    from transformers import CLIPTokenizer
+
+    for which in ("tokenizer", "tokenizer_2"):
+        slow = CLIPTokenizer.from_pretrained(str(Path(bundle) / which))
+        fast = Tokenizer.from_file(str(Path(bundle) / which / "tokenizer.json"))
+        bad = []
+        for prompt in TEST_PROMPTS:
+            want = slow(prompt, truncation=True, max_length=max_tokens).input_ids
+            ids = fast.encode(prompt).ids
+            tokens = ids[1:-1]
+            got = [ids[0], *tokens[: max_tokens - 2], ids[-1]]
+            if got != want:
+                bad.append(prompt[:40])
+        if bad:
+            report.fail(f"{which}/tokenizer.json", f"ids differ from CLIPTokenizer for: {bad}")
+        else:
+            report.log(f"  ok   {which}/tokenizer.json: same ids as CLIPTokenizer on {len(TEST_PROMPTS)} prompts")
