@@ -48,6 +48,9 @@ export function phase1Inputs(bundleHash: string, r: ResolvedRequest) {
     aspect: aspectOf(r.width, r.height),
     image: r.image?.sha256 ?? null,
     referenceCompat: r.referenceCompat,
+    // The reference conditions every phase on the final size (SDXL time ids), so in compat mode nothing is shared
+    // across final sizes; by default each phase is conditioned on its own size and phase 1 depends on the aspect only.
+    ...(r.referenceCompat ? { finalSize: [r.width, r.height] } : {}),
   };
 }
 

@@ -3,6 +3,7 @@
  * validated strictly (unknown fields are rejected) and resolved to a complete parameter set.
  */
 import { z } from "zod";
+import { type PhasePlan, planPhases } from "./phasePlan";
 
 /** Size limits. The base resolution comes from the model bundle (1024 for SDXL). */
 export interface RequestLimits {
@@ -263,31 +264,46 @@ export function resolveRequest(input: unknown, limits: RequestLimits = DEFAULT_L
   };
 }
 
-/**
- * The phases a render computes, as scale factors of the base resolution: [1, 2, ..., S] with progressive upscaling,
- * [1, S] without. S = ceil(longest side / base): the last phase reaches the exact requested size (for non-integer
- * multiples the runner runs the last phase at the exact size; see the pipeline's phase plan).
- */
-export function phaseScales(
-  r: Pick<ResolvedRequest, "width" | "height" | "switches">,
+/** The phase plan of a resolved request for a bundle of the given base resolution (see phasePlan.ts). */
+export function requestPlan(
+  r: Pick<ResolvedRequest, "width" | "height" | "switches" | "image" | "referenceCompat">,
   baseResolution: number,
-): number[] {
-  const s = Math.max(1, Math.ceil(Math.max(r.width, r.height) / baseResolution - 1e-9));
-  if (s === 1) return [1];
-  if (!r.switches.progressiveUpscaling) return [1, s];
-  return Array.from({ length: s }, (_, i) => i + 1);
+  vaeScaleFactor = 8,
+): PhasePlan {
+  return planPhases({
+    width: r.width,
+    height: r.height,
+    base: baseResolution,
+    vaeScaleFactor,
+    progressive: r.switches.progressiveUpscaling,
+    fromImage: r.image != null,
+    referenceCompat: r.referenceCompat,
+  });
 }
 
-/** Output size of phase `scale` for a request: the base-resolution frame scaled, the last phase exactly the request. */
-export function phaseSize(
-  r: Pick<ResolvedRequest, "width" | "height" | "switches">,
+/**
+ * The phases a render computes, by phase id: 1 (the base phase) then the upscaling scales, e.g. [1, 2, 3, 4] for a
+ * 4x render with progressive upscaling, [1, 4] without.
+ */
+export function phaseScales(
+  r: Pick<ResolvedRequest, "width" | "height" | "switches"> &
+    Partial<Pick<ResolvedRequest, "image" | "referenceCompat">>,
   baseResolution: number,
-  scale: number,
+): number[] {
+  const plan = requestPlan({ image: null, referenceCompat: false, ...r }, baseResolution);
+  return [plan.base.id, ...plan.upscales.map((u) => u.id).filter((id) => id !== plan.base.id)];
+}
+
+/** Pixel size of phase `id` of a render (the last phase is the output size). */
+export function phaseSize(
+  r: Pick<ResolvedRequest, "width" | "height" | "switches"> &
+    Partial<Pick<ResolvedRequest, "image" | "referenceCompat">>,
+  baseResolution: number,
+  id: number,
+  vaeScaleFactor = 8,
 ): { width: number; height: number } {
-  const scales = phaseScales(r, baseResolution);
-  if (scale === scales[scales.length - 1]) return { width: r.width, height: r.height };
-  const long = Math.max(r.width, r.height);
-  const f = (scale * baseResolution) / long;
-  const round8 = (v: number) => Math.max(8, Math.floor((v * f) / 8) * 8);
-  return { width: round8(r.width), height: round8(r.height) };
+  const plan = requestPlan({ image: null, referenceCompat: false, ...r }, baseResolution, vaeScaleFactor);
+  const spec = [...plan.upscales].reverse().find((u) => u.id === id) ?? (plan.base.id === id ? plan.base : undefined);
+  if (!spec) throw new RangeError(`phase ${id} is not in the plan of a ${r.width}x${r.height} render`);
+  return { width: spec.latentWidth * vaeScaleFactor, height: spec.latentHeight * vaeScaleFactor };
 }
