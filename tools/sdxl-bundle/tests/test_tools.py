@@ -1,0 +1,67 @@
+"""The command-line entry points, and that the pure modules import without PyTorch & co."""
+
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+TOOL = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOOL))
+
+from sdxl_bundle.hashing import bundle_hash  # noqa: E402
+
+PURE = ["sdxl_bundle", "sdxl_bundle.contract", "sdxl_bundle.layout", "sdxl_bundle.attention_layers", "sdxl_bundle.shapes",
+        "sdxl_bundle.bundle_json", "sdxl_bundle.hashing", "sdxl_bundle.signature", "sdxl_bundle.tolerances"]
+HEAVY = ["torch", "diffusers", "transformers", "onnx", "onnxruntime", "numpy", "huggingface_hub", "tokenizers"]
+
+
+def run(*args):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=TOOL, timeout=120)
+
+
+class Tools(unittest.TestCase):
+    def test_pure_modules_and_the_cli_import_without_heavy_packages(self):
+        block = "; ".join(f"sys.modules[{m!r}] = None" for m in HEAVY)  # `import torch` now raises
+        imports = "; ".join(f"importlib.import_module({m!r})" for m in PURE)
+        code = f"import sys, importlib; {block}; sys.path.insert(0, '.'); {imports}; import build_bundle; build_bundle.parse_args(['--out', 'x'])"
+        r = run("-c", code)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_dry_run_prints_every_component(self):
+        r = run("build_bundle.py", "--dry-run", "--out", "/nonexistent/bundle")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for c in ("text_encoder", "text_encoder_2", "unet", "controlnet", "vae_decoder", "vae_encoder"):
+            self.assertIn(f"{c}/model.onnx", r.stdout)
+        self.assertIn("attention_probs                    float32  [B, N, 77]", r.stdout)
+        self.assertIn("1000 (layer, head) pairs of 50 cross-attention layers", r.stdout)
+        self.assertFalse(Path("/nonexistent/bundle").exists())
+
+    def test_contract_table_json(self):
+        r = run("contract_table.py")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t = json.loads(r.stdout)
+        self.assertEqual(set(t), {"contract", "sdxlExport", "sdxlDims", "attentionLayers"})
+        self.assertEqual(t["sdxlDims"]["residualFactors"], [1, 1, 1, 2, 2, 2, 4, 4, 4])
+        self.assertEqual(len(t["attentionLayers"]), 50)
+
+    def test_bundle_hash_cli(self):
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "tokenizer").mkdir()
+            (Path(d) / "tokenizer" / "vocab.json").write_text("{}")
+            r = run("bundle_hash.py", d)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout.strip(), bundle_hash(Path(d)))
+        self.assertNotEqual(run("bundle_hash.py").returncode, 0)
+
+    def test_an_existing_bundle_is_kept_with_if_missing(self):
+        with tempfile.TemporaryDirectory() as d:
+            (Path(d) / "bundle.json").write_text("{}")
+            r = run("build_bundle.py", "--out", d, "--if-missing")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("nothing to do", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
