@@ -187,7 +187,8 @@ export function buildTextEncoder2(meaning: TokenMeaning): Uint8Array {
   // Pool the final layer at EOS and rotate back: the bag of things named in the whole prompt.
   const atEos = g.squeeze(g.matmul(eosSelector(g, ids), hidden[TEXT_LAYERS]), [1]);
   const clean = g.matmul(atEos, g.f32(f32(transposed(r3, n)), [n, n], "unrotate"));
-  const named = g.clip(g.slice(clean, [TE2_BAG], [TE2_BAG + NUM_THINGS], [1]), 0, 1);
+  // Counts are integers; rounding removes the rotations' float32 dust, so presence is exactly 0 or 1.
+  const named = g.clip(g.op("Round", [g.slice(clean, [TE2_BAG], [TE2_BAG + NUM_THINGS], [1])]), 0, 1);
   const any = g.clip(g.reduceSum(named, [1]), 0, 1);
   const project = new Float32Array((NUM_THINGS + 1) * POOLED_DIM);
   for (let i = 0; i < NUM_THINGS; i++) project[i * POOLED_DIM + POOLED_BAG + i] = 1;
