@@ -13,9 +13,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sdxl_bundle import bundle_json as bj  # noqa: E402
 from sdxl_bundle.attention_layers import expected_selection  # noqa: E402
 from sdxl_bundle.contract import SDXL_DIMS, contract_as_json, export_plan, plan_as_json  # noqa: E402
-from sdxl_bundle.layout import SDXL_UNET_CONFIG, attention_layers, residual_layout  # noqa: E402
+from sdxl_bundle.layout import (  # noqa: E402
+    SDXL_TEXT_ENCODER_2_CONFIG,
+    SDXL_TEXT_ENCODER_CONFIG,
+    SDXL_UNET_CONFIG,
+    SDXL_VAE_CONFIG,
+    attention_layers,
+    residual_layout,
+)
 
 
 def table() -> dict:
@@ -34,6 +42,17 @@ def table() -> dict:
             "midFactor": mid.factor,
         },
         "attentionLayers": expected_selection(attention_layers(SDXL_UNET_CONFIG)),
+        # What build_bundle.py writes for the published SDXL configs (hash and version are placeholders).
+        "exampleBundleJson": bj.make_bundle_json(
+            name="sdxl-base-1.0",
+            version="example",
+            content_hash="sha256:" + "0" * 64,
+            dtype="fp16",
+            model=bj.model_fields(
+                SDXL_UNET_CONFIG, SDXL_VAE_CONFIG, SDXL_TEXT_ENCODER_CONFIG, SDXL_TEXT_ENCODER_2_CONFIG, 77
+            ),
+            scheduler=bj.scheduler_fields(bj.SDXL_SCHEDULER_CONFIG),
+        ),
     }
 
 

@@ -42,7 +42,7 @@ class Tools(unittest.TestCase):
         r = run("contract_table.py")
         self.assertEqual(r.returncode, 0, r.stderr)
         t = json.loads(r.stdout)
-        self.assertEqual(set(t), {"contract", "sdxlExport", "sdxlDims", "attentionLayers"})
+        self.assertEqual(set(t), {"contract", "sdxlExport", "sdxlDims", "attentionLayers", "exampleBundleJson"})
         self.assertEqual(t["sdxlDims"]["residualFactors"], [1, 1, 1, 2, 2, 2, 4, 4, 4])
         self.assertEqual(len(t["attentionLayers"]), 50)
 
