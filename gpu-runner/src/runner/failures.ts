@@ -1,0 +1,31 @@
+/**
+ * Which failures another attempt may fix. The job manager reports `retryable` to the worker, which re-dispatches
+ * (possibly to another runner) only then: out-of-memory and transient I/O are worth another try, a request the
+ * pipeline refuses or artifacts that do not fit are not.
+ */
+import { PermanentHttpError } from "../server/http";
+
+const OUT_OF_MEMORY =
+  /out of memory|bad_alloc|CUDA_ERROR_OUT_OF_MEMORY|Failed to allocate memory|cudaErrorMemoryAllocation/i;
+
+export type Retryable = Error & { retryable?: boolean };
+
+/** Marks an error retryable (when it is not already marked) and returns it. */
+export function markRetryable(e: unknown, retryable: boolean): Retryable {
+  const err: Retryable = e instanceof Error ? e : new Error(String(e));
+  if (err.retryable === undefined) err.retryable = retryable;
+  return err;
+}
+
+/** Out of memory: another runner, or this one after a restart, may well have room. */
+export function isOutOfMemory(e: unknown): boolean {
+  return e instanceof Error && OUT_OF_MEMORY.test(e.message);
+}
+
+/** A download failed: permanent HTTP answers (404, 403 of an expired link) are not retryable, the rest is. */
+export function downloadFailure(what: string, e: unknown): Retryable {
+  const msg = e instanceof Error ? e.message : String(e);
+  const err: Retryable = new Error(`could not download ${what}: ${msg}`);
+  err.retryable = !(e instanceof PermanentHttpError);
+  return err;
+}

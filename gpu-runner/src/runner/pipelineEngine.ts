@@ -1,0 +1,174 @@
+/**
+ * The runner's real JobEngine: a signed RunnerJob runs AccDiffusion v2 on the loaded bundle.
+ *
+ *   inputs   the user's image (checked against its SHA-256), and when resuming the earlier phases' artifacts
+ *   run      runAccDiffusion with the job's AbortSignal (cancellation between model calls) and progress mapped to
+ *            the protocol's phases
+ *   outputs  the artifacts (artifacts.ts), uploaded one by one through hooks.artifact, then the outcome (outcome.ts)
+ *
+ * The pipeline returns once every phase is done, so artifacts are uploaded after the run; a runner that dies
+ * mid-run loses that attempt's phases (the worker re-dispatches from what it has).
+ */
+import { type RunnerJob, sha256Hex } from "@accdiff/shared";
+import { decodeImage } from "../images/encode";
+import type { Models } from "../models/types";
+import {
+  abortError,
+  type EmbeddingLru,
+  InvalidRequestError,
+  type ProgressEvent,
+  type ResumeState,
+  runAccDiffusion,
+  UnsupportedSizeError,
+} from "../pipeline/index";
+import type { JobEngine, JobHooks, JobOutcome, Readiness } from "../server/engine";
+import type { Logger } from "../server/log";
+import { protocolPhase, resultArtifacts } from "./artifacts";
+import { downloadFailure, isOutOfMemory, markRetryable } from "./failures";
+import type { GpuMemory } from "./gpuMemory";
+import { NpyFormatError } from "./npy";
+import { outcomeOf } from "./outcome";
+import { toPipelineRequest } from "./requestMapping";
+import { loadResumeState, ResumeArtifactError } from "./resumeState";
+
+export interface PipelineEngineOptions {
+  /** The loaded bundle, or its loading: readiness says "loading" until it resolves. */
+  models: Models | Promise<Models>;
+  /** The execution provider actually in use (OnnxModels.provider). */
+  provider?: string;
+  gpuMemory?: () => GpuMemory | null;
+  log?: Logger;
+  /** Cross-job text-embedding cache; default the pipeline's process-wide one. */
+  embeddingCache?: EmbeddingLru | null;
+}
+
+export interface PipelineEngine extends JobEngine {
+  /** Resolves with the models once loaded (rejects when loading failed). */
+  readonly loaded: Promise<Models>;
+}
+
+type LoadState = { kind: "loading" } | { kind: "ready"; models: Models } | { kind: "failed"; error: string };
+
+export function createPipelineEngine(o: PipelineEngineOptions): PipelineEngine {
+  let state: LoadState = { kind: "loading" };
+  const loaded = Promise.resolve(o.models).then(
+    (models) => {
+      state = { kind: "ready", models };
+      return models;
+    },
+    (e: unknown) => {
+      state = { kind: "failed", error: e instanceof Error ? e.message : String(e) };
+      throw e;
+    },
+  );
+  loaded.catch(() => {}); // reported through readiness and run()
+
+  return {
+    loaded,
+    readiness(): Readiness {
+      if (state.kind === "loading") return { ready: false, detail: "loading the model bundle" };
+      if (state.kind === "failed") return { ready: false, detail: `the model bundle failed to load: ${state.error}` };
+      const { name, version, hash } = state.models.info;
+      return {
+        ready: true,
+        bundle: { name, version, hash },
+        provider: o.provider ?? "unknown",
+        gpuMemory: o.gpuMemory?.() ?? null,
+      };
+    },
+    async run(job, hooks) {
+      const models = await loaded;
+      const log = o.log?.child({ jobId: job.jobId, attempt: job.attempt });
+      if (job.bundleId !== models.info.name) {
+        log?.warn("job names another bundle than the loaded one", { bundleId: job.bundleId, loaded: models.info.name });
+      }
+      try {
+        return await runJob(models, job, hooks, o.embeddingCache);
+      } catch (e) {
+        if (hooks.signal.aborted) throw abortError(hooks.signal);
+        throw classify(e);
+      }
+    },
+  };
+}
+
+/** Request and artifact problems are final; memory and I/O trouble may pass. */
+function classify(e: unknown) {
+  if (e instanceof InvalidRequestError || e instanceof UnsupportedSizeError) return markRetryable(e, false);
+  if (e instanceof ResumeArtifactError || e instanceof NpyFormatError) return markRetryable(e, false);
+  if (isOutOfMemory(e)) return markRetryable(e, true);
+  return markRetryable(e, false);
+}
+
+async function runJob(
+  models: Models,
+  job: RunnerJob,
+  hooks: JobHooks,
+  embeddingCache: EmbeddingLru | null | undefined,
+): Promise<JobOutcome> {
+  const t0 = performance.now();
+  const download = async (what: string, keyOrUrl: string) => {
+    try {
+      return await hooks.download(keyOrUrl);
+    } catch (e) {
+      if (hooks.signal.aborted) throw abortError(hooks.signal);
+      throw downloadFailure(what, e);
+    }
+  };
+  const initImage = job.params.image ? await inputImage(job, download) : undefined;
+  let resume: ResumeState | undefined;
+  if (job.resume) {
+    resume = await loadResumeState({
+      resume: job.resume,
+      fromImage: job.params.image !== null,
+      tokens: models.tokenize(job.params.prompt).tokens,
+      download: (key) => download("a resume artifact", key),
+    });
+  }
+  const inputsMs = performance.now() - t0;
+
+  const result = await runAccDiffusion(models, toPipelineRequest(job.params, initImage), {
+    signal: hooks.signal,
+    resume,
+    onProgress: (e: ProgressEvent) =>
+      hooks.progress({
+        phase: protocolPhase(e.phase),
+        step: e.step,
+        steps: e.steps,
+        percent: e.percent,
+        ...(e.etaMs !== null ? { etaMs: Math.round(e.etaMs) } : {}),
+      }),
+    ...(embeddingCache !== undefined ? { embeddingCache } : {}),
+  });
+
+  const t1 = performance.now();
+  for await (const artifact of resultArtifacts(job, result)) {
+    if (hooks.signal.aborted) throw abortError(hooks.signal);
+    await hooks.artifact(artifact);
+  }
+  return outcomeOf(result, { inputsMs, uploadMs: performance.now() - t1 });
+}
+
+/** The user's image: downloaded, checked against the hash and size the request names, decoded to RGB. */
+async function inputImage(job: RunnerJob, download: (what: string, keyOrUrl: string) => Promise<Uint8Array>) {
+  const ref = job.params.image!;
+  if (!job.imageUrl)
+    throw markRetryable(new Error("the request names an input image but the job has no imageUrl"), false);
+  const bytes = await download("the input image", job.imageUrl);
+  if ((await sha256Hex(bytes)) !== ref.sha256) {
+    throw markRetryable(new Error("the input image does not match its SHA-256"), false);
+  }
+  let img: Awaited<ReturnType<typeof decodeImage>>;
+  try {
+    img = await decodeImage(bytes);
+  } catch (e) {
+    throw markRetryable(new Error(`the input image cannot be decoded: ${(e as Error).message}`), false);
+  }
+  if (img.width !== ref.width || img.height !== ref.height) {
+    throw markRetryable(
+      new Error(`the input image is ${img.width}x${img.height}, the request says ${ref.width}x${ref.height}`),
+      false,
+    );
+  }
+  return img;
+}
