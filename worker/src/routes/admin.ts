@@ -33,10 +33,10 @@ const TermsFields = {
   dailyQuota: z.number().int().min(1).max(10_000_000).nullable().optional(),
   rateLimit: RateLimitSchema.optional(),
 };
-const NewAccountSchema = z.strictObject({ name, ...TermsFields });
-const TermsSchema = z.strictObject(TermsFields);
-const NewKeySchema = z.strictObject({ name });
-const CreditSchema = z.strictObject({
+export const NewAccountSchema = z.strictObject({ name, ...TermsFields });
+export const TermsSchema = z.strictObject(TermsFields);
+export const NewKeySchema = z.strictObject({ name });
+export const CreditSchema = z.strictObject({
   amount: amount().refine((n) => n > 0, "must be positive"),
   reference: z.string().min(1).max(200).optional(),
 });
