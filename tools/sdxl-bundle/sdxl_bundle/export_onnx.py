@@ -36,6 +36,28 @@ def onnx_signature(path: Path) -> dict:
     return {"inputs": values(model.graph.input), "outputs": values(model.graph.output)}
 
 
+def apply_planned_output_shapes(model, plan) -> None:
+    """Declares every output's shape as planned, where the exporter's shape inference lost it.
+
+    torch's exporter sometimes leaves a fixed dimension symbolic on an output (e.g. the token axis
+    of `attention_probs` after a reshape with dynamic sizes); the runner needs fixed numbers where
+    the contract has them (it builds zero residuals from the channel counts). A dimension the
+    exporter declared as a different fixed number is left alone, for the signature check to report;
+    the smoke check compares the actual output shapes with PyTorch's.
+    """
+    planned = {t.name: t.dims for t in plan.outputs}
+    for out in model.graph.output:
+        dims = planned.get(out.name)
+        shape = out.type.tensor_type.shape
+        if dims is None or len(shape.dim) != len(dims):
+            continue
+        for d, want in zip(shape.dim, dims):
+            if isinstance(want, int) and not d.HasField("dim_value"):
+                d.dim_value = want
+            elif isinstance(want, str) and not d.HasField("dim_value"):
+                d.dim_param = want
+
+
 def export_component(module, args: tuple, plan, out_dir: Path, log=print) -> Path:
     """Traces `module(*args)` and writes `out_dir/model.onnx` (+ `model.onnx_data` when large)."""
     import onnx
@@ -60,6 +82,7 @@ def export_component(module, args: tuple, plan, out_dir: Path, log=print) -> Pat
             do_constant_folding=True,
         )
     model = onnx.load(str(traced))  # pulls any per-tensor external files in
+    apply_planned_output_shapes(model, plan)
     weight_bytes = sum(t.ByteSize() for t in model.graph.initializer)
     external = weight_bytes > SINGLE_FILE_LIMIT
     out_dir.mkdir(parents=True)
