@@ -46,6 +46,7 @@ const NONCES_KEY = "nonces";
 /** Nonces are kept twice the signature window: older requests fail the timestamp check anyway. */
 const NONCE_TTL_MS = 2 * 300 * 1000;
 const BILLING_RETRY_MS = 5_000;
+const DISPATCH_WATCHDOG_MS = 60_000;
 const ARTIFACT_KEY = /^([a-z_]+)\/[A-Za-z0-9._-]{1,128}$/;
 
 export class JobDO extends DurableObject<Env> {
@@ -97,11 +98,9 @@ export class JobDO extends DurableObject<Env> {
       const now = Date.now();
       const s = initialState(init, now);
       s.version = 0;
+      // A full cache hit is charged at once, before anyone can see it succeeded.
+      if (s.status === "succeeded") await this.settleBilling(s);
       await this.save(s, now);
-      if (s.status === "succeeded") {
-        await this.settleBilling(s);
-        if (s.billingPending) await this.save(s, now);
-      }
       await this.scheduleAlarm(s, now, s.alarm === "dispatch" ? now : undefined);
       return { kind: "created", state: s };
     });
@@ -203,8 +202,13 @@ export class JobDO extends DurableObject<Env> {
     await this.perform(s, effects, now);
   }
 
-  /** Saves the state, then carries out the effects of the transition that produced it. */
-  private async perform(s: JobState, effects: Effect[], now: number): Promise<void> {
+  /**
+   * Carries out the effects of a transition, then saves the state. Effects come first so that whoever sees the new
+   * state (a client polling for "succeeded") also sees its consequences: the cache records and the capture. They are
+   * all idempotent (cache keys, billing per job id), so a crash before the save, followed by the runner's retry of
+   * the same event, only repeats them.
+   */
+  private async perform(s: JobState, effects: Effect[], now: number, inlineDispatch = false): Promise<void> {
     const cfg = configOf(this.env);
     let alarmAt: number | null | undefined;
     let settle = false;
@@ -214,31 +218,30 @@ export class JobDO extends DurableObject<Env> {
         alarmAt = now + cfg.leaseMs;
       } else if (e.type === "redispatch") {
         s.alarm = "dispatch";
-        alarmAt = now;
+        // Dispatching right away in this alarm: the alarm only guards against this invocation dying midway.
+        alarmAt = inlineDispatch ? now + DISPATCH_WATCHDOG_MS : now;
       } else if (e.type === "clearAlarm") {
         s.alarm = null;
         alarmAt = null;
       } else if (e.type === "capture" || e.type === "release") {
         settle = true;
-      } else if (e.type === "writeCache") {
-        if (!s.cacheWritten.includes(`phase:${e.phase}`)) s.cacheWritten.push(`phase:${e.phase}`);
       }
-    }
-    await this.save(s, now);
-    if (settle) {
-      await this.settleBilling(s);
-      if (s.billingPending) await this.save(s, now);
     }
     for (const e of effects) {
       try {
-        if (e.type === "writeCache") await writePhaseRecord(this.env, s, e.phase, now);
-        else if (e.type === "writePatchPrompts") await writePatchPromptRecord(this.env, s, e.artifact);
-        else if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target));
+        if (e.type === "writeCache" && !s.cacheWritten.includes(`phase:${e.phase}`)) {
+          if (await writePhaseRecord(this.env, s, e.phase, now)) s.cacheWritten.push(`phase:${e.phase}`);
+        } else if (e.type === "writePatchPrompts") {
+          await writePatchPromptRecord(this.env, s, e.artifact);
+        }
       } catch (err) {
         // The cache is an optimisation: a failed write costs a future miss, not this job.
         console.warn(`job ${s.id}: ${e.type} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    if (settle) await this.settleBilling(s);
+    await this.save(s, now);
+    for (const e of effects) if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target));
     await this.scheduleAlarm(s, now, alarmAt);
   }
 
@@ -356,7 +359,12 @@ export class JobDO extends DurableObject<Env> {
       if (isFinished(s)) return null;
       if (s.alarm === "lease") {
         // The runner said nothing for a whole lease: presume it dead, dispatch the next attempt.
-        await this.perform(s, retryOrFail(s, "the runner went silent (lease expired)", now, cfg.maxAttempts), now);
+        await this.perform(
+          s,
+          retryOrFail(s, "the runner went silent (lease expired)", now, cfg.maxAttempts),
+          now,
+          true,
+        );
         if (isFinished(s)) return null;
       }
       if (s.alarm !== "dispatch") return null;

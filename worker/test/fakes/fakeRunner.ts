@@ -44,8 +44,8 @@ export interface ReceivedJob {
   receivedAt: number;
   resumeDownloads: Record<string, number>;
   imageDownload: number | null;
-  deliveries: { type: string; seq: number; status: number }[];
-  uploads: { key: string; status: number }[];
+  deliveries: { type: string; seq: number; status: number; ms: number }[];
+  uploads: { key: string; status: number; ms: number }[];
   finished: boolean;
 }
 
@@ -72,6 +72,7 @@ export class FakeRunnerPool {
   private scenarios = new Map<string, Scenario>();
   readonly received: ReceivedJob[] = [];
   readonly cancels: { runner: string; jobId: string }[] = [];
+  readonly refusals: { runner: string; jobId: string; attempt: number; status: number; prompt: string }[] = [];
   private holds = new Map<string, () => void>();
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<boolean> {
@@ -88,7 +89,8 @@ export class FakeRunnerPool {
         (r) => (!prompt || r.job.params.prompt === prompt) && (!jobId || r.job.jobId === jobId),
       );
       const cancels = this.cancels.filter((c) => jobs.some((j) => j.job.jobId === c.jobId));
-      send(res, 200, { jobs, cancels });
+      const refusals = this.refusals.filter((r) => (!prompt || r.prompt === prompt) && (!jobId || r.jobId === jobId));
+      send(res, 200, { jobs, cancels, refusals });
       return true;
     }
     if (url.pathname === "/_control/release" && req.method === "POST") {
@@ -127,6 +129,7 @@ export class FakeRunnerPool {
     const scenario = this.scenarios.get(job.params.prompt) ?? {};
     const refuse = scenario.refuse?.[runner];
     if (refuse) {
+      this.refusals.push({ runner, jobId: job.jobId, attempt: job.attempt, status: refuse, prompt: job.params.prompt });
       send(res, refuse, { title: "busy" }, refuse === 429 ? { "retry-after": "0" } : {});
       return true;
     }
@@ -174,8 +177,9 @@ export class FakeRunnerPool {
     const at = () => new Date().toISOString();
     const base = { jobId: job.jobId, attempt: job.attempt };
     const deliver = async (e: RunnerEvent) => {
+      const t0 = performance.now();
       const status = await this.post(job.callbackUrl, "POST", JSON.stringify(e), "application/json");
-      rec.deliveries.push({ type: e.type, seq: e.seq, status });
+      rec.deliveries.push({ type: e.type, seq: e.seq, status, ms: Math.round(performance.now() - t0) });
     };
     const ordered = (plan.delivery ?? "inorder") === "inorder" || plan.mode !== "complete";
     const emit = async (e: Omit<RunnerEvent, "jobId" | "attempt" | "seq" | "at">) => {
@@ -185,8 +189,9 @@ export class FakeRunnerPool {
     };
     const upload = async (kind: string, name: string, bytes: Uint8Array, contentType: string, extra: Json = {}) => {
       const key = `${kind}/${name}`;
+      const t0 = performance.now();
       const status = await this.post(`${job.uploadUrl}/${key}`, "PUT", bytes, contentType);
-      rec.uploads.push({ key, status });
+      rec.uploads.push({ key, status, ms: Math.round(performance.now() - t0) });
       await emit({
         type: "artifact",
         kind,

@@ -43,7 +43,11 @@ export default async function setup(project: TestProject) {
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   project.provide("fakeUrl", origin);
   project.provide("workerPort", workerPort);
-  return () => new Promise<void>((r) => server.close(() => r()));
+  return () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
 }
 
 declare module "vitest" {

@@ -1,0 +1,179 @@
+/**
+ * The three cache paths, end to end: a full hit answered at once with no dispatch, a larger render resuming from the
+ * deepest cached phase, and a change of c only reusing phase 1 (patch prompts derived again from cached attention).
+ */
+import { PRICE_TABLE, patchPromptCacheKey, quote } from "@accdiff/shared";
+import { describe, expect, it } from "vitest";
+import { readPatchPrompts, readPhase, readPhase1 } from "../src/cache/records";
+import {
+  account,
+  api,
+  audit,
+  body4x,
+  expectJob,
+  runnerLog,
+  seedOf,
+  testEnv,
+  uniquePrompt,
+  waitForStatus,
+} from "./jobsHelpers";
+
+const FUNDS = 1_000_000;
+
+async function render(key: string, body: Record<string, unknown>) {
+  const first = await expectJob(await api("POST", "/v1/images", { key, body }), 202);
+  return waitForStatus(key, first.id, ["succeeded", "failed"]);
+}
+
+describe("cache", () => {
+  it("records phase 1, each phase and the patch prompts of a finished render", async () => {
+    const acct = await account(FUNDS);
+    const done = await render(acct.key, body4x(uniquePrompt("records"), seedOf()));
+    const log = await runnerLog(done.request.prompt);
+    const keys = log.jobs[0].job.cacheKeys;
+    const p1 = await readPhase1(testEnv.CACHE, keys.phase1);
+    expect(p1).toMatchObject({ key: keys.phase1, jobId: done.id });
+    expect(p1?.images.png?.width).toBe(64);
+    for (const k of [2, 3, 4]) {
+      const rec = await readPhase(testEnv.CACHE, keys.phases[String(k)]);
+      expect(rec, `phase ${k}`).toMatchObject({ phase: k, width: 64 * k, height: 64 * k });
+      expect(rec?.latents?.bytes).toBeGreaterThan(0);
+      expect(rec?.canny?.contentType).toBe("image/png");
+      const pp = await readPatchPrompts(testEnv.CACHE, await patchPromptCacheKey(keys.phase1, done.request.c, k));
+      expect(pp).toMatchObject({ c: done.request.c, scale: k });
+      expect((pp!.prompts as { prompts: string[] }).prompts).toHaveLength(k * k);
+    }
+  });
+
+  it("answers a fully cached request at once (200), with no dispatch, at the cached price", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("full hit");
+    const seed = seedOf();
+    const first = await render(acct.key, body4x(prompt, seed));
+    const before = await audit(acct.id);
+
+    const res = await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed) });
+    const again = await expectJob(res, 200);
+    expect(again.id).not.toBe(first.id);
+    expect(again.status).toBe("succeeded");
+    expect(again.dispatched).toBe(false);
+    expect(again.cache).toEqual({ phase1: "hit", phases: [2, 3, 4], computed: [], patchPromptsRecomputed: false });
+    const cachedQuote = quote(again.request, 64, [1, 2, 3, 4]);
+    expect(again.quote).toEqual(cachedQuote);
+    expect(again.billing).toEqual({ state: "captured", reserved: cachedQuote.price, charged: cachedQuote.price });
+    expect(again.image?.sha256).toBe(first.image?.sha256);
+    expect(again.preview?.sha256).toBe(first.preview?.sha256);
+    // Served, not re-run: the runner saw only the first job.
+    expect((await runnerLog(prompt)).jobs.map((j) => j.job.jobId)).toEqual([first.id]);
+    const download = await api("GET", again.image!.url);
+    expect(download.status).toBe(200);
+    expect((await download.arrayBuffer()).byteLength).toBe(first.image?.bytes);
+    expect(await audit(acct.id)).toMatchObject({ balance: before.balance - cachedQuote.price, reserved: 0 });
+
+    // A smaller render whose last phase a larger one computed (3x after 4x) is a full hit too.
+    const three = await expectJob(
+      await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed, { width: 192, height: 192 }) }),
+      200,
+    );
+    expect(three.cache).toEqual({ phase1: "hit", phases: [2, 3], computed: [], patchPromptsRecomputed: false });
+    expect(three.image).toMatchObject({ width: 192, height: 192 });
+    expect(three.billing.charged).toBe(Math.max(PRICE_TABLE.minimum, quote(three.request, 64, [1, 2, 3]).price));
+    expect((await runnerLog(prompt)).jobs).toHaveLength(1);
+  });
+
+  it("resumes a larger render from the deepest cached phase", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("resume");
+    const seed = seedOf();
+    const small = await render(acct.key, body4x(prompt, seed, { width: 128, height: 128 }));
+    expect(small.phases).toEqual([1, 2]);
+
+    const big = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed) }), 202);
+    expect(big.cache).toEqual({ phase1: "hit", phases: [2], computed: [3, 4], patchPromptsRecomputed: true });
+    expect(big.quote).toEqual(quote(big.request, 64, [1, 2]));
+    expect(big.preview?.sha256).toBe(small.preview?.sha256);
+    const done = await waitForStatus(acct.key, big.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.result?.phasesComputed).toEqual([3, 4]);
+    expect(done.phaseImages.map((f) => [f.phase, f.source])).toEqual([
+      [1, "cache"],
+      [2, "cache"],
+      [3, "computed"],
+      [4, "computed"],
+    ]);
+
+    const log = await runnerLog(prompt);
+    expect(log.jobs).toHaveLength(2);
+    const resumed = log.jobs[1].job;
+    expect(resumed.resume?.fromPhase).toBe(2);
+    // The runner fetched every resume artifact through its signed link.
+    expect(log.jobs[1].resumeDownloads).toEqual({
+      latents: 200,
+      image: 200,
+      attentionMaps: 200,
+      tokens: 200,
+      lowresLatents: 200,
+    });
+  });
+
+  it("a change of c only reuses phase 1 and derives the patch prompts again", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("c only");
+    const seed = seedOf();
+    const first = await render(acct.key, body4x(prompt, seed, { c: 0.3 }));
+    const second = await expectJob(
+      await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed, { c: 0.5 }) }),
+      202,
+    );
+    expect(second.cache).toEqual({ phase1: "hit", phases: [], computed: [2, 3, 4], patchPromptsRecomputed: true });
+    expect(second.quote).toEqual(quote(second.request, 64, [1]));
+    const done = await waitForStatus(acct.key, second.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.preview?.sha256).toBe(first.preview?.sha256);
+    const log = await runnerLog(prompt);
+    const job = log.jobs[1].job;
+    expect(job.params.c).toBe(0.5);
+    expect(job.resume?.fromPhase).toBe(1);
+    expect(job.cacheKeys.phase1).toBe(log.jobs[0].job.cacheKeys.phase1);
+    expect(job.cacheKeys.phases["2"]).not.toBe(log.jobs[0].job.cacheKeys.phases["2"]);
+    const pp = await readPatchPrompts(testEnv.CACHE, await patchPromptCacheKey(job.cacheKeys.phase1, 0.5, 2));
+    expect(pp).toMatchObject({ c: 0.5, scale: 2 });
+  });
+
+  it("quotes with the cache in mind", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("quote");
+    const seed = seedOf();
+    const q0 = await api(
+      "GET",
+      `/v1/quote?prompt=${encodeURIComponent(prompt)}&seed=${seed}&width=256&height=256&steps=4`,
+      { key: acct.key },
+    );
+    const before = (await q0.json()) as { price: number; cache: { computed: number[] } };
+    expect(before.cache.computed).toEqual([1, 2, 3, 4]);
+    await render(acct.key, body4x(prompt, seed, { width: 128, height: 128 }));
+    const q1 = await api(
+      "GET",
+      `/v1/quote?prompt=${encodeURIComponent(prompt)}&seed=${seed}&width=256&height=256&steps=4`,
+      { key: acct.key },
+    );
+    const after = (await q1.json()) as {
+      price: number;
+      cache: { phases: number[] };
+      lines: { phase: number; cached: boolean }[];
+    };
+    expect(after.cache.phases).toEqual([2]);
+    expect(after.lines.filter((l) => l.cached).map((l) => l.phase)).toEqual([1, 2]);
+    expect(after.price).toBeLessThanOrEqual(before.price);
+    const plain = await api("GET", "/v1/quote?width=256&height=256&switches.progressiveUpscaling=false", {
+      key: acct.key,
+    });
+    const pq = (await plain.json()) as { lines: { phase: number }[]; cache: null };
+    expect(pq.lines.map((l) => l.phase)).toEqual([1, 4]);
+    expect(pq.cache).toBeNull();
+    const bad = await api("GET", "/v1/quote?width=abc&height=256&bogus=1", { key: acct.key });
+    expect(bad.status).toBe(422);
+    const problem = (await bad.json()) as { errors: { path: string }[] };
+    expect(problem.errors.map((e) => e.path).sort()).toEqual(["", "width"]);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * Dispatch to the runner pool: busy runners are skipped, a silent runner's job is re-dispatched from the deepest phase
+ * it reached (never completed twice, never billed twice), retryable failures retry, final ones release the money.
+ */
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { quote } from "@accdiff/shared";
+import { describe, expect, it } from "vitest";
+import {
+  account,
+  api,
+  audit,
+  body4x,
+  expectJob,
+  getJob,
+  jobObject,
+  postEvent,
+  runnerLog,
+  seedOf,
+  setScenario,
+  uniquePrompt,
+  waitFor,
+  waitForStatus,
+} from "./jobsHelpers";
+
+const FUNDS = 1_000_000;
+
+async function submit(key: string, prompt: string) {
+  return expectJob(await api("POST", "/v1/images", { key, body: body4x(prompt, seedOf()) }), 202);
+}
+
+describe("dispatch", () => {
+  it("skips a runner that answers 503 and uses the next one", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("busy runner");
+    await setScenario(prompt, { refuse: { a: 503 } });
+    const job = await submit(acct.key, prompt);
+    expect((await waitForStatus(acct.key, job.id, ["succeeded", "failed"])).status).toBe("succeeded");
+    const log = await runnerLog(prompt);
+    expect(log.refusals.map((r) => r.runner)).toEqual(["a"]);
+    expect(log.jobs.map((j) => j.runner)).toEqual(["b"]);
+  });
+
+  it("keeps a job queued while every runner is busy, then dispatches it", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("all busy");
+    await setScenario(prompt, { refuse: { a: 429, b: 503 } });
+    const job = await submit(acct.key, prompt);
+    await waitFor("a refused round", async () => (await runnerLog(prompt)).refusals.length >= 2);
+    expect((await getJob(acct.key, job.id)).status).toBe("queued");
+    await setScenario(prompt, {});
+    await runDurableObjectAlarm(jobObject(job.id));
+    expect((await waitForStatus(acct.key, job.id, ["succeeded", "failed"])).status).toBe("succeeded");
+    const log = await runnerLog(prompt);
+    expect(log.jobs).toHaveLength(1);
+    expect(log.jobs[0].job.attempt).toBe(1);
+  });
+
+  it("re-dispatches a silent runner's job from the deepest phase it finished, completing and billing once", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("silent runner");
+    await setScenario(prompt, { attempts: { "1": { mode: "silent", afterPhase: 2 } } });
+    const job = await submit(acct.key, prompt);
+    await waitFor("phase 2 of attempt 1", async () => {
+      const j = await getJob(acct.key, job.id);
+      return j.progress.phasesDone.includes(2) && (await runnerLog(prompt)).jobs[0]?.uploads.length === 8;
+    });
+    // The lease runs out (the alarm is the lease deadline): attempt 2 goes out, resuming from phase 2.
+    expect(await runDurableObjectAlarm(jobObject(job.id))).toBe(true);
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.attempt).toBe(2);
+    expect(done.warnings.join(" ")).toContain("lease expired");
+    const log = await runnerLog(prompt);
+    expect(log.jobs.map((j) => j.job.attempt)).toEqual([1, 2]);
+    expect(log.jobs[1].job.resume?.fromPhase).toBe(2);
+    expect(log.jobs[1].runner).not.toBe(log.jobs[0].runner);
+    expect(log.cancels.map((c) => c.runner)).toEqual([log.jobs[0].runner]);
+    expect(log.jobs[0].deliveries.some((d) => d.type === "completed")).toBe(false);
+    expect(done.result?.phasesComputed).toEqual([3, 4]);
+    // Phases 1-2 were computed by this job (attempt 1): billed as computed, once.
+    const price = quote(done.request, 64, []).price;
+    expect(done.billing).toEqual({ state: "captured", reserved: price, charged: price });
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
+
+    // The presumed-dead runner wakes up: its events are refused, nothing changes.
+    const late = await postEvent(job.id, {
+      type: "progress",
+      attempt: 1,
+      seq: 100,
+      phase: 3,
+      step: 1,
+      steps: 1,
+      percent: 1,
+    });
+    expect(late.status).toBe(200); // the job has ended: acknowledged and ignored
+    expect(await late.json()).toMatchObject({ result: "ignored" });
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
+  });
+
+  it("refuses a superseded attempt's events while the next attempt runs", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("superseded");
+    await setScenario(prompt, {
+      attempts: { "1": { mode: "silent", afterPhase: 0 }, "2": { mode: "hold", afterPhase: 0 } },
+    });
+    const job = await submit(acct.key, prompt);
+    await waitFor(
+      "attempt 1",
+      async () => (await runnerLog(prompt)).jobs.length === 1 && (await getJob(acct.key, job.id)).status === "running",
+    );
+    await runDurableObjectAlarm(jobObject(job.id));
+    await waitFor("attempt 2 accepted", async () => (await runnerLog(prompt)).jobs[1]?.deliveries.length === 1);
+    const stale = await postEvent(job.id, {
+      type: "progress",
+      attempt: 1,
+      seq: 1,
+      phase: 1,
+      step: 1,
+      steps: 1,
+      percent: 50,
+    });
+    expect(stale.status).toBe(409);
+    expect((await getJob(acct.key, job.id)).progress.percent).toBe(0);
+    await api("DELETE", `/v1/images/${job.id}`, { key: acct.key });
+  });
+
+  it("retries a retryable failure on the next attempt", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("retryable");
+    await setScenario(prompt, { attempts: { "1": { mode: "fail", afterPhase: 1, retryable: true } } });
+    const job = await submit(acct.key, prompt);
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.attempt).toBe(2);
+    expect((await runnerLog(prompt)).jobs[1].job.resume?.fromPhase).toBe(1);
+  });
+
+  it("a final failure releases the reservation: the balance is as it was", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("fatal");
+    await setScenario(prompt, { attempts: { "1": { mode: "fail", afterPhase: 2, retryable: false } } });
+    const job = await submit(acct.key, prompt);
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("failed");
+    expect(done.error).toEqual({ reason: "fake failure", retryable: false });
+    expect(done.billing).toEqual({ state: "released", reserved: done.quote.price, charged: 0 });
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
+  });
+
+  it("gives up after the configured number of attempts", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("hopeless");
+    const fail = { mode: "fail" as const, afterPhase: 0, retryable: true };
+    await setScenario(prompt, { attempts: { "1": fail, "2": fail, "3": fail, "4": fail } });
+    const job = await submit(acct.key, prompt);
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("failed");
+    expect(done.attempt).toBe(4);
+    expect(done.error?.reason).toContain("gave up after 4 attempts");
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
+  });
+});

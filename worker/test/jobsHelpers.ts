@@ -1,0 +1,168 @@
+/**
+ * Helpers for the job tests: calls into the worker (through its real fetch handler), the loopback fakes' control
+ * endpoints, and polling. Accounts come from the billing helpers (real AccountDO).
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { signRequest } from "@accdiff/shared";
+import type { Env } from "../src/env";
+import app from "../src/index";
+import type { JobView } from "../src/jobs/view";
+import { JobViewSchema } from "../src/jobs/viewSchema";
+import { fundedAccount } from "./accountsHelpers";
+import type { ReplicateScenario } from "./fakes/fakeReplicate";
+import type { ReceivedJob, Scenario } from "./fakes/fakeRunner";
+
+export { audit } from "./accountsHelpers";
+
+/** A funded account with one key, whose rate limit polling tests cannot exhaust. */
+export function account(balance: number) {
+  return fundedAccount(balance, { rateLimit: { burst: 100_000, perSecond: 10_000 } });
+}
+
+export const testEnv = env as unknown as Env & { FAKE_URL: string };
+export const FAKE = testEnv.FAKE_URL;
+const worker = (exports as unknown as { default: Fetcher }).default;
+export const ORIGIN = "http://api.test";
+
+export interface CallOptions {
+  key?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Run the app with these bindings replaced (e.g. DISPATCH_BACKEND) instead of the deployed ones. */
+  envOverride?: Partial<Env>;
+}
+
+export async function api(method: string, path: string, o: CallOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...o.headers };
+  if (o.key) headers.authorization = `Bearer ${o.key}`;
+  let body: BodyInit | undefined;
+  if (o.body !== undefined) {
+    if (
+      typeof o.body === "string" ||
+      o.body instanceof Uint8Array ||
+      o.body instanceof FormData ||
+      o.body instanceof ReadableStream
+    ) {
+      body = o.body as BodyInit;
+    } else {
+      body = JSON.stringify(o.body);
+      headers["content-type"] ??= "application/json";
+    }
+  }
+  const url = path.startsWith("http") ? path : `${ORIGIN}${path}`;
+  if (o.envOverride) {
+    const ctx = createExecutionContext();
+    const res = await app.fetch(new Request(url, { method, headers, body }), { ...testEnv, ...o.envOverride }, ctx);
+    await waitOnExecutionContext(ctx);
+    return res;
+  }
+  return worker.fetch(url, { method, headers, body });
+}
+
+export async function expectJson<T = Record<string, unknown>>(res: Response, status: number): Promise<T> {
+  const text = await res.text();
+  if (res.status !== status) throw new Error(`expected HTTP ${status}, got ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** A job representation, checked against the documented schema. */
+export async function expectJob(res: Response, status: number): Promise<JobView> {
+  const body = await expectJson(res, status);
+  return JobViewSchema.parse(body) as unknown as JobView;
+}
+
+export function uniquePrompt(label: string): string {
+  return `${label} ${crypto.randomUUID()}`;
+}
+
+export function seedOf(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+export async function setScenario(prompt: string, scenario: Scenario): Promise<void> {
+  const res = await fetch(`${FAKE}/_control/scenario`, { method: "POST", body: JSON.stringify({ prompt, scenario }) });
+  if (!res.ok) throw new Error(`scenario: ${res.status}`);
+}
+
+export async function setReplicateScenario(prompt: string, scenario: ReplicateScenario): Promise<void> {
+  const res = await fetch(`${FAKE}/_control/replicate/scenario`, {
+    method: "POST",
+    body: JSON.stringify({ prompt, scenario }),
+  });
+  if (!res.ok) throw new Error(`scenario: ${res.status}`);
+}
+
+export interface RunnerLog {
+  jobs: ReceivedJob[];
+  cancels: { runner: string; jobId: string }[];
+  refusals: { runner: string; jobId: string; attempt: number; status: number }[];
+}
+
+export async function runnerLog(prompt: string): Promise<RunnerLog> {
+  const res = await fetch(`${FAKE}/_control/jobs?prompt=${encodeURIComponent(prompt)}`);
+  return (await res.json()) as RunnerLog;
+}
+
+/** The job's Durable Object (for runDurableObjectAlarm / runInDurableObject). */
+export function jobObject(id: string): DurableObjectStub {
+  return testEnv.JOBS.get(testEnv.JOBS.idFromString(id));
+}
+
+/** Posts a runner event the way a runner does (signed with `secret`, the real one by default). */
+export async function postEvent(
+  jobId: string,
+  event: Record<string, unknown>,
+  o: { secret?: string; nonce?: string; now?: number; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const path = `/internal/jobs/${jobId}/events`;
+  const body = JSON.stringify({ jobId, at: new Date().toISOString(), ...event });
+  const signed = await signRequest(
+    o.secret ?? testEnv.RUNNER_SECRET,
+    { method: "POST", path, body },
+    { nonce: o.nonce, now: o.now },
+  );
+  return api("POST", path, { body, headers: { "content-type": "application/json", ...signed, ...o.headers } });
+}
+
+/** Lets a runner held by a "hold" scenario go on (waits until it is actually holding). */
+export async function releaseHold(jobId: string): Promise<void> {
+  await waitFor(`runner holding ${jobId}`, async () => {
+    const res = await fetch(`${FAKE}/_control/release?jobId=${jobId}`, { method: "POST" });
+    return ((await res.json()) as { released: boolean }).released;
+  });
+}
+
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = 8000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export async function getJob(key: string, id: string): Promise<JobView> {
+  return expectJob(await api("GET", `/v1/images/${id}`, { key }), 200);
+}
+
+export async function waitForStatus(key: string, id: string, statuses: string[], timeoutMs = 8000): Promise<JobView> {
+  return waitFor(
+    `job ${id} to reach ${statuses.join("/")}`,
+    async () => {
+      const j = await getJob(key, id);
+      return statuses.includes(j.status) ? j : null;
+    },
+    timeoutMs,
+  );
+}
+
+/** The request body tests start from: 4x the test base resolution (phases 1..4), a fixed seed, PNG. */
+export function body4x(prompt: string, seed: number, extra: Record<string, unknown> = {}) {
+  return { prompt, width: 256, height: 256, seed, steps: 4, ...extra };
+}
