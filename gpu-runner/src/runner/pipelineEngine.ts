@@ -34,7 +34,7 @@ import { loadResumeState, ResumeArtifactError } from "./resumeState";
 export interface PipelineEngineOptions {
   /** The loaded bundle, or its loading: readiness says "loading" until it resolves. */
   models: Models | Promise<Models>;
-  /** The execution provider actually in use (OnnxModels.provider). */
+  /** The execution provider actually in use; default the models' own `provider` (OnnxModels). */
   provider?: string;
   gpuMemory?: () => GpuMemory | null;
   log?: Logger;
@@ -72,7 +72,8 @@ export function createPipelineEngine(o: PipelineEngineOptions): PipelineEngine {
       return {
         ready: true,
         bundle: { name, version, hash },
-        provider: o.provider ?? "unknown",
+        // The provider in use: given, or the one an OnnxModels reports (auto may have fallen back to cpu).
+        provider: o.provider ?? (state.models as { provider?: string }).provider ?? "unknown",
         gpuMemory: o.gpuMemory?.() ?? null,
       };
     },

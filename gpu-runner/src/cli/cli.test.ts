@@ -1,0 +1,225 @@
+/**
+ * The accdiff command line as a user runs it: `node gpu-runner/bin/accdiff.mjs ...` in a child process, on the toy
+ * world. Good paths write what they promise; bad inputs exit non-zero with exactly one line on stderr.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeImage } from "../images/encode";
+import { cudaProviderInstalled } from "../models/index";
+import { ensureToyWorld } from "../toyworld/index";
+import { HELP } from "./help";
+import { NUMBER_FLAGS, SWITCH_FLAGS } from "./requestFlags";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const BIN = join(ROOT, "gpu-runner/bin/accdiff.mjs");
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function accdiff(args: string[], env: Record<string, string | undefined> = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ACCDIFF_DEBUG: undefined, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+let work: string;
+beforeAll(async () => {
+  await ensureToyWorld();
+  work = mkdtempSync(join(tmpdir(), "accdiff-cli-"));
+}, 60_000);
+
+describe("accdiff generate / upscale on the toy world", () => {
+  it("writes every phase, the canny maps, a mask per word, the patch grid and report.json", async () => {
+    const out = join(work, "gen");
+    const r = await accdiff([
+      "generate",
+      "--prompt",
+      "a cat and a dog are playing on the lawn",
+      "--size",
+      "768x768",
+      "--steps",
+      "2",
+      "--seed",
+      "5",
+      "--out",
+      out,
+    ]);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("final.png");
+    // Progress on stderr (plain lines: not a terminal), phase and step and ETA.
+    expect(r.stderr).toMatch(/phase 2\/2 step 2\/2 .*100\.0%\s+ETA/);
+    for (const f of ["final.png", "phase-1.png", "phase-2.png", "canny/phase-1.png", "canny/phase-2.png"]) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    expect(existsSync(join(out, "patches/phase-2.png"))).toBe(true);
+    const masks = readdirSync(join(out, "attention"));
+    expect(masks).toContain("02-cat.png");
+    expect(masks).toContain("05-dog.png");
+    const final = await decodeImage(readFileSync(join(out, "final.png")));
+    expect([final.width, final.height]).toEqual([768, 768]);
+    const low = await decodeImage(readFileSync(join(out, "phase-1.png")));
+    expect([low.width, low.height]).toEqual([512, 512]);
+
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    expect(report.request).toMatchObject({ width: 768, height: 768, steps: 2, seed: 5 });
+    expect(report.parameters).toMatchObject({ window: 64, stride: 32, patchThreshold: 0.3 });
+    expect(report.phases.map((p: { id: number }) => p.id)).toEqual([1, 2]);
+    expect(report.modelEvaluations["1"]).toMatchObject({ unetCalls: 2, unetSamples: 4 });
+    expect(report.timingsMs.totalMs).toBeGreaterThan(0);
+    expect(report.warnings).toEqual([]);
+    expect(report.files).toContain("patches/phase-2.png");
+    expect(report.files.at(-1)).toBe("report.json");
+    for (const f of report.files) expect(existsSync(join(out, f)), f).toBe(true);
+  }, 60_000);
+
+  it("upscales an image file (the image_lr path)", async () => {
+    const input = join(work, "gen", "phase-1.png");
+    expect(existsSync(input)).toBe(true);
+    const out = join(work, "up");
+    const r = await accdiff([
+      "upscale",
+      "--image",
+      input,
+      "--prompt",
+      "a cat and a dog are playing on the lawn",
+      "--size",
+      "1024x1024",
+      "--steps",
+      "2",
+      "--format",
+      "webp",
+      "--quiet",
+      "--out",
+      out,
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    expect(report.phases[0]).toMatchObject({ id: 0, kind: "encode" });
+    expect(report.inputImage).toBe(input);
+    const final = await decodeImage(readFileSync(join(out, "final.webp")));
+    expect([final.width, final.height]).toEqual([1024, 1024]);
+  }, 60_000);
+});
+
+describe("accdiff bad inputs: one line on stderr, non-zero exit", () => {
+  it("refuses each with one clear line and no stack trace", async () => {
+    const notAnImage = join(work, "not-an-image.png");
+    writeFileSync(notAnImage, "hello");
+    const base = ["generate", "--prompt", "a cat", "--size", "1024x1024"];
+    const cases: [string[], RegExp, Record<string, string | undefined>?][] = [
+      [[...base, "--bogus"], /unknown flag --bogus/],
+      [["generate", "--prompt", "a cat", "--size", "1000x7"], /--size \(height\): must be a multiple of 8/],
+      [["generate", "--prompt", "a cat", "--size", "big"], /--size must look like/],
+      [[...base, "--steps", "0"], /--steps/],
+      [[...base, "--steps"], /--steps needs a value/],
+      [["generate", "--size", "1024x1024"], /--prompt is required/],
+      [["upscale", "--image", join(work, "missing.png"), "--prompt", "a cat", "--size", "1024x1024"], /no such file/],
+      [["upscale", "--image", notAnImage, "--prompt", "a cat", "--size", "1024x1024"], /not an image/],
+      [[...base, "--provider", "tpu"], /--provider must be one of/],
+      [[...base, "--bundle", join(work, "no-bundle")], /does not exist/],
+      [["frobnicate"], /unknown command 'frobnicate'/],
+      [[], /a command is needed/],
+      [["bundle", "check"], /needs the bundle folder/],
+      [["serve"], /RUNNER_SECRET is not set/, { RUNNER_SECRET: undefined }],
+      [[...base, "--no-multidiffusion", "--no-dilated-sampling"], /MultiDiffusion/],
+    ];
+    if (!cudaProviderInstalled().installed) cases.push([[...base, "--provider", "cuda"], /CUDA execution provider/]);
+    const outputs = () => (existsSync(join(ROOT, "out")) ? readdirSync(join(ROOT, "out")) : []);
+    const before = outputs();
+    const results = await Promise.all(cases.map(([args, , env]) => accdiff(args, env)));
+    results.forEach((r, i) => {
+      const [args, pattern] = cases[i];
+      const label = args.join(" ");
+      expect(r.code, label).not.toBe(0);
+      expect(r.code, label).not.toBeNull();
+      const lines = r.stderr.split("\n").filter((l) => l !== "");
+      expect(lines, label).toHaveLength(1);
+      expect(lines[0], label).toMatch(/^accdiff: /);
+      expect(lines[0], label).toMatch(pattern);
+      expect(r.stdout, label).toBe("");
+    });
+    // No default output folder was created for a refused request.
+    expect(outputs().filter((f) => !before.includes(f) && f.startsWith("accdiff-"))).toEqual([]);
+  }, 60_000);
+});
+
+describe("accdiff help, version, bundle check, serve", () => {
+  it("prints help and version", async () => {
+    const [help, version, genHelp] = await Promise.all([
+      accdiff(["--help"]),
+      accdiff(["--version"]),
+      accdiff(["generate", "--help"]),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("accdiff generate");
+    expect(version.stdout).toMatch(/^accdiff \d+\.\d+\.\d+\n$/);
+    expect(genHelp.code).toBe(0);
+    for (const f of Object.keys(NUMBER_FLAGS)) expect(HELP.generate, f).toContain(`--${f}`);
+    for (const f of Object.keys(SWITCH_FLAGS)) expect(HELP.generate, f).toContain(`--no-${f}`);
+  });
+
+  it("checks a bundle: OK for the toy world, exit 1 with the report for an empty folder", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "accdiff-empty-bundle-"));
+    const [ok, bad] = await Promise.all([
+      accdiff(["bundle", "check", join(ROOT, "models/toy-world")]),
+      accdiff(["bundle", "check", empty]),
+    ]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("bundle OK");
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/bundle.json.*file not found/);
+    expect(bad.stdout).toContain("does NOT match");
+  }, 60_000);
+
+  it("serves: ready on /readyz with the bundle and provider, exits 0 on SIGTERM", async () => {
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--host", "127.0.0.1"], {
+      cwd: ROOT,
+      env: { ...process.env, RUNNER_SECRET: "cli-serve-secret", PORT: "1", STATE_DIR: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+      child.stderr.on("data", (d) => {
+        stderr += d;
+        const m = /"runner listening".*"url":"([^"]+)"/.exec(stderr);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]);
+        }
+      });
+    });
+    let ready: Response | null = null;
+    for (let i = 0; i < 100 && ready?.status !== 200; i++) {
+      ready = await fetch(`${url}/readyz`);
+      if (ready.status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(ready?.status).toBe(200);
+    expect(await ready!.json()).toMatchObject({ ready: true, provider: "cpu", bundle: { name: "toy-world" } });
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    // Structured logs: every line is JSON.
+    for (const line of stderr.split("\n").filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
+  }, 60_000);
+});
