@@ -111,10 +111,25 @@ def check_versions(allow_other: bool) -> dict:
     return versions
 
 
-def prepare_out(out: Path, clear: bool) -> None:
+def bundle_entries() -> set:
+    """Top-level names a (possibly unfinished) build of this tool leaves in its folder."""
+    return {p.split("/")[0] for p in bj.COMPONENT_PATHS.values()} | {"bundle.json", BUILD_INFO, ".bundle.json.tmp"}
+
+
+def foreign_entries(out: Path) -> list:
+    """Entries of `out` this tool would not have written (an `--if-missing` rebuild must not delete them)."""
+    known = bundle_entries()
+    return sorted(p.name for p in out.iterdir() if p.name not in known and not (p.name.startswith(".") and p.name.endswith(".export")))
+
+
+def prepare_out(out: Path, force: bool, if_missing: bool) -> None:
+    """Empties `out` for a build: anything with --force, only an unfinished build with --if-missing."""
     if out.exists() and any(out.iterdir()):
-        if not clear:
-            raise SystemExit(f"{out} is not empty (use --force to rebuild, --if-missing to keep a finished bundle)")
+        foreign = foreign_entries(out)
+        if not force and not if_missing:
+            raise SystemExit(f"{out} is not empty (use --force to rebuild, --if-missing to finish an unfinished build)")
+        if not force and foreign:
+            raise SystemExit(f"{out} holds files this tool did not write ({', '.join(foreign[:5])}); not clearing it without --force")
         for child in out.iterdir():  # keep the folder itself: it may be a mount point
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
@@ -128,8 +143,10 @@ def build(args) -> int:
     if args.if_missing and (out / "bundle.json").is_file():
         log(f"{out}/bundle.json exists: nothing to do")
         return 0
+    if args.work and Path(args.work).resolve().is_relative_to(out.resolve()):
+        raise SystemExit("--work must be outside --out (everything in the bundle folder is hashed)")
     versions = check_versions(args.allow_other_versions)
-    prepare_out(out, clear=args.force or args.if_missing)
+    prepare_out(out, force=args.force, if_missing=args.if_missing)
 
     from sdxl_bundle import sources, steps
     from sdxl_bundle.smoke import Report, check_cases_with_ort, check_tokenizers

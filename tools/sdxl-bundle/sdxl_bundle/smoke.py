@@ -47,9 +47,16 @@ class Report:
         self.failures.append(f"{what}: {why}")
 
 
+def as_float64(x) -> np.ndarray:
+    """numpy float64 copy of a numpy array or a torch tensor (any device, any float type)."""
+    if hasattr(x, "detach"):
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
 def metrics(a, b) -> dict:
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
+    a = as_float64(a)
+    b = as_float64(b)
     if a.shape != b.shape:
         raise ValueError(f"shape {a.shape} vs {b.shape}")
     d = a - b
@@ -60,7 +67,7 @@ def metrics(a, b) -> dict:
 
 
 def attention_row_check(report: Report, what: str, probs) -> None:
-    p = np.asarray(probs, dtype=np.float64)
+    p = as_float64(probs)
     if not np.isfinite(p).all():
         report.fail(what, "attention_probs has non-finite values")
         return

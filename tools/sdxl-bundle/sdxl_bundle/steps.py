@@ -159,7 +159,7 @@ def export_unet(ctx: Context, unet_cfg: dict) -> list:
     for row in range(2):
         ref = store.aggregate(row, pixels)
         r.check(f"attention_probs row {row} vs reference-style aggregation", metrics(out_a["attention_probs"][row], ref), ATTENTION_VS_REFERENCE_STORE)
-    attention_row_check(r, "torch", out_a["attention_probs"].cpu())
+    attention_row_check(r, "torch", out_a["attention_probs"])
     del store
     save_case(ctx.work, "unet-0", b, out_b)
     c = make_inputs(sig, 1, 33, 47, seed=3, device=ctx.device, fill=unet_fill(250.0, 0.1, 3))

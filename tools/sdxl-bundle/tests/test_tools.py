@@ -65,3 +65,41 @@ class Tools(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PrepareOut(unittest.TestCase):
+    def setUp(self):
+        import build_bundle
+
+        self.bb = build_bundle
+
+    def test_an_unfinished_build_is_cleared_with_if_missing(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            (out / "unet").mkdir()
+            (out / "unet" / "model.onnx").write_bytes(b"x")
+            (out / ".controlnet.export").mkdir()
+            (out / "build-info.json").write_text("{}")
+            self.assertEqual(self.bb.foreign_entries(out), [])
+            self.bb.prepare_out(out, force=False, if_missing=True)
+            self.assertEqual(list(out.iterdir()), [])
+
+    def test_foreign_files_are_kept_unless_forced(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d)
+            (out / "tokenizer").mkdir()
+            (out / "my-photos").mkdir()
+            self.assertEqual(self.bb.foreign_entries(out), ["my-photos"])
+            with self.assertRaises(SystemExit):
+                self.bb.prepare_out(out, force=False, if_missing=True)
+            with self.assertRaises(SystemExit):
+                self.bb.prepare_out(out, force=False, if_missing=False)
+            self.assertTrue((out / "my-photos").exists())
+            self.bb.prepare_out(out, force=True, if_missing=False)
+            self.assertEqual(list(out.iterdir()), [])
+
+    def test_a_new_folder_is_created(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "a" / "b"
+            self.bb.prepare_out(out, force=False, if_missing=False)
+            self.assertTrue(out.is_dir())

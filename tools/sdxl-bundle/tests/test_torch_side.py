@@ -24,7 +24,9 @@ if HAVE:
     from sdxl_bundle import export_onnx
     from sdxl_bundle.attention_layers import attention_pixels, select_attention_layers
     from sdxl_bundle.contract import ExportSignature, ExportTensor
-    from sdxl_bundle.smoke import Report, metrics
+    from sdxl_bundle.contract import SDXL_DIMS, export_plan
+    from sdxl_bundle.shapes import residual_shapes
+    from sdxl_bundle.smoke import Report, make_inputs, metrics, save_case, unet_fill
     from sdxl_bundle.torch_attention import (
         AttentionRecorder,
         ExplicitAttnProcessor,
@@ -229,6 +231,30 @@ class SmokeHelpers(unittest.TestCase):
         self.assertFalse(r.check("c", {"rel_l2": float("nan")}, {"rel_l2": 0.01}))
         self.assertEqual(len(r.failures), 2)
         self.assertTrue(lines[1].startswith("  FAIL b: rel_l2 0.1 (limit 0.01)"))
+
+    def test_metrics_take_torch_half_tensors(self):
+        a = torch.tensor([1.0, 2.0], dtype=torch.float16)
+        self.assertEqual(metrics(a, torch.tensor([1.0, 2.5]))["max_abs"], 0.5)
+
+    def test_seeded_inputs_follow_the_plan_and_cases_round_trip(self):
+        sig = export_plan(SDXL_DIMS)["unet"]
+        x = make_inputs(sig, 2, 9, 13, seed=3, device="cpu", fill=unet_fill(999.0, 0.1, 3))
+        self.assertEqual(x["timestep"].dtype, torch.float32)
+        self.assertEqual(x["timestep"].tolist(), [999.0])
+        self.assertEqual(x["sample"].dtype, torch.float16)
+        self.assertEqual(x["time_ids"].tolist(), [[1024.0, 1024.0, 0.0, 0.0, 1024.0, 1024.0]] * 2)
+        for name, shape in residual_shapes(2, 9, 13):
+            self.assertEqual(tuple(x[name].shape), shape)
+        self.assertLess(x["down_block_additional_residual_0"].float().std().item(), 0.2)
+        again = make_inputs(sig, 2, 9, 13, seed=3, device="cpu", fill=unet_fill(999.0, 0.1, 3))
+        self.assertTrue(torch.equal(x["sample"], again["sample"]))
+        with tempfile.TemporaryDirectory() as d:
+            path = save_case(Path(d), "unet-0", x, {"out_sample": x["sample"] * 2})
+            data = np.load(path)
+            self.assertEqual(data["in__sample"].dtype, np.float16)
+            self.assertEqual(data["in__timestep"].dtype, np.float32)
+            self.assertEqual(data["out__out_sample"].dtype, np.float32)
+            self.assertEqual(path.name, "unet-0.npz")
 
 
 if __name__ == "__main__":
