@@ -1,109 +1,111 @@
 /**
- * Pipeline overhead benchmark: the whole AccDiffusion loop with zero-cost stand-in models (outputs are preallocated
- * zero tensors of the right shapes), so everything measured is the pipeline's own work. Prints JSON per size:
- * milliseconds of pipeline work per denoising step (phase 1 and upscaling steps, excluding per-phase work such as
- * decoding post-processing and canny) and peak RSS.
+ * Pipeline overhead benchmark: the whole AccDiffusion loop with zero-cost stand-in models (bench/zeroModels.ts), so
+ * everything measured is the pipeline's own work. Each (size, ControlNet on/off) configuration runs in its own child
+ * process, so that its peak RSS (getrusage maxrss) is its own. Prints one JSON line per configuration:
  *
- *   npx tsx gpu-runner/bench/pipeline.ts [sizes=2048,4096] [steps=3]
+ *   - stepMs / stepCpuMs per phase: wall-clock and process CPU milliseconds between two progress events (one denoising
+ *     step: skip residual, MultiDiffusion, dilated sampling, fusion), first step of each phase left out (it carries
+ *     the phase's setup). min is the least disturbed by other processes on a shared machine; median is also given.
+ *   - lastPhase: the same for the final (largest) phase, the headline number.
+ *   - pipelineMsPerStepIncludingPhaseWork: all non-model time of the job (phase setup, decoding post-processing,
+ *     canny...) divided by the denoising steps; with few steps the per-phase work dominates it.
+ *   - peakRssMB: the child's peak resident set.
+ *   - with --breakdown: self CPU milliseconds per function (V8 sampling profiler), per denoising step of the upscaling
+ *     phases, for the functions of the pipeline (the hot spots).
+ *
+ *   npx tsx gpu-runner/bench/pipeline.ts [--sizes 2048,4096] [--steps 6] [--controlnet off,on] [--breakdown]
  */
-import type {
-  BundleInfo,
-  ControlNetInput,
-  ControlResiduals,
-  Models,
-  Tensor,
-  TextEmbedding,
-  TokenizedPrompt,
-  UNetInput,
-  UNetOutput,
-} from "../src/models/types";
+import { spawnSync } from "node:child_process";
+import { Session } from "node:inspector/promises";
+import { fileURLToPath } from "node:url";
 import { runAccDiffusion } from "../src/pipeline/accdiffusion";
+import { ZeroModels } from "./zeroModels";
 
-const SDXL_INFO: BundleInfo = {
-  name: "zero-cost",
-  version: "0",
-  hash: "bench",
-  baseResolution: 1024,
-  vaeScaleFactor: 8,
-  latentChannels: 4,
-  vaeScalingFactor: 0.13025,
-  dtype: "fp16",
-  scheduler: {
-    numTrainTimesteps: 1000,
-    betaStart: 0.00085,
-    betaEnd: 0.012,
-    betaSchedule: "scaled_linear",
-    timestepSpacing: "leading",
-    stepsOffset: 1,
-    predictionType: "epsilon",
-  },
-  attentionDivisor: 32,
-  textEmbedDim: 2048,
-  pooledDim: 1280,
-  maxTokens: 77,
-};
-
-/** Models whose outputs cost nothing: cached zero tensors per shape. */
-class ZeroModels implements Models {
-  readonly info = SDXL_INFO;
-  private readonly zeros = new Map<string, Float32Array>();
-
-  private z(shape: number[]): Tensor {
-    const key = shape.join("x");
-    let d = this.zeros.get(key);
-    if (!d) {
-      d = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      this.zeros.set(key, d);
-    }
-    return { data: d, shape };
-  }
-
-  tokenize(text: string): TokenizedPrompt {
-    const words = text.split(/\s+/).filter(Boolean).slice(0, 75);
-    const ids = new Int32Array(77);
-    return { ids, length: words.length + 2, tokens: ["<|startoftext|>", ...words, "<|endoftext|>"], truncated: false };
-  }
-
-  async encodeText(): Promise<TextEmbedding> {
-    return { hidden: new Float32Array(77 * 2048), pooled: new Float32Array(1280) };
-  }
-
-  async unet(input: UNetInput): Promise<UNetOutput> {
-    const [B, C, h, w] = input.sample.shape;
-    const out: UNetOutput = { noise: this.z([B, C, h, w]) };
-    // Attention like SDXL's 32x32 layers, only at the native size (phase 1).
-    if (h === 128 && w === 128) {
-      const att = this.z([B, 32 * 32, 77]);
-      // A non-uniform map so that masks and patch prompts are exercised.
-      if (att.data[1] === 0) for (let k = 0; k < att.data.length; k++) att.data[k] = ((k * 2654435761) % 1000) / 1000;
-      out.attention = att;
-    }
-    return out;
-  }
-
-  async controlnet(input: ControlNetInput): Promise<ControlResiduals> {
-    const B = input.sample.shape[0];
-    return { down: [], mid: this.z([B, 1280, 1, 1]) };
-  }
-
-  async vaeDecode(latents: Tensor): Promise<Tensor> {
-    const [, , h, w] = latents.shape;
-    return this.z([1, 3, h * 8, w * 8]);
-  }
-
-  async vaeEncode(image: Tensor): Promise<Tensor> {
-    const [, , H, W] = image.shape;
-    return this.z([1, 4, H / 8, W / 8]);
-  }
+interface Args {
+  sizes: number[];
+  steps: number;
+  controlnet: boolean[];
+  breakdown: boolean;
+  child: boolean;
 }
 
-const sizes = (process.argv[2] ?? "2048,4096").split(",").map(Number);
-const steps = Number(process.argv[3] ?? 3);
-for (const size of sizes) {
+function parseArgs(argv: string[]): Args {
+  const a: Args = { sizes: [2048, 4096], steps: 6, controlnet: [false, true], breakdown: false, child: false };
+  for (let k = 0; k < argv.length; k++) {
+    const v = argv[k + 1];
+    switch (argv[k]) {
+      case "--sizes":
+        a.sizes = v.split(",").map(Number);
+        k++;
+        break;
+      case "--steps":
+        a.steps = Number(v);
+        k++;
+        break;
+      case "--controlnet":
+        a.controlnet = v.split(",").map((s) => s === "on");
+        k++;
+        break;
+      case "--breakdown":
+        a.breakdown = true;
+        break;
+      case "--child":
+        a.child = true;
+        break;
+      default:
+        throw new Error(`unknown argument ${argv[k]}`);
+    }
+  }
+  return a;
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+function summary(v: number[]): { min: number; median: number } {
+  const s = v.length > 1 ? v.slice(1) : v; // the first step carries the phase setup
+  const sorted = [...s].sort((x, y) => x - y);
+  return { min: round(sorted[0]), median: round(sorted[Math.floor(sorted.length / 2)]) };
+}
+
+/** Self time per pipeline function from a V8 CPU profile, restricted to the samples marked in `keep`. */
+function selfTimes(
+  profile: { nodes: { id: number; callFrame: { functionName: string; url: string } }[] },
+  samples: number[],
+  deltas: number[],
+  keep: boolean[],
+): Map<string, number> {
+  const names = new Map<number, string>();
+  for (const n of profile.nodes) {
+    const file = n.callFrame.url.split("/").pop() ?? "";
+    names.set(n.id, `${n.callFrame.functionName || "(anonymous)"} ${file}`);
+  }
+  const out = new Map<string, number>();
+  for (let i = 0; i < samples.length; i++) {
+    if (!keep[i]) continue;
+    const key = names.get(samples[i]) ?? "?";
+    out.set(key, (out.get(key) ?? 0) + deltas[i] / 1000);
+  }
+  return out;
+}
+
+async function runChild(size: number, steps: number, controlnet: boolean, breakdown: boolean): Promise<void> {
   const models = new ZeroModels();
-  const stepMs: Record<number, number[]> = {};
-  let last = performance.now();
-  let peakRss = process.memoryUsage().rss;
+  const wall: Record<number, number[]> = {};
+  const cpu: Record<number, number[]> = {};
+  // Upscaling step windows on the monotonic clock in microseconds (the V8 profiler's clock), for the breakdown.
+  const windows: [number, number][] = [];
+  const micros = () => Number(process.hrtime.bigint() / 1000n);
+  let lastMicros = micros();
+  let lastWall = performance.now();
+  let lastCpu = process.cpuUsage();
+  let session: Session | undefined;
+  if (breakdown) {
+    session = new Session();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.setSamplingInterval", { interval: 200 });
+    await session.post("Profiler.start");
+  }
   const result = await runAccDiffusion(
     models,
     {
@@ -112,40 +114,74 @@ for (const size of sizes) {
       height: size,
       steps,
       seed: 1,
-      useControlNet: process.env.BENCH_CONTROLNET !== "0",
+      useControlNet: controlnet,
     },
     {
       embeddingCache: null,
       onProgress: (e) => {
         const t = performance.now();
-        stepMs[e.phase] ??= [];
-        stepMs[e.phase].push(t - last);
-        last = t;
-        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        const c = process.cpuUsage(lastCpu);
+        wall[e.phase] ??= [];
+        cpu[e.phase] ??= [];
+        wall[e.phase].push(t - lastWall);
+        cpu[e.phase].push((c.user + c.system) / 1000);
+        const us = micros();
+        if (e.phase > 1 && e.step > 1) windows.push([lastMicros, us]);
+        lastMicros = us;
+        lastWall = t;
+        lastCpu = process.cpuUsage();
       },
     },
   );
-  // The first step of a phase also carries the phase's setup (upscale, previous decode + canny), so it is left out.
-  // The minimum is the least disturbed by other processes; the median is reported too.
-  const steady = (v: number[]) => (v.length > 1 ? v.slice(1) : v);
-  const round = (x: number) => Math.round(x * 10) / 10;
-  const perPhase = Object.fromEntries(Object.entries(stepMs).map(([k, v]) => [k, round(median(steady(v)))]));
-  const minPerPhase = Object.fromEntries(Object.entries(stepMs).map(([k, v]) => [k, round(Math.min(...steady(v)))]));
+  let hotSpots: Record<string, number> | undefined;
+  if (session) {
+    const { profile } = await session.post("Profiler.stop");
+    session.disconnect();
+    // Sample k is taken at startTime + sum(deltas[0..k]), in microseconds of the monotonic clock hrtime reads.
+    const keep: boolean[] = [];
+    let t = profile.startTime;
+    for (const d of profile.timeDeltas ?? []) {
+      t += d;
+      keep.push(windows.some(([a, b]) => t >= a && t < b));
+    }
+    const self = selfTimes(profile, profile.samples ?? [], profile.timeDeltas ?? [], keep);
+    const perStep = [...self].sort((x, y) => y[1] - x[1]).slice(0, 20);
+    hotSpots = Object.fromEntries(perStep.map(([k, v]) => [k, round(v / windows.length)]));
+  }
+  const phases = result.phases.map((p) => p.id);
+  const last = phases[phases.length - 1];
+  const stepMs = Object.fromEntries(Object.entries(wall).map(([k, v]) => [k, summary(v)]));
+  const stepCpuMs = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, summary(v)]));
   console.log(
     JSON.stringify({
       size,
+      controlnet,
       steps,
-      phases: result.phases.map((p) => p.id),
-      medianStepMsByPhase: perPhase,
-      minStepMsByPhase: minPerPhase,
+      phases,
+      lastPhase: { wallMs: stepMs[last], cpuMs: stepCpuMs[last] },
+      stepMs,
+      stepCpuMs,
       totalMs: Math.round(result.timings.totalMs),
-      pipelineMsPerStepIncludingPhaseWork: Math.round(result.timings.pipelineMsPerStep * 10) / 10,
-      peakRssMB: Math.round(peakRss / 2 ** 20),
+      pipelineMsPerStepIncludingPhaseWork: round(result.timings.pipelineMsPerStep),
+      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...(hotSpots ? { selfCpuMsPerUpscalingStep: hotSpots } : {}),
     }),
   );
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+const args = parseArgs(process.argv.slice(2));
+if (args.child) {
+  await runChild(args.sizes[0], args.steps, args.controlnet[0], args.breakdown);
+} else {
+  const self = fileURLToPath(import.meta.url);
+  for (const size of args.sizes) {
+    for (const cn of args.controlnet) {
+      const childArgs = ["--sizes", String(size), "--steps", String(args.steps), "--controlnet", cn ? "on" : "off"];
+      if (args.breakdown) childArgs.push("--breakdown");
+      const r = spawnSync(process.execPath, [...process.execArgv, self, ...childArgs, "--child"], {
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      if (r.status !== 0) process.exit(r.status ?? 1);
+    }
+  }
 }
