@@ -36,6 +36,7 @@ from sdxl_bundle.layout import (  # noqa: E402
     SDXL_VAE_CONFIG,
     attention_layers,
     model_dims,
+    vae_export_dtype,
 )
 
 BUNDLE_NAME = "sdxl-base-1.0"
@@ -68,7 +69,7 @@ def log(msg: str) -> None:
 
 def print_plan(args) -> None:
     dims = model_dims(SDXL_UNET_CONFIG, SDXL_TEXT_ENCODER_CONFIG, SDXL_TEXT_ENCODER_2_CONFIG, 77)
-    vae_dtype = "float32" if SDXL_VAE_CONFIG["force_upcast"] else "float16"
+    vae_dtype = vae_export_dtype(SDXL_VAE_CONFIG)
     plan = export_plan(dims, "float16", vae_dtype)
     log(f"{TOOL_VERSION}: would build {args.out} from {args.base}, {args.controlnet}, {args.vae}")
     log("steps: resolve revisions -> tokenizers -> text encoders -> unet -> controlnet -> vae -> onnxruntime smoke check -> build-info.json, hash, bundle.json")
@@ -158,8 +159,7 @@ def build(args) -> int:
         log(f"  {repo} @ {sha}")
     cfg = sources.configs(src)
     dims = model_dims(cfg["unet"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"])
-    # diffusers upcasts a VAE whose config says force_upcast (the original SDXL VAE); the fp16-fix one does not.
-    vae_dtype = "float32" if cfg["vae"].get("force_upcast") else "float16"
+    vae_dtype = vae_export_dtype(cfg["vae"])
     plan = export_plan(dims, "float16", vae_dtype)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sdxl-bundle-"))
     report = Report(log)

@@ -170,3 +170,9 @@ SDXL_TEXT_ENCODER_CONFIG = {"hidden_size": 768, "num_hidden_layers": 12, "projec
 SDXL_TEXT_ENCODER_2_CONFIG = {"hidden_size": 1280, "num_hidden_layers": 32, "projection_dim": 1280}
 # The fp16-fix VAE config fields this tool reads.
 SDXL_VAE_CONFIG = {"block_out_channels": [128, 256, 512, 512], "scaling_factor": 0.13025, "force_upcast": False}
+
+
+def vae_export_dtype(vae_cfg: dict) -> str:
+    """float32 when the reference would upcast the VAE (`force_upcast`, diffusers 0.21.4's default
+    when the key is absent), else float16; the fp16-fix VAE's config sets it to false."""
+    return "float32" if vae_cfg.get("force_upcast", True) else "float16"

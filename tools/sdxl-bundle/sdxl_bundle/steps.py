@@ -130,7 +130,7 @@ def _probe_selection(ctx: Context, unet, unet_cfg: dict, sig) -> list:
         if c.is_cross != l.is_cross or c.seq_len != attention_pixels(h, w, l.factor) or place_in_unet(name) != l.place:
             raise RuntimeError(f"{name}: called as {c}, layout says {l}")
     selected = select_attention_layers(calls, h, w)
-    if selected != expected_selection(layout.values()):
+    if sorted(selected) != sorted(expected_selection(layout.values())):
         raise RuntimeError("probed attention selection differs from the config layout's")
     heads = sorted({layout[n].heads for n in selected})
     ctx.log(f"  attention_probs: {len(selected)} cross-attention layers ({heads} heads) at latent/4 in down+up blocks")

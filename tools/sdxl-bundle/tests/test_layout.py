@@ -15,6 +15,7 @@ from sdxl_bundle.layout import (  # noqa: E402
     base_resolution,
     model_dims,
     residual_layout,
+    vae_export_dtype,
     vae_scale_factor,
 )
 
@@ -36,6 +37,11 @@ class ResidualLayout(unittest.TestCase):
         self.assertEqual(model_dims(SDXL_UNET_CONFIG, SDXL_TEXT_ENCODER_CONFIG, SDXL_TEXT_ENCODER_2_CONFIG, 77), SDXL_DIMS)
         with self.assertRaises(ValueError):
             model_dims(dict(SDXL_UNET_CONFIG, layers_per_block=1), SDXL_TEXT_ENCODER_CONFIG, SDXL_TEXT_ENCODER_2_CONFIG, 77)
+
+    def test_vae_precision_follows_force_upcast(self):
+        self.assertEqual(vae_export_dtype(SDXL_VAE_CONFIG), "float16")
+        self.assertEqual(vae_export_dtype({"force_upcast": True}), "float32")
+        self.assertEqual(vae_export_dtype({}), "float32")  # diffusers' default
 
     def test_resolution(self):
         f = vae_scale_factor(SDXL_VAE_CONFIG)
