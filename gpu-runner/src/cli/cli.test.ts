@@ -223,3 +223,26 @@ describe("accdiff help, version, bundle check, serve", () => {
     for (const line of stderr.split("\n").filter(Boolean)) expect(() => JSON.parse(line), line).not.toThrow();
   }, 60_000);
 });
+
+describe("error reporting (in process)", () => {
+  it("prints one line for usage errors and unexpected errors, the stack only with ACCDIFF_DEBUG=1", async () => {
+    const { CliError } = await import("./errors");
+    const { reportError } = await import("./cli");
+    const lines: string[] = [];
+    const err = (s: string) => lines.push(s);
+    expect(reportError(new CliError("bad --size", 2), err)).toBe(2);
+    expect(reportError(new Error("first\n  second\nthird"), err)).toBe(1);
+    expect(lines).toEqual(["accdiff: bad --size\n", "accdiff: first; second; third\n"]);
+    const saved = process.env.ACCDIFF_DEBUG;
+    process.env.ACCDIFF_DEBUG = "1";
+    try {
+      lines.length = 0;
+      reportError(new TypeError("boom"), err);
+      expect(lines[0]).toBe("accdiff: boom\n");
+      expect(lines[1]).toMatch(/TypeError: boom\n\s+at /);
+    } finally {
+      if (saved === undefined) delete process.env.ACCDIFF_DEBUG;
+      else process.env.ACCDIFF_DEBUG = saved;
+    }
+  });
+});

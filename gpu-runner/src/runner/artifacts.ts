@@ -8,9 +8,9 @@
  *     renormalised to phase 1's statistics), canny (.png)
  *   last:                          final_image
  *
- * Images come in the requested format; the images a later job may resume from (every phase but the last) also come
- * as PNG when that format is lossy, because the next phase's ControlNet condition is the canny of exactly these pixels
- * and a resumed job must reproduce the uninterrupted one bit for bit.
+ * Images come in the requested format, and also as PNG when that format is lossy: any phase image may seed a later
+ * job (a re-dispatch of this one, or a larger render reusing the cached phase), whose next phase is conditioned on
+ * the canny of exactly these pixels, and a resumed job must reproduce the uninterrupted one bit for bit.
  */
 import type { ImageFormat, RunnerJob } from "@accdiff/shared";
 import { CONTENT_TYPES, encodeGray, encodeImage } from "../images/encode";
@@ -42,9 +42,9 @@ function withKey(job: RunnerJob, phase: number, meta: Record<string, unknown>): 
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 
-/** The formats an image is uploaded in: the requested one, plus PNG for resumable phases when that one is lossy. */
-function imageFormats(format: ImageFormat, resumable: boolean): ImageFormat[] {
-  return resumable && format !== "png" ? [format, "png"] : [format];
+/** The formats a phase image is uploaded in: the requested one, plus lossless PNG when that one is lossy. */
+function imageFormats(format: ImageFormat): ImageFormat[] {
+  return format !== "png" ? [format, "png"] : [format];
 }
 
 async function* images(
@@ -52,10 +52,9 @@ async function* images(
   kind: "lowres_image" | "phase_image",
   phase: number,
   ph: PhaseResult,
-  resumable: boolean,
   keep: (format: ImageFormat, bytes: Uint8Array) => void,
 ): AsyncGenerator<ArtifactOut> {
-  for (const format of imageFormats(job.params.format, resumable)) {
+  for (const format of imageFormats(job.params.format)) {
     const bytes = await encodeImage(ph.image, format);
     keep(format, bytes);
     yield {
@@ -147,9 +146,8 @@ export async function* resultArtifacts(job: RunnerJob, result: PipelineResult): 
   for (const ph of result.phases) {
     const phase = protocolPhase(ph.id);
     const isBase = ph.id === result.plan.base.id;
-    const resumable = ph !== last;
     if (isBase) {
-      yield* images(job, "lowres_image", phase, ph, resumable, keepFinal(ph));
+      yield* images(job, "lowres_image", phase, ph, keepFinal(ph));
       yield latents(job, "lowres_latents", phase, result, ph);
       if (result.attention) {
         const a = result.attention;
@@ -175,10 +173,13 @@ export async function* resultArtifacts(job: RunnerJob, result: PipelineResult): 
     } else {
       const pp = patchPrompts(job, phase, result, ph);
       if (pp) yield pp;
-      yield* images(job, "phase_image", phase, ph, resumable, keepFinal(ph));
+      yield* images(job, "phase_image", phase, ph, keepFinal(ph));
       yield latents(job, "phase_latents", phase, result, ph);
     }
-    const edges = await canny(job, phase, ph);
+    // From an image, the encoded base (id 0) and the scale-1 refinement (id 1) are both protocol phase 1: the
+    // canny that conditions phase 2 is the refinement's, so only the later one is uploaded.
+    const supersededCanny = result.phases.some((p) => p.id > ph.id && protocolPhase(p.id) === phase);
+    const edges = supersededCanny ? null : await canny(job, phase, ph);
     if (edges) yield edges;
   }
   if (last && final.bytes) {

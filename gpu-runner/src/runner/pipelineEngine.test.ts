@@ -225,9 +225,20 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
     expect(end).toMatchObject({ type: "completed", width: 1024, height: 1024 });
     const final = artifactsOf(job.jobId).find((a) => a.kind === "final_image")!;
     expect(final).toMatchObject({ contentType: "image/webp", key: "final_image/final.webp" });
-    // The resumable low-res image comes as PNG too (the next phase's canny must see exactly these pixels).
-    const lowres = artifactsOf(job.jobId).filter((a) => a.kind === "lowres_image");
-    expect(lowres.map((a) => a.contentType).sort()).toEqual(["image/png", "image/webp"]);
+    // Phase images come as PNG too (a later job's next phase must see exactly these pixels); the final one does not.
+    for (const kind of ["lowres_image", "phase_image"]) {
+      const imgs = artifactsOf(job.jobId).filter(
+        (a) => a.kind === kind && (a.phase ?? 1) === (kind === "lowres_image" ? 1 : 2),
+      );
+      expect(imgs.map((a) => a.contentType).sort(), kind).toEqual(["image/png", "image/webp"]);
+    }
+    expect(artifactsOf(job.jobId).filter((a) => a.kind === "final_image")).toHaveLength(1);
+    // The encoded image and the scale-1 refinement are both phase 1; one canny per protocol phase.
+    const cannyKeys = artifactsOf(job.jobId)
+      .filter((a) => a.kind === "canny")
+      .map((a) => a.key);
+    expect(cannyKeys).toEqual(["canny/phase-1.png", "canny/phase-2.png"]);
+    expect((end as { phasesComputed: number[] }).phasesComputed).toEqual([1, 2]);
 
     const forged = makeJob({ width: 1024, height: 1024, steps: 2, image: { ...image, sha256: "0".repeat(64) } });
     forged.imageUrl = job.imageUrl;
@@ -247,6 +258,7 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
   }, 90_000);
 
   it("reports readiness with the loaded bundle and the provider in use", async () => {
+    expect(runner.manager.acceptingJobs).toBe(true);
     const r = await fetch(`${runner.url}/readyz`);
     expect(r.status).toBe(200);
     expect(await r.json()).toMatchObject({
@@ -255,6 +267,16 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
       bundle: { name: "toy-world", hash: models.info.hash },
     });
   });
+
+  it("on shutdown mid-job hands the job back as a retryable failure (last: it stops this runner)", async () => {
+    const job = makeJob({ width: 1024, height: 1024, steps: 40 });
+    await submit(job);
+    await worker.waitFor((e) => e.jobId === job.jobId && e.type === "progress", 30_000);
+    await runner.shutdown();
+    const end = await worker.waitFor(terminal(job.jobId), 10_000);
+    expect(end).toMatchObject({ type: "failed", retryable: true, reason: "runner shutting down" });
+    expect(artifactsOf(job.jobId)).toEqual([]);
+  }, 60_000);
 });
 
 describe("pipeline engine readiness while loading", () => {
