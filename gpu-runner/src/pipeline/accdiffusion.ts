@@ -46,7 +46,24 @@ export interface RunOptions {
   embeddingCache?: EmbeddingLru | null;
   /** Overrides the scheduler's schedule (tests). */
   schedule?: EulerSchedule;
+  /**
+   * Called (and awaited) as soon as a phase is complete, with what a consumer needs to publish it (the runner
+   * uploads each phase's artifacts here, so a crash or cancel later loses none of the finished phases).
+   */
+  onPhase?: (phase: PhaseResult, state: PhaseState) => void | Promise<void>;
   now?: () => number;
+}
+
+/** The job-level facts that accompany a completed phase (see RunOptions.onPhase). */
+export interface PhaseState {
+  plan: PhasePlan;
+  params: PipelineResult["params"];
+  anchor: { mean: number; std: number };
+  /** Phase 1's aggregated attention and the prompt's tokens (patch prompts are derived from them). */
+  attention?: AttentionMap;
+  tokens: string[];
+  /** True for the last phase of the plan. */
+  last: boolean;
 }
 
 /** What the loop carries from one phase to the next. */
@@ -117,6 +134,13 @@ export async function runAccDiffusion(
 
   // The canny condition of the low-resolution image (computed whenever the ControlNet is on, like the reference).
   withCanny(ctx, carried, phases[phases.length - 1]);
+  const lastSpec = plan.upscales[plan.upscales.length - 1] ?? plan.base;
+  const tokens = models.tokenize(params.prompt).tokens;
+  const publish = async (res: PhaseResult | undefined) => {
+    if (!res || !options.onPhase) return;
+    await options.onPhase(res, { plan, params, anchor, attention, tokens, last: res.spec === lastSpec });
+  };
+  if (!options.resume) await publish(phases[phases.length - 1]);
 
   // 3. Progressive upscaling.
   const pending = plan.upscales.filter(
@@ -149,6 +173,7 @@ export async function runAccDiffusion(
     }
     withCanny(ctx, carried, res);
     phases.push(res);
+    await publish(res);
   }
 
   return buildResult(ctx, phases, anchor, attention, patches, now() - started);

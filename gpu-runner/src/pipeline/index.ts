@@ -2,7 +2,7 @@
  * The pipeline's public API: run AccDiffusion v2 over a Models implementation.
  * Everything else in this folder is an implementation detail reachable for tests and tools.
  */
-export { type RunOptions, runAccDiffusion } from "./accdiffusion";
+export { type PhaseState, type RunOptions, runAccDiffusion } from "./accdiffusion";
 export type { AttentionMap } from "./attention";
 export type { PhaseCalls } from "./modelCalls";
 export {

@@ -1,6 +1,7 @@
 /**
- * A finished pipeline result -> the protocol's artifacts, one at a time (an async generator, so that at 4096 px only
- * one encoded image is held at once):
+ * A completed pipeline phase -> the protocol's artifacts, one at a time (an async generator, so that at 4096 px only
+ * one encoded image is held at once). The engine publishes each phase as soon as the pipeline finishes it
+ * (RunOptions.onPhase), so a runner that dies or a job cancelled later keeps every finished phase in the cache:
  *
  *   phase 1 (when computed here): lowres_image, lowres_latents (.npy, not renormalised), attention_maps (.npy,
  *     [rows, cols, tokens]), tokens (.json), canny (.png)
@@ -14,7 +15,7 @@
  */
 import type { ImageFormat, RunnerJob } from "@accdiff/shared";
 import { CONTENT_TYPES, encodeGray, encodeImage } from "../images/encode";
-import type { PhaseResult, PipelineResult } from "../pipeline/index";
+import type { PhaseResult, PhaseState } from "../pipeline/index";
 import { jitterRange } from "../pipeline/views";
 import type { ArtifactOut } from "../server/engine";
 import { encodeNpy, NPY_CONTENT_TYPE } from "./npy";
@@ -79,7 +80,7 @@ function latents(
   job: RunnerJob,
   kind: "lowres_latents" | "phase_latents",
   phase: number,
-  result: PipelineResult,
+  state: PhaseState,
   ph: PhaseResult,
 ): ArtifactOut {
   const shape = latentShape(ph);
@@ -95,7 +96,7 @@ function latents(
       dtype: "float32",
       // Upscaling phases are renormalised to phase 1's mean and unbiased std; phase 1 is the anchor itself.
       renormalised: ph.kind === "upscale",
-      anchor: result.anchor,
+      anchor: state.anchor,
     }),
   };
 }
@@ -115,7 +116,7 @@ async function canny(job: RunnerJob, phase: number, ph: PhaseResult): Promise<Ar
   };
 }
 
-function patchPrompts(job: RunnerJob, phase: number, result: PipelineResult, ph: PhaseResult): ArtifactOut | null {
+function patchPrompts(job: RunnerJob, phase: number, state: PhaseState, ph: PhaseResult): ArtifactOut | null {
   if (!ph.patchViews || !ph.patchPrompts) return null;
   const scale = ph.spec.scale;
   return {
@@ -129,70 +130,64 @@ function patchPrompts(job: RunnerJob, phase: number, result: PipelineResult, ph:
       scale,
       c: job.params.c,
       // Views are [h0, h1, w0, w1] in latent pixels of the phase's latent frame padded by this many on every side.
-      jitterPad: jitterRange(result.params.window, result.params.stride),
+      jitterPad: jitterRange(state.params.window, state.params.stride),
       count: ph.patchPrompts.length,
     }),
   };
 }
 
-/** Every artifact of a result, in the order the worker can use them (phase by phase, the final image last). */
-export async function* resultArtifacts(job: RunnerJob, result: PipelineResult): AsyncGenerator<ArtifactOut> {
-  const last = result.phases[result.phases.length - 1];
-  // The last phase's image in the requested format is also the final image: encoded once.
-  const final: { bytes?: Uint8Array } = {};
-  const keepFinal = (ph: PhaseResult) => (format: ImageFormat, bytes: Uint8Array) => {
-    if (ph === last && format === job.params.format) final.bytes = bytes;
+/** The artifacts of one completed phase, in the order the worker can use them; the last phase adds the final image. */
+export async function* phaseArtifacts(job: RunnerJob, state: PhaseState, ph: PhaseResult): AsyncGenerator<ArtifactOut> {
+  const phase = protocolPhase(ph.id);
+  let finalBytes: Uint8Array | undefined;
+  const keepFinal = (format: ImageFormat, bytes: Uint8Array) => {
+    if (state.last && format === job.params.format) finalBytes = bytes;
   };
-  for (const ph of result.phases) {
-    const phase = protocolPhase(ph.id);
-    const isBase = ph.id === result.plan.base.id;
-    if (isBase) {
-      yield* images(job, "lowres_image", phase, ph, keepFinal(ph));
-      yield latents(job, "lowres_latents", phase, result, ph);
-      if (result.attention) {
-        const a = result.attention;
-        yield {
-          kind: "attention_maps",
-          name: "phase-1.npy",
-          contentType: NPY_CONTENT_TYPE,
-          bytes: encodeNpy(a.data, [a.rows, a.cols, a.tokens]),
-          meta: withKey(job, 1, {
-            shape: [a.rows, a.cols, a.tokens],
-            dtype: "float32",
-            source: ph.kind === "encode" ? "probed from the input image" : "averaged over phase 1's steps",
-          }),
-        };
-      }
+  if (ph.spec === state.plan.base) {
+    yield* images(job, "lowres_image", phase, ph, keepFinal);
+    yield latents(job, "lowres_latents", phase, state, ph);
+    if (state.attention) {
+      const a = state.attention;
       yield {
-        kind: "tokens",
-        name: "tokens.json",
-        contentType: "application/json",
-        bytes: json(result.tokens),
-        meta: withKey(job, 1, { count: result.tokens.length }),
+        kind: "attention_maps",
+        name: "phase-1.npy",
+        contentType: NPY_CONTENT_TYPE,
+        bytes: encodeNpy(a.data, [a.rows, a.cols, a.tokens]),
+        meta: withKey(job, 1, {
+          shape: [a.rows, a.cols, a.tokens],
+          dtype: "float32",
+          source: ph.kind === "encode" ? "probed from the input image" : "averaged over phase 1's steps",
+        }),
       };
-    } else {
-      const pp = patchPrompts(job, phase, result, ph);
-      if (pp) yield pp;
-      yield* images(job, "phase_image", phase, ph, keepFinal(ph));
-      yield latents(job, "phase_latents", phase, result, ph);
     }
-    // From an image, the encoded base (id 0) and the scale-1 refinement (id 1) are both protocol phase 1: the
-    // canny that conditions phase 2 is the refinement's, so only the later one is uploaded.
-    const supersededCanny = result.phases.some((p) => p.id > ph.id && protocolPhase(p.id) === phase);
-    const edges = supersededCanny ? null : await canny(job, phase, ph);
-    if (edges) yield edges;
+    yield {
+      kind: "tokens",
+      name: "tokens.json",
+      contentType: "application/json",
+      bytes: json(state.tokens),
+      meta: withKey(job, 1, { count: state.tokens.length }),
+    };
+  } else {
+    const pp = patchPrompts(job, phase, state, ph);
+    if (pp) yield pp;
+    yield* images(job, "phase_image", phase, ph, keepFinal);
+    yield latents(job, "phase_latents", phase, state, ph);
   }
-  if (last && final.bytes) {
+  // From an image, the encoded base (id 0) and the scale-1 refinement (id 1) are both protocol phase 1: the canny
+  // that conditions phase 2 is the refinement's, so the base's is not uploaded when a refinement follows.
+  const superseded = ph.spec === state.plan.base && state.plan.upscales.some((u) => protocolPhase(u.id) === phase);
+  const edges = superseded ? null : await canny(job, phase, ph);
+  if (edges) yield edges;
+  if (finalBytes) {
     const format = job.params.format;
-    const p = protocolPhase(last.id);
     yield {
       kind: "final_image",
       name: `final.${EXTENSIONS[format]}`,
       contentType: CONTENT_TYPES[format],
-      bytes: final.bytes,
-      width: result.image.width,
-      height: result.image.height,
-      meta: withKey(job, p, { phase: p, format }),
+      bytes: finalBytes,
+      width: ph.image.width,
+      height: ph.image.height,
+      meta: withKey(job, phase, { phase, format }),
     };
   }
 }

@@ -85,9 +85,13 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
     const percents = progress.map((e) => (e as { percent: number }).percent);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(progress.map((e) => (e as { phase: number }).phase)).toContain(2);
-    // Every artifact comes after the last progress event, the completion after every artifact.
-    const firstArtifact = evs.findIndex((e) => e.type === "artifact");
-    expect(evs.slice(firstArtifact).every((e) => e.type === "artifact" || e === end)).toBe(true);
+    // Each phase is published as soon as it is done: phase 1's artifacts come before phase 2's progress, and the
+    // completion after every artifact.
+    const lowres = evs.findIndex((e) => e.type === "artifact" && (e as { kind: string }).kind === "lowres_image");
+    const phase2 = evs.findIndex((e) => e.type === "progress" && (e as { phase: number }).phase === 2);
+    expect(lowres).toBeGreaterThan(0);
+    expect(lowres).toBeLessThan(phase2);
+    expect(evs.indexOf(end)).toBe(evs.length - 1);
 
     const arts = artifactsOf(job.jobId);
     expect(arts.map((a) => a.key)).toEqual([

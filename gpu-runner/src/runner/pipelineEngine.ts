@@ -23,7 +23,7 @@ import {
 } from "../pipeline/index";
 import type { JobEngine, JobHooks, JobOutcome, Readiness } from "../server/engine";
 import type { Logger } from "../server/log";
-import { protocolPhase, resultArtifacts } from "./artifacts";
+import { phaseArtifacts, protocolPhase } from "./artifacts";
 import { downloadFailure, isOutOfMemory, markRetryable } from "./failures";
 import type { GpuMemory } from "./gpuMemory";
 import { NpyFormatError } from "./npy";
@@ -128,9 +128,20 @@ async function runJob(
   }
   const inputsMs = performance.now() - t0;
 
+  let uploadMs = 0;
   const result = await runAccDiffusion(models, toPipelineRequest(job.params, initImage), {
     signal: hooks.signal,
     resume,
+    // Each phase is published as soon as it is done: a later crash or cancel keeps it (the worker caches it and a
+    // re-dispatch resumes from it).
+    onPhase: async (ph, state) => {
+      const t = performance.now();
+      for await (const artifact of phaseArtifacts(job, state, ph)) {
+        if (hooks.signal.aborted) throw abortError(hooks.signal);
+        await hooks.artifact(artifact);
+      }
+      uploadMs += performance.now() - t;
+    },
     onProgress: (e: ProgressEvent) =>
       hooks.progress({
         phase: protocolPhase(e.phase),
@@ -142,12 +153,7 @@ async function runJob(
     ...(embeddingCache !== undefined ? { embeddingCache } : {}),
   });
 
-  const t1 = performance.now();
-  for await (const artifact of resultArtifacts(job, result)) {
-    if (hooks.signal.aborted) throw abortError(hooks.signal);
-    await hooks.artifact(artifact);
-  }
-  return outcomeOf(result, { inputsMs, uploadMs: performance.now() - t1 });
+  return outcomeOf(result, { inputsMs, uploadMs });
 }
 
 /** The user's image: downloaded, checked against the hash and size the request names, decoded to RGB. */

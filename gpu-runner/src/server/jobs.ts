@@ -209,7 +209,11 @@ export class JobManager {
           contentType: art.contentType,
           stop: a.controller.signal,
         });
-        if (art.kind === "phase_image" && art.phase && !a.record.phasesCompleted.includes(art.phase)) {
+        if (
+          (art.kind === "phase_image" || art.kind === "lowres_image") &&
+          art.phase &&
+          !a.record.phasesCompleted.includes(art.phase)
+        ) {
           a.record.phasesCompleted.push(art.phase);
         }
         await this.emit(a, {
