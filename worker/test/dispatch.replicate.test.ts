@@ -9,7 +9,7 @@ import {
   account,
   api,
   audit,
-  body4x,
+  body2x,
   expectJob,
   FAKE,
   getJob,
@@ -45,7 +45,7 @@ async function replicateLog(prompt: string): Promise<ReplicateLog> {
 
 async function submit(key: string, prompt: string) {
   return expectJob(
-    await api("POST", "/v1/images", { key, body: body4x(prompt, seedOf()), envOverride: viaReplicate }),
+    await api("POST", "/v1/images", { key, body: body2x(prompt, seedOf()), envOverride: viaReplicate }),
     202,
   );
 }

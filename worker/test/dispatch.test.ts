@@ -9,6 +9,7 @@ import {
   account,
   api,
   audit,
+  body2x,
   body4x,
   expectJob,
   getJob,
@@ -24,8 +25,9 @@ import {
 
 const FUNDS = 1_000_000;
 
-async function submit(key: string, prompt: string) {
-  return expectJob(await api("POST", "/v1/images", { key, body: body4x(prompt, seedOf()) }), 202);
+async function submit(key: string, prompt: string, phases: 2 | 4 = 2) {
+  const body = phases === 4 ? body4x(prompt, seedOf()) : body2x(prompt, seedOf());
+  return expectJob(await api("POST", "/v1/images", { key, body }), 202);
 }
 
 describe("dispatch", () => {
@@ -59,7 +61,7 @@ describe("dispatch", () => {
     const acct = await account(FUNDS);
     const prompt = uniquePrompt("silent runner");
     await setScenario(prompt, { attempts: { "1": { mode: "silent", afterPhase: 2 } } });
-    const job = await submit(acct.key, prompt);
+    const job = await submit(acct.key, prompt, 4);
     await waitFor("phase 2 of attempt 1", async () => {
       const j = await getJob(acct.key, job.id);
       return j.progress.phasesDone.includes(2) && (await runnerLog(prompt)).jobs[0]?.uploads.length === 8;
@@ -132,13 +134,14 @@ describe("dispatch", () => {
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");
     expect(done.attempt).toBe(2);
+    expect(done.result?.phasesComputed).toEqual([2]);
     expect((await runnerLog(prompt)).jobs[1].job.resume?.fromPhase).toBe(1);
   });
 
   it("a final failure releases the reservation: the balance is as it was", async () => {
     const acct = await account(FUNDS);
     const prompt = uniquePrompt("fatal");
-    await setScenario(prompt, { attempts: { "1": { mode: "fail", afterPhase: 2, retryable: false } } });
+    await setScenario(prompt, { attempts: { "1": { mode: "fail", afterPhase: 1, retryable: false } } });
     const job = await submit(acct.key, prompt);
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("failed");

@@ -8,7 +8,7 @@ import {
   account,
   api,
   audit,
-  body4x,
+  body2x,
   expectJob,
   getJob,
   postEvent,
@@ -28,7 +28,7 @@ async function heldJob(label: string) {
   const acct = await account(FUNDS);
   const prompt = uniquePrompt(label);
   await setScenario(prompt, { attempts: { "1": { mode: "hold", afterPhase: 0 } } });
-  const job = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seedOf()) }), 202);
+  const job = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body2x(prompt, seedOf()) }), 202);
   await waitFor("accepted", async () => (await getJob(acct.key, job.id)).status === "running");
   return { acct, prompt, job };
 }
@@ -183,13 +183,13 @@ describe("runner events", () => {
       const prompt = uniquePrompt(`delivery ${delivery}`);
       await setScenario(prompt, { attempts: { "1": { mode: "complete", delivery } } });
       const job = await expectJob(
-        await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seedOf()) }),
+        await api("POST", "/v1/images", { key: acct.key, body: body2x(prompt, seedOf()) }),
         202,
       );
       const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
       expect(done.status).toBe("succeeded");
-      expect(done.progress.phasesDone).toEqual([1, 2, 3, 4]);
-      expect(done.files.filter((f) => f.kind === "phase_image")).toHaveLength(3);
+      expect(done.progress.phasesDone).toEqual([1, 2]);
+      expect(done.files.filter((f) => f.kind === "phase_image")).toHaveLength(1);
       const price = quote(done.request, 64, []).price;
       expect(done.billing).toEqual({ state: "captured", reserved: price, charged: price });
       const log = await runnerLog(prompt);
@@ -202,9 +202,9 @@ describe("runner events", () => {
         type: "completed",
         attempt: 1,
         seq: 9999,
-        width: 256,
-        height: 256,
-        phasesComputed: [1, 2, 3, 4],
+        width: 128,
+        height: 128,
+        phasesComputed: [1, 2],
         modelEvaluations: {},
         timingsMs: {},
         warnings: [],

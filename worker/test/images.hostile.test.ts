@@ -5,7 +5,18 @@
 import { listDurableObjectIds } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { makePng } from "./fakes/png";
-import { account, api, audit, body4x, runnerLog, seedOf, testEnv, uniquePrompt, waitForStatus } from "./jobsHelpers";
+import {
+  account,
+  api,
+  audit,
+  body2x,
+  body4x,
+  runnerLog,
+  seedOf,
+  testEnv,
+  uniquePrompt,
+  waitForStatus,
+} from "./jobsHelpers";
 
 const FUNDS = 1_000_000;
 
@@ -158,17 +169,17 @@ describe("uploads", () => {
     const prompt = uniquePrompt("upscale");
     const byRef = await api("POST", "/v1/images", {
       key: acct.key,
-      body: { ...body4x(prompt, 7), image: { sha256: ref.sha256, width: 64, height: 64 } },
+      body: { ...body2x(prompt, 7), image: { sha256: ref.sha256, width: 64, height: 64 } },
     });
     expect(byRef.status).toBe(202);
     const form = new FormData();
-    form.set("request", JSON.stringify(body4x(prompt, 8)));
+    form.set("request", JSON.stringify(body2x(prompt, 8)));
     form.set("image", new Blob([png], { type: "image/png" }), "in.png");
     const byForm = await api("POST", "/v1/images", { key: acct.key, body: form });
     expect(byForm.status).toBe(202);
     const byB64 = await api("POST", "/v1/images", {
       key: acct.key,
-      body: { ...body4x(prompt, 9), imageBase64: `data:image/png;base64,${png.toString("base64")}` },
+      body: { ...body2x(prompt, 9), imageBase64: `data:image/png;base64,${png.toString("base64")}` },
     });
     expect(byB64.status).toBe(202);
     for (const r of [byRef, byForm, byB64])

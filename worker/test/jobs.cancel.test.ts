@@ -5,6 +5,7 @@ import {
   account,
   api,
   audit,
+  body2x,
   body4x,
   expectJob,
   getJob,
@@ -59,7 +60,7 @@ describe("cancellation", () => {
   it("a finished job cannot be cancelled", async () => {
     const acct = await account(FUNDS);
     const job = await expectJob(
-      await api("POST", "/v1/images", { key: acct.key, body: body4x(uniquePrompt("done"), seedOf()) }),
+      await api("POST", "/v1/images", { key: acct.key, body: body2x(uniquePrompt("done"), seedOf()) }),
       202,
     );
     await waitFor("success", async () => (await getJob(acct.key, job.id)).status === "succeeded");

@@ -4,7 +4,7 @@ import {
   account,
   api,
   audit,
-  body4x,
+  body2x,
   expectJob,
   expectJson,
   releaseHold,
@@ -23,7 +23,7 @@ describe("Idempotency-Key", () => {
     const prompt = uniquePrompt("idempotent");
     await setScenario(prompt, { attempts: { "1": { mode: "hold", afterPhase: 1 } } });
     // No seed: the first request draws one; retries must not draw another (and so must not make another job).
-    const body = { prompt, width: 256, height: 256, steps: 4 };
+    const body = { prompt, width: 128, height: 128, steps: 4 };
     const headers = { "idempotency-key": `order-${crypto.randomUUID()}` };
     const responses = await Promise.all(
       Array.from({ length: 5 }, () => api("POST", "/v1/images", { key: acct.key, body, headers })),
@@ -38,7 +38,7 @@ describe("Idempotency-Key", () => {
     // A different body under the same key is a conflict, and changes nothing.
     const conflict = await api("POST", "/v1/images", {
       key: acct.key,
-      body: { ...body, width: 128, height: 128 },
+      body: { ...body, width: 192, height: 192 },
       headers,
     });
     const problem = await expectJson<{ title: string }>(conflict, 409);
@@ -61,15 +61,15 @@ describe("Idempotency-Key", () => {
     const seed = seedOf();
     const headers = { "idempotency-key": "shared-key" };
     const ja = await expectJob(
-      await api("POST", "/v1/images", { key: a.key, body: body4x(prompt, seed), headers }),
+      await api("POST", "/v1/images", { key: a.key, body: body2x(prompt, seed), headers }),
       202,
     );
-    const jb = await api("POST", "/v1/images", { key: b.key, body: body4x(prompt, seed), headers });
+    const jb = await api("POST", "/v1/images", { key: b.key, body: body2x(prompt, seed), headers });
     expect([200, 202]).toContain(jb.status);
     expect((await jb.json()) as { id: string }).not.toMatchObject({ id: ja.id });
     const bad = await api("POST", "/v1/images", {
       key: a.key,
-      body: body4x(prompt, seed),
+      body: body2x(prompt, seed),
       headers: { "idempotency-key": "x".repeat(300) },
     });
     expect(bad.status).toBe(400);

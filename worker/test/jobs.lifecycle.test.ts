@@ -5,6 +5,7 @@ import {
   account,
   api,
   audit,
+  body2x,
   body4x,
   expectJob,
   expectJson,
@@ -66,7 +67,7 @@ describe("job lifecycle", () => {
   it("serves the final image with ETag, immutable caching, Range and conditional GET", async () => {
     const acct = await account(FUNDS);
     const job = await expectJob(
-      await api("POST", "/v1/images", { key: acct.key, body: body4x(uniquePrompt("dl"), seedOf()) }),
+      await api("POST", "/v1/images", { key: acct.key, body: body2x(uniquePrompt("dl"), seedOf()) }),
       202,
     );
     const done = await waitForStatus(acct.key, job.id, ["succeeded"]);
@@ -75,6 +76,7 @@ describe("job lifecycle", () => {
     expect(full.status).toBe(200);
     const bytes = new Uint8Array(await full.arrayBuffer());
     expect(bytes.byteLength).toBe(done.image?.bytes);
+    expect(done.image).toMatchObject({ width: 128, height: 128 });
     expect(Array.from(bytes.slice(1, 4), (b) => String.fromCharCode(b)).join("")).toBe("PNG");
     const etag = full.headers.get("etag");
     expect(etag).toBe(`"${done.image?.sha256}"`);
@@ -107,7 +109,7 @@ describe("job lifecycle", () => {
   it("streams progress as Server-Sent Events until the job ends", async () => {
     const acct = await account(FUNDS);
     const job = await expectJob(
-      await api("POST", "/v1/images", { key: acct.key, body: body4x(uniquePrompt("sse"), seedOf()) }),
+      await api("POST", "/v1/images", { key: acct.key, body: body2x(uniquePrompt("sse"), seedOf()) }),
       202,
     );
     const res = await api("GET", `/v1/images/${job.id}/events`, { key: acct.key });
@@ -137,7 +139,7 @@ describe("job lifecycle", () => {
     const owner = await account(FUNDS);
     const other = await account(FUNDS);
     const job = await expectJob(
-      await api("POST", "/v1/images", { key: owner.key, body: body4x(uniquePrompt("mine"), seedOf()) }),
+      await api("POST", "/v1/images", { key: owner.key, body: body2x(uniquePrompt("mine"), seedOf()) }),
       202,
     );
     await waitForStatus(owner.key, job.id, ["succeeded"]);

@@ -7,6 +7,7 @@ import { env, exports } from "cloudflare:workers";
 import { signRequest } from "@accdiff/shared";
 import type { Env } from "../src/env";
 import app from "../src/index";
+import { jobStub } from "../src/jobs/client";
 import type { JobView } from "../src/jobs/view";
 import { JobViewSchema } from "../src/jobs/viewSchema";
 import { fundedAccount } from "./accountsHelpers";
@@ -136,14 +137,14 @@ export async function releaseHold(jobId: string): Promise<void> {
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = 8000,
+  timeoutMs = 30_000,
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -151,18 +152,30 @@ export async function getJob(key: string, id: string): Promise<JobView> {
   return expectJob(await api("GET", `/v1/images/${id}`, { key }), 200);
 }
 
-export async function waitForStatus(key: string, id: string, statuses: string[], timeoutMs = 8000): Promise<JobView> {
-  return waitFor(
-    `job ${id} to reach ${statuses.join("/")}`,
-    async () => {
-      const j = await getJob(key, id);
-      return statuses.includes(j.status) ? j : null;
-    },
-    timeoutMs,
-  );
+/**
+ * Waits for a job's status by long-polling its Durable Object (the RPC behind SSE) rather than hammering the API,
+ * then returns the public representation. Generous timeout: CI machines are often loaded.
+ */
+export async function waitForStatus(key: string, id: string, statuses: string[], timeoutMs = 60_000): Promise<JobView> {
+  const stub = jobStub(testEnv.JOBS, id);
+  if (!stub) throw new Error(`bad job id ${id}`);
+  const end = Date.now() + timeoutMs;
+  let version = -1;
+  for (;;) {
+    const s = await stub.waitForChange(version, 1000);
+    if (s && statuses.includes(s.status)) return getJob(key, id);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for job ${id} to reach ${statuses.join("/")} (${s?.status})`);
+    version = s?.version ?? -1;
+  }
 }
 
-/** The request body tests start from: 4x the test base resolution (phases 1..4), a fixed seed, PNG. */
+/** A request at 4x the test base resolution (phases 1..4), for tests about phases and the cache. */
 export function body4x(prompt: string, seed: number, extra: Record<string, unknown> = {}) {
   return { prompt, width: 256, height: 256, seed, steps: 4, ...extra };
+}
+
+/** A request at 2x (phases 1 and 2): half the runner traffic, for tests where the number of phases does not matter. */
+export function body2x(prompt: string, seed: number, extra: Record<string, unknown> = {}) {
+  return { prompt, width: 128, height: 128, seed, steps: 4, ...extra };
 }
