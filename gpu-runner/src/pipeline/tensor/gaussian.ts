@@ -11,7 +11,8 @@
  * We filter separably (columns, then rows): k*2 taps per element instead of k*k, which matters on
  * 4x512x512 latents. The difference from the 2-D kernel is float rounding only (~1e-7 relative).
  */
-import { mean, renormalize, stdUnbiased } from "./stats";
+import { meanStd, renormalize } from "./stats";
+import { addTapsF32, addTapsF64 } from "./tapSum";
 
 const f = Math.fround;
 
@@ -63,31 +64,25 @@ export function gaussianFilter(
   }
   const g = gaussianKernel1d(k, sigma);
   const r = k >> 1;
-  // One row of the column-filtered result, so the row pass can run in place over `dst`.
+  // Per output row: the column pass sums k source rows into `acc` (float64), rounds to float32 (the separable
+  // intermediate is a float32 tensor) into a zero-bordered `row`, and the row pass sums k shifted views of `row`.
+  // Taps are added in kernel order, at most 8 per addTaps call, so every sum is the plain loop's, bit for bit.
+  const acc = new Float64Array(w);
   const row = new Float64Array(w + 2 * r);
   const plane = h * w;
   for (let p = 0; p < planes; p++) {
     const base = p * plane;
-    // Column pass: dst[y, x] = sum_i g[i] * src[y + i - r, x] (rows outside the plane are zero).
     for (let y = 0; y < h; y++) {
-      const d = base + y * w;
+      // Column pass: taps whose source row lies inside the plane (rows outside are zero).
       const i0 = Math.max(0, r - y);
       const i1 = Math.min(k, h + r - y);
-      for (let x = 0; x < w; x++) {
-        let acc = 0;
-        for (let i = i0; i < i1; i++) acc += g[i] * src[base + (y + i - r) * w + x];
-        dst[d + x] = acc;
-      }
-    }
-    // Row pass, in place through a zero-bordered copy of the row.
-    for (let y = 0; y < h; y++) {
-      const d = base + y * w;
-      for (let x = 0; x < w; x++) row[r + x] = dst[d + x];
-      for (let x = 0; x < w; x++) {
-        let acc = 0;
-        for (let j = 0; j < k; j++) acc += g[j] * row[x + j];
-        dst[d + x] = acc;
-      }
+      acc.fill(0);
+      for (let i = i0; i < i1; i += 8) addTapsF32(acc, src, base + (y + i - r) * w, w, g, i, Math.min(8, i1 - i), w);
+      for (let x = 0; x < w; x++) row[r + x] = f(acc[x]);
+      // Row pass over the zero-bordered row.
+      acc.fill(0);
+      for (let j = 0; j < k; j += 8) addTapsF64(acc, row, j, 1, g, j, Math.min(8, k - j), w);
+      dst.set(acc, base + y * w);
     }
   }
   return dst;
@@ -117,8 +112,7 @@ export function gaussianFilterRenormalized(
 ): GaussianStats {
   const n = planes * h * w;
   const x = src.subarray(0, n);
-  const inputMean = mean(x);
-  const inputStd = stdUnbiased(x);
+  const { mean: inputMean, std: inputStd } = meanStd(x);
   const blurred = gaussianFilter(src, planes, h, w, k, sigma, out).subarray(0, n);
   renormalize(blurred, inputMean, inputStd, blurred);
   return { inputMean, inputStd };

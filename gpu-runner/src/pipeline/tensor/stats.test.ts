@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mean, renormalize, stdUnbiased } from "./stats";
+import { mean, meanStd, renormalize, stdUnbiased } from "./stats";
 
 const tensor = fc.float32Array({
   minLength: 2,
@@ -32,6 +32,14 @@ describe("mean and stdUnbiased", () => {
         const { m, s } = exactStats(x);
         expect(mean(x)).toBe(Math.fround(m));
         expect(Math.abs(stdUnbiased(x) - s)).toBeLessThanOrEqual(1e-6 * (s + 1));
+      }),
+    );
+  });
+
+  it("meanStd gives exactly mean() and stdUnbiased()", () => {
+    fc.assert(
+      fc.property(tensor, (x) => {
+        expect(meanStd(x)).toEqual({ mean: mean(x), std: stdUnbiased(x) });
       }),
     );
   });

@@ -23,10 +23,20 @@ export function mean(x: Float32Array): number {
 
 /** Unbiased standard deviation over all elements, as a float32 value (NaN when fewer than 2 elements). */
 export function stdUnbiased(x: Float32Array): number {
+  return stdAround(x, meanF64(x));
+}
+
+/** `mean(x)` and `stdUnbiased(x)` (the same values) in two passes instead of three. */
+export function meanStd(x: Float32Array): { mean: number; std: number } {
+  const m = meanF64(x);
+  return { mean: f32(m), std: stdAround(x, m) };
+}
+
+/** Unbiased std around the float64 mean `m` of x, as float32. */
+function stdAround(x: Float32Array, m: number): number {
   const n = x.length;
   if (n < 2) return Number.NaN;
   // Two passes in float64: as accurate as torch's float64 Welford, and immune to cancellation.
-  const m = meanF64(x);
   let ss = 0;
   for (let i = 0; i < n; i++) {
     const d = x[i] - m;
@@ -41,8 +51,7 @@ export function stdUnbiased(x: Float32Array): number {
  */
 export function renormalize(x: Float32Array, targetMean: number, targetStd: number, out?: Float32Array): Float32Array {
   const res = out ?? new Float32Array(x.length);
-  const m = mean(x);
-  const s = stdUnbiased(x);
+  const { mean: m, std: s } = meanStd(x);
   const tm = f32(targetMean);
   const ts = f32(targetStd);
   for (let i = 0; i < x.length; i++) res[i] = f32(f32(f32(x[i] - m) / s) * ts) + tm;
