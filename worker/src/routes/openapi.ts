@@ -146,6 +146,52 @@ export function openApiDocument(serverUrl: string) {
           },
         },
       },
+      "/v1/uploads": {
+        post: {
+          summary: "Upload an image to upscale; answers the reference for a request's `image` field",
+          requestBody: {
+            required: true,
+            content: {
+              "image/png": { schema: { type: "string", format: "binary" } },
+              "image/jpeg": { schema: { type: "string", format: "binary" } },
+              "image/webp": { schema: { type: "string", format: "binary" } },
+              "application/json": {
+                schema: { type: "object", properties: { imageBase64: { type: "string" } }, required: ["imageBase64"] },
+              },
+            },
+          },
+          responses: {
+            "201": json("the stored image's reference (plus contentType and bytes)", "ImageInput"),
+            "413": problem("too many bytes"),
+            "415": problem("not a PNG, JPEG or WebP"),
+            "422": problem("too many pixels"),
+            ...common,
+          },
+        },
+      },
+      "/v1/usage": {
+        get: {
+          summary: "Balance, open reservations and one page of the ledger (newest first)",
+          parameters: [
+            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1 } },
+            { name: "cursor", in: "query", required: false, schema: { type: "string" } },
+          ],
+          responses: { "200": { description: "usage (see the billing documentation)" }, ...common },
+        },
+      },
+      "/v1/usage/export": {
+        get: {
+          summary: "The ledger as CSV for invoicing (oldest first)",
+          parameters: [
+            { name: "from", in: "query", required: false, schema: { type: "string" } },
+            { name: "to", in: "query", required: false, schema: { type: "string" } },
+          ],
+          responses: {
+            "200": { description: "text/csv", content: { "text/csv": { schema: { type: "string" } } } },
+            ...common,
+          },
+        },
+      },
       "/v1/quote": {
         get: {
           summary:
