@@ -3,6 +3,7 @@
  * webhook and its event filter), webhooks verified (Standard Webhooks signatures), statuses mapped onto ours, outputs
  * copied to R2, billing as for runners.
  */
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { quote, RunnerJobSchema } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,6 +14,7 @@ import {
   expectJob,
   FAKE,
   getJob,
+  jobObject,
   seedOf,
   setReplicateScenario,
   uniquePrompt,
@@ -105,6 +107,21 @@ describe("replicate backend", () => {
     expect(cancelled.billing.state).toBe("released");
     await waitFor("prediction cancelled", async () => (await replicateLog(prompt)).cancels.length === 1);
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
+  });
+
+  it("asks Replicate when the lease runs out without webhooks, and applies what it answers", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("replicate lost webhooks");
+    await setReplicateScenario(prompt, { dropWebhooks: true });
+    const job = await submit(acct.key, prompt);
+    await waitFor("prediction done", async () => (await replicateLog(prompt)).predictions[0]?.status === "succeeded");
+    expect((await getJob(acct.key, job.id)).status).toBe("queued");
+    await runDurableObjectAlarm(jobObject(job.id));
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.attempt).toBe(1);
+    expect((await replicateLog(prompt)).created).toHaveLength(1);
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - done.quote.price, reserved: 0 });
   });
 
   it("maps a failed prediction to a failed job and releases the reservation", async () => {

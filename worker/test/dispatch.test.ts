@@ -121,7 +121,7 @@ describe("dispatch", () => {
       steps: 1,
       percent: 50,
     });
-    expect(stale.status).toBe(409);
+    expect(stale.status).toBe(410);
     expect((await getJob(acct.key, job.id)).progress.percent).toBe(0);
     await api("DELETE", `/v1/images/${job.id}`, { key: acct.key });
   });

@@ -150,7 +150,7 @@ describe("runner events", () => {
       body,
       headers: await signRequest(testEnv.RUNNER_SECRET, { method: "PUT", path: stalePath, body }),
     });
-    expect(stale.status).toBe(409);
+    expect(stale.status).toBe(410);
     const badKind = `/internal/jobs/${job.id}/attempts/1/artifacts/passwords/evil.png`;
     const kind = await api("PUT", badKind, {
       body,

@@ -6,6 +6,7 @@
  */
 import type { RunnerJob } from "@accdiff/shared";
 import Replicate from "replicate";
+import type { Prediction } from "../jobs/replicateUpdate";
 import type { DispatchResult } from "./types";
 
 export interface ReplicateConfig {
@@ -45,6 +46,15 @@ export async function createPrediction(cfg: ReplicateConfig, job: RunnerJob, web
       reason: `replicate: ${err instanceof Error ? err.message : String(err)}`,
       permanent,
     };
+  }
+}
+
+/** The prediction as Replicate sees it now, or null when it cannot be asked. */
+export async function getPrediction(cfg: ReplicateConfig, id: string): Promise<Prediction | null> {
+  try {
+    return (await replicateClient(cfg).predictions.get(id)) as unknown as Prediction;
+  } catch {
+    return null;
   }
 }
 

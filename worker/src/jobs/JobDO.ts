@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { RunnerEvent } from "@accdiff/shared";
 import { capture, release, reserve } from "../accounts";
 import { writePatchPromptRecord, writePhaseRecord } from "../cache/fill";
-import { cancelPrediction, createPrediction } from "../dispatch/replicate";
+import { cancelPrediction, createPrediction, getPrediction } from "../dispatch/replicate";
 import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
 import { cancelOnRunner, dispatchToPool } from "../dispatch/runnerPool";
 import { backoffMs, type DispatchResult, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
@@ -342,7 +342,31 @@ export class JobDO extends DurableObject<Env> {
 
   // ---- the alarm: dispatch, lease expiry, billing retries ----------------------------------------------------------
 
+  /**
+   * Replicate's lease: webhooks can be lost, so before presuming a prediction dead, ask Replicate. A prediction still
+   * starting or processing renews the lease; a finished one is applied as if its webhook had come. True when handled.
+   */
+  private async reconcileReplicate(): Promise<boolean> {
+    const cur = await this.load();
+    if (!cur || isFinished(cur) || cur.alarm !== "lease" || cur.backend !== "replicate" || !cur.dispatch.target) {
+      return false;
+    }
+    const p = await getPrediction(this.replicateConfig(), cur.dispatch.target);
+    if (!p || p.id !== cur.dispatch.target) return false;
+    if (p.status === "starting" || p.status === "processing") {
+      await this.lock.run(async () => {
+        const s = await this.draft();
+        if (!s || isFinished(s) || s.attempt !== cur.attempt) return;
+        await this.perform(s, [{ type: "renewLease" }], Date.now());
+      });
+    } else {
+      await this.replicateUpdate(cur.attempt, null, p);
+    }
+    return true;
+  }
+
   override async alarm(): Promise<void> {
+    if (await this.reconcileReplicate()) return;
     const cfg = configOf(this.env);
     const work = await this.lock.run(async () => {
       const s = await this.draft();

@@ -141,10 +141,13 @@ function artifactEffects(s: JobState, a: ArtifactRef): Effect[] {
   return effects;
 }
 
-/** Normalises artifact phases: the low-res kinds are phase 1, attention maps and tokens belong to no phase. */
+/**
+ * Normalises artifact phases: the low-res kinds are phase 1; attention maps, tokens and the final image belong to no
+ * phase (the final image is the last phase's, whether or not the runner says so).
+ */
 export function artifactPhase(kind: ArtifactRef["kind"], phase: number | undefined): number | null {
   if (kind === "lowres_image" || kind === "lowres_latents") return 1;
-  if (kind === "attention_maps" || kind === "tokens") return null;
+  if (kind === "attention_maps" || kind === "tokens" || kind === "final_image") return null;
   return phase ?? null;
 }
 

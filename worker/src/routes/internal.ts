@@ -48,7 +48,10 @@ function pathOf(url: string): string {
   return u.pathname + u.search;
 }
 
-/** How each outcome of an event is answered. Runners retry 5xx and stop on 4xx. */
+/**
+ * How each outcome of an event is answered. Runners retry 5xx, 408, 409, 425 and 429, and give up on other 4xx: a
+ * superseded attempt is 410 Gone so that its runner stops at once.
+ */
 function eventAnswer(result: EventResult, status?: string): Response {
   const ok = (code: number) =>
     new Response(JSON.stringify({ result, status: status ?? null }), {
@@ -63,7 +66,7 @@ function eventAnswer(result: EventResult, status?: string): Response {
     case "buffered":
       return ok(202);
     case "stale":
-      return problemOf(409, "Superseded attempt", "this attempt was re-dispatched; stop working on it");
+      return problemOf(410, "Superseded attempt", "this attempt was re-dispatched; stop working on it");
     case "unknown-attempt":
       return problemOf(409, "Unknown attempt", "the worker never dispatched this attempt");
     case "overflow":
@@ -129,8 +132,8 @@ internalRoutes.put("/jobs/:id/attempts/:attempt/artifacts/:kind/:name", async (c
   if (permission === "not-found") return notFound("no such job");
   if (permission === "replayed") return unauthorized("replayed request");
   if (permission === "stale")
-    return problemOf(409, "Superseded attempt", "this attempt was re-dispatched; stop working on it");
-  if (permission === "finished") return problemOf(409, "Job finished", "the job has ended; uploads are closed");
+    return problemOf(410, "Superseded attempt", "this attempt was re-dispatched; stop working on it");
+  if (permission === "finished") return problemOf(410, "Job finished", "the job has ended; uploads are closed");
   const sha256 = await sha256Hex(body);
   const key = `${kind}/${name}`;
   const contentType = c.req.header("content-type") ?? "application/octet-stream";

@@ -14,6 +14,8 @@ export interface ReplicateScenario {
   duplicateWebhooks?: boolean;
   /** Sign webhooks with another secret (the worker must refuse them). */
   forgeSignatures?: boolean;
+  /** Deliver no webhook at all (the worker must ask when its lease runs out). */
+  dropWebhooks?: boolean;
 }
 
 interface Prediction {
@@ -78,6 +80,12 @@ export class FakeReplicate {
       send(res, 401, { detail: "Unauthenticated" });
       return true;
     }
+    const get = /^\/replicate\/v1\/predictions\/([\w-]+)$/.exec(path);
+    if (get && req.method === "GET") {
+      const p = this.predictions.find((x) => x.id === get[1]);
+      send(res, p ? 200 : 404, p ?? { detail: "not found" });
+      return true;
+    }
     const cancel = /^\/replicate\/v1\/predictions\/([\w-]+)\/cancel$/.exec(path);
     if (cancel && req.method === "POST") {
       this.cancels.push(cancel[1]);
@@ -118,6 +126,7 @@ export class FakeReplicate {
   }
 
   private async webhook(p: Prediction, event: string, scenario: ReplicateScenario): Promise<void> {
+    if (scenario.dropWebhooks) return;
     if (!p.webhook || (p.webhook_events_filter && !p.webhook_events_filter.includes(event))) return;
     const body = JSON.stringify(p);
     const id = `msg_${randomUUID()}`;
