@@ -104,6 +104,15 @@ describe("job lifecycle", () => {
     expect(tampered.headers.get("content-type")).toBe("application/problem+json");
     expect((await api("GET", path)).status).toBe(401);
     expect((await api("GET", `/v1/images/${job.id}/files/nope.png`, { key: acct.key })).status).toBe(404);
+    // By format: the final image and the preview under stable names; a format the runner did not produce is 404.
+    const byFormat = await api("GET", `/v1/images/${job.id}/files/image.png`, { key: acct.key });
+    expect(new Uint8Array(await byFormat.arrayBuffer())).toEqual(bytes);
+    expect(byFormat.headers.get("etag")).toBe(etag);
+    const preview = await api("GET", `/v1/images/${job.id}/files/preview.png`, { key: acct.key });
+    expect(preview.headers.get("etag")).toBe(`"${done.preview?.sha256}"`);
+    await preview.arrayBuffer();
+    const webp = await api("GET", `/v1/images/${job.id}/files/image.webp`, { key: acct.key });
+    expect(webp.status).toBe(404);
   });
 
   it("streams progress as Server-Sent Events until the job ends", async () => {

@@ -25,7 +25,17 @@ export function fileName(a: Pick<ArtifactRef, "kind" | "phase" | "contentType">)
   return `${a.kind}${phased ? `-${a.phase}` : ""}.${extensionOf(a.contentType)}`;
 }
 
+/**
+ * The artifact a download name designates: its own name, or by format `image.<png|webp|jpeg>` (the final image) and
+ * `preview.<png|webp|jpeg>` (the low-res image).
+ */
 export function findFile(s: JobState, name: string): ArtifactRef | undefined {
+  const alias = /^(image|preview)\.(png|webp|jpeg)$/.exec(name);
+  if (alias) {
+    const kind = alias[1] === "image" ? "final_image" : "lowres_image";
+    if (kind === "final_image" && s.status !== "succeeded") return undefined;
+    return s.artifacts.find((a) => a.kind === kind && formatOfContentType(a.contentType) === alias[2]);
+  }
   return s.artifacts.find((a) => fileName(a) === name);
 }
 

@@ -130,7 +130,8 @@ export function openApiDocument(serverUrl: string) {
         parameters: [idParam, { name: "name", in: "path", required: true, schema: { type: "string" } }],
         get: {
           summary:
-            "Download an image or artifact (ETag, immutable caching, Range); by API key or a signed link (exp, sig)",
+            "Download an artifact by its name (see the job's files), or image.<png|webp|jpeg> / preview.<png|webp|jpeg>; " +
+            "ETag, immutable caching, Range; by API key or a signed link (exp, sig)",
           security: [{ apiKey: [] }, {}],
           parameters: [
             { name: "exp", in: "query", required: false, schema: { type: "integer" } },
