@@ -6,35 +6,21 @@
  * Guidance uses guidance_scale and the main prompt with crop (0, 0), as in the reference.
  */
 import { cosineFactors } from "./cosine";
-import {
-  cropTopLeft,
-  type DilatedInputs,
-  dilatedGaussianSigma,
-  dilatedOffsets,
-  gatherDilated,
-  invertShuffleIndex,
-  prepareDilatedInputs,
-  scatterDilated,
-  shuffleSamples,
-  unshuffleSamples,
-} from "./dilated";
+import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from "./dilated";
+import { type DilatedGrid, dilatedModelInput, type Renormalization, scatterGuided } from "./dilatedKernels";
 import { type JobContext, phaseTimeIds } from "./job";
 import type { PhaseSpec } from "./phasePlan";
-import { cfgGuidance, cfgModelInput, ensure } from "./sampling";
+import { ensure } from "./sampling";
+import { gaussianFilter } from "./tensor/gaussian";
+import { meanStd } from "./tensor/stats";
 import { repeatTimeIds } from "./timeIds";
 
 export class DilatedBranch {
   private readonly offsets: ReturnType<typeof dilatedOffsets>;
-  private readonly buffers: { padded?: Float32Array; filtered?: Float32Array } = {};
-  private valueGlobal?: Float32Array;
   private readonly out: Float32Array;
-  private samples?: Float32Array;
-  private filteredSamples?: Float32Array;
-  private shuffled?: Float32Array;
+  private padded?: Float32Array;
+  private filtered?: Float32Array;
   private modelIn?: Float32Array;
-  private guided?: Float32Array;
-  private unshuffled?: Float32Array;
-  private denoised?: Float32Array;
   private shuffleIdx?: Int32Array;
   private inverseIdx?: Int32Array;
   private readonly timeIds = new Map<number, Float32Array>();
@@ -56,63 +42,65 @@ export class DilatedBranch {
     const W = phase.latentWidth;
     const s = phase.scale;
     const t = clock.timestep(i);
-    let gaussSigma: number | null = null;
+    const { hPad, wPad } = dilatedPadding(H, W, s);
+    const grid: DilatedGrid = { planes: C, paddedH: H + hPad, paddedW: W + wPad, scale: s };
+    const n = C * grid.paddedH * grid.paddedW;
+    // L: the latent, zero-padded on the top/left to multiples of s (no copy when nothing is padded: L is only read).
+    let padded = latents;
+    if (hPad > 0 || wPad > 0) {
+      this.padded = ensure(this.padded, n);
+      padded = padTopLeft(latents, C, H, W, hPad, wPad, this.padded.subarray(0, n));
+    }
+    // G: what the model sees, L blurred with kernel 2s-1 and renormalised to L's statistics (applied per element
+    // as the model input is built).
+    let g = padded;
+    let renorm: Renormalization | null = null;
     if (params.useGaussian) {
       const { c3 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
-      gaussSigma = dilatedGaussianSigma(params.sigma, c3);
+      this.filtered = ensure(this.filtered, n);
+      const input = meanStd(padded);
+      g = gaussianFilter(
+        padded,
+        C,
+        grid.paddedH,
+        grid.paddedW,
+        2 * s - 1,
+        dilatedGaussianSigma(params.sigma, c3),
+        this.filtered.subarray(0, n),
+      );
+      const blurred = meanStd(g);
+      renorm = { mean: blurred.mean, std: blurred.std, targetMean: input.mean, targetStd: input.std };
     }
-    const d: DilatedInputs = prepareDilatedInputs(latents, C, H, W, s, gaussSigma, this.buffers);
-    this.buffers.padded = d.padded;
-    if (d.filtered !== d.padded) this.buffers.filtered = d.filtered;
-    const PH = d.paddedH;
-    const PW = d.paddedW;
-    this.valueGlobal = ensure(this.valueGlobal, C * PH * PW);
-    const value = this.valueGlobal.subarray(0, C * PH * PW);
-    value.fill(0);
-    const per = C * (PH / s) * (PW / s);
+    const per = n / (s * s);
     const vbMax = params.viewBatchSize;
 
     for (let j = 0, batchNo = 0; j < this.offsets.length; j += vbMax, batchNo++) {
       const batch = this.offsets.slice(j, j + vbMax);
       const vb = batch.length;
-      this.samples = ensure(this.samples, vb * per);
-      const X = gatherDilated(d.padded, C, PH, PW, s, batch, this.samples.subarray(0, vb * per));
-      let G = X;
-      if (d.filtered !== d.padded) {
-        this.filteredSamples = ensure(this.filteredSamples, vb * per);
-        G = gatherDilated(d.filtered, C, PH, PW, s, batch, this.filteredSamples.subarray(0, vb * per));
-      }
-      let inverse: Int32Array | undefined;
+      let shuffle: Int32Array | null = null;
+      let inverse: Int32Array | null = null;
       if (params.shuffle) {
         this.shuffleIdx = ensureI32(this.shuffleIdx, vb * per);
         this.inverseIdx = ensureI32(this.inverseIdx, vb * per);
-        const idx = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, this.shuffleIdx.subarray(0, vb * per));
-        inverse = invertShuffleIndex(idx, vb, per, this.inverseIdx.subarray(0, vb * per));
-        this.shuffled = ensure(this.shuffled, vb * per);
-        G = shuffleSamples(G, idx, vb, per, this.shuffled.subarray(0, vb * per));
+        shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, this.shuffleIdx.subarray(0, vb * per));
+        inverse = this.inverseIdx;
       }
       this.modelIn = ensure(this.modelIn, 2 * vb * per);
-      const modelIn = cfgModelInput(G, vb, per, clock.inputDivisor(i), this.modelIn.subarray(0, 2 * vb * per));
+      const modelIn = this.modelIn.subarray(0, 2 * vb * per);
+      dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn, inverse);
       const c = await ctx.conditioning.batch(params.negativePrompt, this.repeatPrompt(vb));
       const out = await caller.unet({
-        sample: { data: modelIn, shape: [2 * vb, C, PH / s, PW / s] },
+        sample: { data: modelIn, shape: [2 * vb, C, grid.paddedH / s, grid.paddedW / s] },
         timestep: t,
         encoderHiddenStates: c.encoderHiddenStates,
         textEmbeds: c.textEmbeds,
         timeIds: { data: this.timeIdsFor(vb), shape: [2 * vb, 6] },
       });
-      this.guided = ensure(this.guided, vb * per);
-      let eps = cfgGuidance(out.noise.data, vb, per, params.guidanceScale, this.guided.subarray(0, vb * per));
-      if (inverse) {
-        this.unshuffled = ensure(this.unshuffled, vb * per);
-        eps = unshuffleSamples(eps, inverse, vb, per, this.unshuffled.subarray(0, vb * per));
-      }
-      this.denoised = ensure(this.denoised, vb * per);
-      const denoised = this.denoised.subarray(0, vb * per);
-      clock.step(i, eps, X, denoised, true);
-      scatterDilated(value, C, PH, PW, s, batch, denoised);
+      const { sigma, sigmaNext } = clock.stepSigmas(i, true);
+      const step = { guidanceScale: params.guidanceScale, sigma, sigmaNext };
+      scatterGuided(padded, grid, batch, out.noise.data, inverse, step, hPad, wPad, this.out);
     }
-    return cropTopLeft(value, C, PH, PW, d.hPad, d.wPad, this.out);
+    return this.out;
   }
 
   /** add_time_ids unchanged (crop 0, 0) for every offset: [2*vb, 6]. */

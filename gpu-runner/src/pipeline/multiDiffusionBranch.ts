@@ -6,20 +6,11 @@
  * Buffers are allocated once per phase and reused at every step and batch.
  */
 import type { ControlResiduals, Tensor } from "../models/types";
-import {
-  accumulateView,
-  clipView,
-  createAccumulator,
-  finishMultiDiffusion,
-  gatherViews,
-  type MultiDiffusionAccumulator,
-  resetAccumulator,
-} from "./fusion";
 import { type JobContext, phaseTimeIds } from "./job";
+import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
-import { cfgGuidance, cfgModelInput, ensure } from "./sampling";
-import { padPlanes } from "./tensor/pad";
+import { ensure } from "./sampling";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
 import { getViews, jitterRange, type View } from "./views";
 
@@ -28,25 +19,10 @@ export interface ConditionCrops {
   crop(views: readonly View[], jitterPad: number, out?: Float32Array): Tensor;
 }
 
-export interface LocalResult {
-  /** value_local after the crop and the count==0 fallback, [C, H, W]. */
-  value: Float32Array;
-  /** count_local, one [H, W] plane. */
-  count: Float32Array;
-  /** Latent positions no window covered (they took the fallback). */
-  uncovered: number;
-}
-
 export class MultiDiffusionBranch {
   private readonly jr: number;
-  private readonly padded: Float32Array;
-  private readonly acc: MultiDiffusionAccumulator;
-  private readonly value: Float32Array;
-  private readonly count: Float32Array;
-  private crops?: Float32Array;
+  private readonly sums: LocalSums;
   private modelIn?: Float32Array;
-  private guided?: Float32Array;
-  private denoised?: Float32Array;
   private condBuf?: Float32Array;
   private readonly timeIdBase: Float32Array;
   private readonly promptsAll: string[];
@@ -59,14 +35,9 @@ export class MultiDiffusionBranch {
   ) {
     const C = ctx.info.latentChannels;
     const { latentHeight: H, latentWidth: W } = phase;
-    // The reference always jitters (random_jitter = True), so the latent is always padded by the jitter range.
+    // The reference always jitters (random_jitter = True): views live in the latent padded by the jitter range.
     this.jr = jitterRange(ctx.params.window, ctx.params.stride);
-    const PH = H + 2 * this.jr;
-    const PW = W + 2 * this.jr;
-    this.padded = new Float32Array(C * PH * PW);
-    this.acc = createAccumulator(C, PH, PW);
-    this.value = new Float32Array(C * H * W);
-    this.count = new Float32Array(H * W);
+    this.sums = { value: new Float32Array(C * H * W), count: new Float32Array(H * W) };
     this.timeIdBase = phaseTimeIds(ctx, phase);
     this.promptsAll = [];
   }
@@ -86,15 +57,18 @@ export class MultiDiffusionBranch {
     );
   }
 
-  async run(i: number, latents: Float32Array, fallback: Float32Array): Promise<LocalResult> {
+  /**
+   * Denoises every window of step i and returns the MultiDiffusion sums (value_local before the division by
+   * count_local, in the unpadded frame; owned by the branch, overwritten next step). `latents` is only read.
+   */
+  async run(i: number, latents: Float32Array): Promise<LocalSums> {
     const { ctx, phase, jr } = this;
     const { params, info, clock, caller } = ctx;
     const C = info.latentChannels;
-    const H = phase.latentHeight;
-    const W = phase.latentWidth;
+    const frame: JitterFrame = { latents, planes: C, height: phase.latentHeight, width: phase.latentWidth, jr };
     const vbMax = params.viewBatchSize;
-    padPlanes(latents, C, H, W, { top: jr, bottom: jr, left: jr, right: jr }, this.padded);
-    resetAccumulator(this.acc);
+    this.sums.value.fill(0);
+    this.sums.count.fill(0);
     const views = this.viewsFor(i);
     // The reference re-encodes every patch prompt (with the negative) at the start of every step.
     if (this.patches) caller.countReferenceEncode(views.length);
@@ -105,18 +79,14 @@ export class MultiDiffusionBranch {
     for (let j = 0; j < views.length; j += vbMax) {
       const batch = views.slice(j, j + vbMax);
       const vb = batch.length;
-      const box = clipView(batch[0], this.acc.height, this.acc.width);
-      const per = C * (box.h1 - box.h0) * (box.w1 - box.w0);
-      this.crops = ensure(this.crops, vb * per);
-      const X = this.crops.subarray(0, vb * per);
-      const first = gatherViews(this.padded, C, this.acc.height, this.acc.width, batch, X);
-      this.modelIn = ensure(this.modelIn, 2 * vb * per);
-      const modelIn = this.modelIn.subarray(0, 2 * vb * per);
-      cfgModelInput(X, vb, per, clock.inputDivisor(i), modelIn);
+      // Clipped views are at most window x window: one buffer serves every batch of the phase.
+      this.modelIn = ensure(this.modelIn, 2 * vb * C * params.window * params.window);
+      const { vh, vw } = viewModelInput(frame, batch, clock.inputDivisor(i), this.modelIn);
+      const modelIn = this.modelIn.subarray(0, 2 * vb * C * vh * vw);
       const prompts = this.patches ? this.patches.prompts.slice(j, j + vb) : this.repeatPrompt(vb);
       const cond = await ctx.conditioning.batch(params.negativePrompt, prompts);
       const input = {
-        sample: { data: modelIn, shape: [2 * vb, C, first.h, first.w] },
+        sample: { data: modelIn, shape: [2 * vb, C, vh, vw] },
         timestep: clock.timestep(i),
         encoderHiddenStates: cond.encoderHiddenStates,
         textEmbeds: cond.textEmbeds,
@@ -127,21 +97,21 @@ export class MultiDiffusionBranch {
       // outside compat we skip those calls, which changes nothing but time.
       if (useControl && this.condition && (params.referenceCompat || condScale !== 0)) {
         const k = info.vaeScaleFactor;
-        this.condBuf = ensure(this.condBuf, 2 * vb * 3 * (k * (box.h1 - box.h0)) * (k * (box.w1 - box.w0)));
+        this.condBuf = ensure(this.condBuf, 2 * vb * 3 * (k * vh) * (k * vw));
         const c = this.condition.crop(batch, jr, this.condBuf);
         residuals = await caller.controlnet({ ...input, cond: c, conditioningScale: condScale });
       }
       const out = await caller.unet(input, residuals);
-      this.guided = ensure(this.guided, vb * per);
-      const guided = this.guided.subarray(0, vb * per);
-      cfgGuidance(out.noise.data, vb, per, params.multiGuidanceScale, guided);
-      this.denoised = ensure(this.denoised, vb * per);
-      const denoised = this.denoised.subarray(0, vb * per);
-      clock.step(i, guided, X, denoised, true);
-      for (let b = 0; b < vb; b++) accumulateView(this.acc, batch[b], denoised.subarray(b * per, (b + 1) * per));
+      const { sigma, sigmaNext } = clock.stepSigmas(i, true);
+      accumulateGuided(
+        frame,
+        batch,
+        out.noise.data,
+        { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext },
+        this.sums,
+      );
     }
-    const uncovered = finishMultiDiffusion(this.acc, jr, H, W, fallback, this.value, this.count);
-    return { value: this.value, count: this.count, uncovered };
+    return this.sums;
   }
 
   /**

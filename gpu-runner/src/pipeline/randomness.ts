@@ -13,7 +13,7 @@
  *   probe               the noise that probes an uploaded image's attention maps
  */
 import type { AttentionStoreSnapshot } from "./attention";
-import { randomShuffleIndex } from "./dilated";
+import { invertShuffleIndex, randomShuffleIndex } from "./dilated";
 import { gaussian, randIntStream, SeededStream } from "./rng";
 import type { RandInt, View } from "./views";
 
@@ -91,6 +91,8 @@ export class RandomSource {
     const given = this.inject.shuffleIndex?.(phase, step, batch, B, n);
     if (given) {
       if (given.length !== B * n) throw new RangeError(`shuffleIndex(${phase}, ${step}, ${batch}): need ${B}x${n}`);
+      // The fused kernels trust the index to hold a permutation per column: check injected ones (throws if not).
+      invertShuffleIndex(given, B, n);
       out.set(given);
       return out;
     }

@@ -42,14 +42,23 @@ export class SigmaClock {
    * `_init_step_index(t)` before the step (upscaling phases); phase 1 steps without it.
    */
   step(i: number, eps: Float32Array, sample: Float32Array, out: Float32Array, reinit: boolean): void {
+    const { sigma, sigmaNext } = this.stepSigmas(i, reinit);
+    eulerStep(eps, sample, sigma, sigmaNext, out);
+  }
+
+  /**
+   * The sigmas one Euler step of step i goes from and to, consuming the compat state exactly as `step` does (one call
+   * per model batch): for kernels that fuse the step with their other per-element work (see `eulerValue`).
+   */
+  stepSigmas(i: number, reinit: boolean): { sigma: number; sigmaNext: number } {
     let idx = i;
     if (this.ref) {
       const t = this.schedule.timesteps[i];
       if (reinit) this.ref.initStepIndex(t);
       idx = this.ref.stepSigmaIndex(t);
+      this.ref.afterStep();
     }
-    eulerStep(eps, sample, this.schedule.sigmas[idx], this.schedule.sigmas[idx + 1], out);
-    this.ref?.afterStep();
+    return { sigma: this.schedule.sigmas[idx], sigmaNext: this.schedule.sigmas[idx + 1] };
   }
 
   /**
@@ -104,12 +113,14 @@ export function cfgGuidance(
     const u = 2 * b * per;
     const t = u + per;
     const o = b * per;
-    for (let k = 0; k < per; k++) {
-      const eu = noise[u + k];
-      out[o + k] = f(eu + f(g * f(noise[t + k] - eu)));
-    }
+    for (let k = 0; k < per; k++) out[o + k] = cfgValue(noise[u + k], noise[t + k], g);
   }
   return out;
+}
+
+/** One element of `cfgGuidance`: `eu + g*(et - eu)` in float32 (`g` already float32). */
+export function cfgValue(eu: number, et: number, g: number): number {
+  return f(eu + f(g * f(et - eu)));
 }
 
 /** A Float32Array of at least `n` elements, reusing `buf` when it is large enough (callers use subarray(0, n)). */

@@ -210,13 +210,18 @@ export function eulerStep(
   const res = out ?? new Float32Array(sample.length);
   const s = f32(sigma);
   const dt = f32(f32(sigmaNext) - s);
-  for (let i = 0; i < sample.length; i++) {
-    const x = sample[i];
-    const x0 = f32(x - f32(s * eps[i]));
-    const d = f32(f32(x - x0) / s);
-    res[i] = x + f32(d * dt);
-  }
+  for (let i = 0; i < sample.length; i++) res[i] = eulerValue(sample[i], eps[i], s, dt);
   return res;
+}
+
+/**
+ * One element of `eulerStep`, rounded to float32: `s` = float32 sigma, `dt` = float32(float32(sigmaNext) - s).
+ * Fused kernels call it so that their steps are the scheduler's, bit for bit.
+ */
+export function eulerValue(x: number, eps: number, s: number, dt: number): number {
+  const x0 = f32(x - f32(s * eps));
+  const d = f32(f32(x - x0) / s);
+  return f32(x + f32(d * dt));
 }
 
 /** original + noise*sigma (diffusers add_noise, with sigma = sigmas[index of t]), float32. */

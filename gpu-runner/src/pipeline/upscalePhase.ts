@@ -8,12 +8,13 @@
 import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
 import { DilatedBranch } from "./dilatedBranch";
-import { blendBranches, skipResidual } from "./fusion";
 import type { JobContext } from "./job";
-import { type ConditionCrops, type LocalResult, MultiDiffusionBranch } from "./multiDiffusionBranch";
+import { type ConditionCrops, MultiDiffusionBranch } from "./multiDiffusionBranch";
+import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { addNoise } from "./scheduler";
+import { fuseBranches, skipResidualNoised } from "./stepFusion";
 import { bicubicResize } from "./tensor/bicubic";
 import { renormalize } from "./tensor/stats";
 
@@ -50,12 +51,10 @@ export async function runUpscalePhase(
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
   const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W);
   // Noise inversion: noise_latents[k] = up + noise * sigmas[k]. The reference keeps all n of them; they are an
-  // elementwise function of (up, noise, sigma_k), so we recompute the one a step needs (same float32 values) instead
-  // of holding steps x latent floats (200 MB at 4096^2, 50 steps).
+  // elementwise function of (up, noise, sigma_k), so each step evaluates the one it needs per element (same float32
+  // values) instead of holding steps x latent floats (200 MB at 4096^2, 50 steps).
   const noise = ctx.random.phaseNoise(phase.id, n);
   const latents = addNoise(up, noise, sigmas[0]);
-  const noiseLatent = new Float32Array(n);
-  const fallback = new Float32Array(n);
 
   const local = params.useMultiDiffusion ? new MultiDiffusionBranch(ctx, phase, patches, condition) : null;
   const global = params.useDilatedSampling ? new DilatedBranch(ctx, phase) : null;
@@ -64,18 +63,12 @@ export async function runUpscalePhase(
   for (let i = 0; i < steps; i++) {
     const t = clock.timestep(i);
     const { c1, c2 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
-    if (params.useSkipResidual) {
-      addNoise(up, noise, sigmas[i], noiseLatent);
-      skipResidual(latents, noiseLatent, c1, latents);
-    }
-    let localOut: LocalResult | null = null;
-    if (local) {
-      // Pixels no window covers take noise_latents[i+1] (noise_latents[i] at the last step).
-      addNoise(up, noise, sigmas[i < steps - 1 ? i + 1 : i], fallback);
-      localOut = await local.run(i, latents, fallback);
-    }
+    if (params.useSkipResidual) skipResidualNoised(latents, { up, noise, sigma: sigmas[i] }, c1);
+    const localSums: LocalSums | null = local ? await local.run(i, latents) : null;
     const globalOut = global ? await global.run(i, latents) : null;
-    blendBranches(localOut, globalOut, c2, C, H * W, latents);
+    // Pixels no window covers take noise_latents[i+1] (noise_latents[i] at the last step).
+    const fallback = { up, noise, sigma: sigmas[i < steps - 1 ? i + 1 : i] };
+    fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents);
     ctx.progress.step(phase.id, i + 1, steps, H * W * ((local ? 1 : 0) + (global ? 1 : 0)));
     emitStep(ctx, phase.id, i, latents, [1, C, H, W]);
   }
