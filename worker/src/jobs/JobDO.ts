@@ -9,16 +9,18 @@ import { DurableObject } from "cloudflare:workers";
 import type { RunnerEvent } from "@accdiff/shared";
 import { capture, release, reserve } from "../accounts";
 import { writePatchPromptRecord, writePhaseRecord } from "../cache/fill";
-import { cancelPrediction, createPrediction, getPrediction } from "../dispatch/replicate";
+import { cancelAttempt, dispatchAttempt, replicateConfigOf } from "../dispatch/backend";
+import { getPrediction } from "../dispatch/replicate";
 import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
-import { cancelOnRunner, dispatchToPool } from "../dispatch/runnerPool";
-import { backoffMs, type DispatchResult, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
-import { configOf, type Env, runnerUrls } from "../env";
+import { backoffMs, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
+import { configOf, type Env } from "../env";
 import { type CreateInit, type CreateOutcome, initialState } from "./create";
 import { Mutex } from "./mutex";
+import { seenBefore } from "./nonces";
 import { type Prediction, predictionEvents, type SynthEvent } from "./replicateUpdate";
 import { admit } from "./sequence";
 import {
+  alarmPlan,
   applyEvent,
   cancelByUser,
   dispatchGaveUp,
@@ -42,9 +44,6 @@ export type EventResult =
 export type UploadPermission = "ok" | "not-found" | "finished" | "stale" | "replayed";
 
 const STATE_KEY = "job";
-const NONCES_KEY = "nonces";
-/** Nonces are kept twice the signature window: older requests fail the timestamp check anyway. */
-const NONCE_TTL_MS = 2 * 300 * 1000;
 const BILLING_RETRY_MS = 5_000;
 const DISPATCH_WATCHDOG_MS = 60_000;
 const ARTIFACT_KEY = /^([a-z_]+)\/[A-Za-z0-9._-]{1,128}$/;
@@ -129,13 +128,8 @@ export class JobDO extends DurableObject<Env> {
   // ---- RPC: runner traffic -----------------------------------------------------------------------------------------
 
   /** Records a signed request's nonce; true when it was seen before (a replay). Only for existing jobs. */
-  private async replayed(nonce: string, now: number): Promise<boolean> {
-    const nonces = (await this.ctx.storage.get<Record<string, number>>(NONCES_KEY)) ?? {};
-    if (nonces[nonce] !== undefined && nonces[nonce] > now) return true;
-    for (const [n, exp] of Object.entries(nonces)) if (exp <= now) delete nonces[n];
-    nonces[nonce] = now + NONCE_TTL_MS;
-    await this.ctx.storage.put(NONCES_KEY, nonces);
-    return false;
+  private replayed(nonce: string, now: number): Promise<boolean> {
+    return seenBefore(this.ctx.storage, nonce, now);
   }
 
   /** May the runner of `attempt` upload an artifact now? */
@@ -203,30 +197,15 @@ export class JobDO extends DurableObject<Env> {
   }
 
   /**
-   * Carries out the effects of a transition, then saves the state. Effects come first so that whoever sees the new
+   * Carries out the effects of a transition, then saves the state. `inlineDispatch`: the caller (the alarm) dispatches
+   * right away, so a re-dispatch's alarm only guards against that invocation dying midway. Effects come first so that whoever sees the new
    * state (a client polling for "succeeded") also sees its consequences: the cache records and the capture. They are
    * all idempotent (cache keys, billing per job id), so a crash before the save, followed by the runner's retry of
    * the same event, only repeats them.
    */
   private async perform(s: JobState, effects: Effect[], now: number, inlineDispatch = false): Promise<void> {
-    const cfg = configOf(this.env);
-    let alarmAt: number | null | undefined;
-    let settle = false;
-    for (const e of effects) {
-      if (e.type === "renewLease") {
-        s.alarm = "lease";
-        alarmAt = now + cfg.leaseMs;
-      } else if (e.type === "redispatch") {
-        s.alarm = "dispatch";
-        // Dispatching right away in this alarm: the alarm only guards against this invocation dying midway.
-        alarmAt = inlineDispatch ? now + DISPATCH_WATCHDOG_MS : now;
-      } else if (e.type === "clearAlarm") {
-        s.alarm = null;
-        alarmAt = null;
-      } else if (e.type === "capture" || e.type === "release") {
-        settle = true;
-      }
-    }
+    const plan = alarmPlan(effects, now, configOf(this.env).leaseMs, inlineDispatch ? DISPATCH_WATCHDOG_MS : 0);
+    if (plan.alarm !== undefined) s.alarm = plan.alarm;
     for (const e of effects) {
       try {
         if (e.type === "writeCache" && !s.cacheWritten.includes(`phase:${e.phase}`)) {
@@ -239,10 +218,10 @@ export class JobDO extends DurableObject<Env> {
         console.warn(`job ${s.id}: ${e.type} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (settle) await this.settleBilling(s);
+    if (plan.settle) await this.settleBilling(s);
     await this.save(s, now);
     for (const e of effects) if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target));
-    await this.scheduleAlarm(s, now, alarmAt);
+    await this.scheduleAlarm(s, now, plan.at);
   }
 
   /** One alarm serves dispatch, lease and billing retries; `at` undefined keeps the one set. */
@@ -271,20 +250,8 @@ export class JobDO extends DurableObject<Env> {
 
   private async cancelRemote(target: string | null): Promise<void> {
     const s = this.state;
-    if (!target || !s) return;
-    if (s.backend === "replicate") {
-      await cancelPrediction(this.replicateConfig(), target);
-    } else {
-      await cancelOnRunner(target, this.env.RUNNER_SECRET, s.id);
-    }
-  }
-
-  private replicateConfig() {
-    return {
-      token: this.env.REPLICATE_API_TOKEN ?? "",
-      model: this.env.REPLICATE_MODEL ?? "",
-      baseUrl: this.env.REPLICATE_API_BASE,
-    };
+    if (!target || !s || s.backend === "cache") return;
+    await cancelAttempt(this.env, s.backend, target, s.id);
   }
 
   // ---- RPC: the client's cancel, Replicate's webhooks ----------------------------------------------------------------
@@ -351,7 +318,7 @@ export class JobDO extends DurableObject<Env> {
     if (!cur || isFinished(cur) || cur.alarm !== "lease" || cur.backend !== "replicate" || !cur.dispatch.target) {
       return false;
     }
-    const p = await getPrediction(this.replicateConfig(), cur.dispatch.target);
+    const p = await getPrediction(replicateConfigOf(this.env), cur.dispatch.target);
     if (!p || p.id !== cur.dispatch.target) return false;
     if (p.status === "starting" || p.status === "processing") {
       await this.lock.run(async () => {
@@ -391,26 +358,19 @@ export class JobDO extends DurableObject<Env> {
         );
         if (isFinished(s)) return null;
       }
-      if (s.alarm !== "dispatch") return null;
+      if (s.alarm !== "dispatch" || s.backend === "cache") return null;
       return {
         attempt: s.attempt,
         tries: s.dispatch.tries,
         backend: s.backend,
+        base: s.base,
         job: await buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now),
       };
     });
     if (!work) return;
 
     // Outside the lock: a fast runner may post its first events before this call returns.
-    let result: DispatchResult;
-    if (work.backend === "replicate") {
-      const s = this.state!;
-      const webhook = `${s.base}/internal/replicate/${s.id}?attempt=${work.attempt}`;
-      result = await createPrediction(this.replicateConfig(), work.job, webhook);
-    } else {
-      const pool = runnerUrls(this.env);
-      result = await dispatchToPool(pool, this.env.RUNNER_SECRET, work.job, work.attempt - 1 + work.tries);
-    }
+    const result = await dispatchAttempt(this.env, work.backend, work.job, work.base, work.tries);
 
     await this.lock.run(async () => {
       const s = await this.draft();

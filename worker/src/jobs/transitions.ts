@@ -25,6 +25,24 @@ export type Effect =
   | { type: "cancelRemote"; target: string | null; attempt: number }
   | { type: "clearAlarm" };
 
+/**
+ * What a transition's effects mean for the job's single alarm: its new purpose and time (`at` undefined: keep the one
+ * set; null: none), and whether billing must be settled. The last alarm effect wins. `dispatchDelayMs` delays a
+ * re-dispatch's alarm when the caller dispatches itself (the alarm is then only a watchdog).
+ */
+export function alarmPlan(effects: Effect[], now: number, leaseMs: number, dispatchDelayMs = 0) {
+  let alarm: JobState["alarm"] | undefined;
+  let at: number | null | undefined;
+  let settle = false;
+  for (const e of effects) {
+    if (e.type === "renewLease") [alarm, at] = ["lease", now + leaseMs];
+    else if (e.type === "redispatch") [alarm, at] = ["dispatch", now + dispatchDelayMs];
+    else if (e.type === "clearAlarm") [alarm, at] = [null, null];
+    else if (e.type === "capture" || e.type === "release") settle = true;
+  }
+  return { alarm, at, settle };
+}
+
 /** A runner's `artifact` event after the JobDO checked the upload (size and hash) in R2. */
 export type VerifiedArtifact = Extract<RunnerEvent, { type: "artifact" }> & { r2Key: string };
 

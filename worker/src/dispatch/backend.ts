@@ -1,0 +1,39 @@
+/**
+ * The two dispatch backends behind one interface, chosen per job (the job records the backend configured when it was
+ * accepted, so a configuration change does not strand jobs in flight).
+ */
+import type { RunnerJob } from "@accdiff/shared";
+import { type Env, runnerUrls } from "../env";
+import { cancelPrediction, createPrediction, type ReplicateConfig } from "./replicate";
+import { cancelOnRunner, dispatchToPool } from "./runnerPool";
+import type { DispatchResult } from "./types";
+
+export type Backend = "runner" | "replicate";
+
+export function replicateConfigOf(env: Env): ReplicateConfig {
+  return { token: env.REPLICATE_API_TOKEN ?? "", model: env.REPLICATE_MODEL ?? "", baseUrl: env.REPLICATE_API_BASE };
+}
+
+export function replicateWebhookUrl(base: string, jobId: string, attempt: number): string {
+  return `${base}/internal/replicate/${jobId}?attempt=${attempt}`;
+}
+
+/** Sends one attempt out. `tries` (failed rounds so far) rotates the runner the round starts with. */
+export function dispatchAttempt(
+  env: Env,
+  backend: Backend,
+  job: RunnerJob,
+  base: string,
+  tries: number,
+): Promise<DispatchResult> {
+  if (backend === "replicate") {
+    return createPrediction(replicateConfigOf(env), job, replicateWebhookUrl(base, job.jobId, job.attempt));
+  }
+  return dispatchToPool(runnerUrls(env), env.RUNNER_SECRET, job, job.attempt - 1 + tries);
+}
+
+/** Asks the backend to stop an attempt (best effort). */
+export function cancelAttempt(env: Env, backend: Backend, target: string, jobId: string): Promise<void> {
+  if (backend === "replicate") return cancelPrediction(replicateConfigOf(env), target);
+  return cancelOnRunner(target, env.RUNNER_SECRET, jobId);
+}
