@@ -173,17 +173,20 @@ export const DENOISER = {
   edgeSharpness: 1.5,
   /** Placement centres, relative to the window (both axes). */
   centres: Array.from({ length: 17 }, (_, i) => -0.1 + (1.2 * i) / 16),
-  /** Placement sizes (box half-size before the object's aspect), relative to min(h, w). */
-  sizes: [0.07, 0.1, 0.14, 0.19, 0.26, 0.36],
+  /**
+   * Placement sizes (box half-size before the object's aspect), relative to min(h, w). The largest
+   * exceed the window: in an upscaling phase a window may lie inside one big object.
+   */
+  sizes: [0.07, 0.1, 0.14, 0.19, 0.26, 0.36, 0.5, 0.75],
   /** Log-prior per size: medium things are most common. */
-  sizeLogPrior: [-0.5, 0, 0, 0, -0.5, -1.5],
+  sizeLogPrior: [-0.5, 0, 0, 0, -0.5, -1.5, -2.5, -3.5],
   /** Log-prior per unit of box sticking out of the window (relative units). */
-  overflowLogPrior: -30,
+  overflowLogPrior: -20,
   /** Prior probability that a pixel not showing object o shows a given other object (not the lawn). */
   otherObjectPixel: 0.05,
   /** Presence log-odds: base, + when named, - when the prompt names other things but not this one. */
   presenceBase: -3,
-  presenceNamed: 8,
+  presenceNamed: 15,
   presenceOmitted: -2,
   /** Log-prior penalty per overlapped (expected) pixel of earlier objects, in pixels of the box. */
   repulsion: 0.15,
