@@ -4,9 +4,10 @@
  * Scene prior (UNet latent space): the lawn colour everywhere, each object (present with a
  * probability set by the prompt) painted as a box at one of NUM_PLACEMENTS placements, plus
  * Gaussian detail of std tau. Given x_t = x0 + sigma eps, each object's placement posterior is
- * exact for that object alone against the lawn (a softmax over placements of the summed per-pixel
- * log-likelihood ratio); objects are taken in order, later ones avoiding where earlier ones are
- * expected (mean-field). ControlNet edges favour placements whose outline lies on edges.
+ * exact for that object alone against whatever else is at each pixel (a softmax over placements
+ * of the summed per-pixel log-likelihood ratio, scenePosterior.ts); objects are combined
+ * mean-field (two passes, later ones avoiding earlier ones). ControlNet edges favour placements
+ * whose outline lies on edges.
  * README.md derives each step.
  */
 import { attentionProbs } from "./attentionProbs";
@@ -39,10 +40,10 @@ export const RESIDUAL_INPUTS = [
   "mid_block_additional_residual",
 ];
 
-export function residualDims(k: number, prefix = ""): (string | number)[] {
+export function residualDims(k: number): (string | number)[] {
   const f = RESIDUAL_FACTORS[k];
   const hw = f === 1 ? ["h", "w"] : [`h/${f}`, `w/${f}`];
-  return [`${prefix}B`, RESIDUAL_CHANNELS[k], ...hw];
+  return ["B", RESIDUAL_CHANNELS[k], ...hw];
 }
 
 /** sigma(t) by linear interpolation in the SDXL table (as diffusers' Euler schedule does). */
