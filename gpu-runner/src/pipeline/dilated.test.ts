@@ -11,6 +11,7 @@ import {
   prepareDilatedInputs,
   randomShuffleIndex,
   scatterDilated,
+  shuffleIndexFromWords,
   shuffleSamples,
   unshuffleSamples,
 } from "./dilated";
@@ -132,6 +133,24 @@ describe("window interaction", () => {
 
   it("rejects an index that is not a permutation", () => {
     expect(() => invertShuffleIndex(Int32Array.of(0, 0), 2, 1)).toThrow(RangeError);
+  });
+});
+
+describe("shuffleIndexFromWords", () => {
+  it("draws exactly what randomShuffleIndex draws with random() = word * 2^-32", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 17 }), fc.integer({ min: 1, max: 40 }), fc.nat(), (B, n, seed) => {
+        const words = new Uint32Array((B - 1) * n);
+        let a = seed >>> 0;
+        for (let k = 0; k < words.length; k++) {
+          a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+          words[k] = k % 7 === 0 ? 0xffffffff : a; // the largest word must not reach index b+1
+        }
+        let k = 0;
+        const viaClosure = randomShuffleIndex(B, n, () => words[k++] * 2 ** -32);
+        expect(Array.from(shuffleIndexFromWords(B, n, words))).toEqual(Array.from(viaClosure));
+      }),
+    );
   });
 });
 

@@ -22,7 +22,6 @@ export class DilatedBranch {
   private filtered?: Float32Array;
   private modelIn?: Float32Array;
   private shuffleIdx?: Int32Array;
-  private inverseIdx?: Int32Array;
   private readonly timeIds = new Map<number, Float32Array>();
 
   constructor(
@@ -78,16 +77,13 @@ export class DilatedBranch {
       const batch = this.offsets.slice(j, j + vbMax);
       const vb = batch.length;
       let shuffle: Int32Array | null = null;
-      let inverse: Int32Array | null = null;
       if (params.shuffle) {
         this.shuffleIdx = ensureI32(this.shuffleIdx, vb * per);
-        this.inverseIdx = ensureI32(this.inverseIdx, vb * per);
         shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, this.shuffleIdx.subarray(0, vb * per));
-        inverse = this.inverseIdx;
       }
       this.modelIn = ensure(this.modelIn, 2 * vb * per);
       const modelIn = this.modelIn.subarray(0, 2 * vb * per);
-      dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn, inverse);
+      dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn);
       const c = await ctx.conditioning.batch(params.negativePrompt, this.repeatPrompt(vb));
       const out = await caller.unet({
         sample: { data: modelIn, shape: [2 * vb, C, grid.paddedH / s, grid.paddedW / s] },
@@ -98,7 +94,7 @@ export class DilatedBranch {
       });
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.guidanceScale, sigma, sigmaNext };
-      scatterGuided(padded, grid, batch, out.noise.data, inverse, step, hPad, wPad, this.out);
+      scatterGuided(padded, grid, batch, out.noise.data, shuffle, step, hPad, wPad, this.out);
     }
     return this.out;
   }

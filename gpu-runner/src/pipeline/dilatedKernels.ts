@@ -6,10 +6,13 @@
  * classifier-free guidance; after the UNet it combines the guidance halves, un-shuffles, takes the Euler step on L's
  * samples and scatters the result into a zero frame that is finally cropped. Here:
  *
- *   dilatedModelInput:  G (renormalised on the fly) -> shuffled, scaled model input [2*B, planes, H/s, W/s], and the
- *                       inverse permutation;
- *   scatterGuided:      noise prediction -> guidance -> un-shuffle -> Euler step on L -> written straight into the
- *                       cropped output (positions in the padding are neither computed nor stored).
+ *   dilatedModelInput:  G (renormalised on the fly) -> shuffled, scaled model input [2*B, planes, H/s, W/s];
+ *   scatterGuided:      noise prediction -> guidance -> Euler step on L, written straight into the cropped output at
+ *                       the position the shuffle index says each slot's element came from (that IS the un-shuffle:
+ *                       no inverse permutation is built; padding positions are neither computed nor stored).
+ *
+ * Both walk the model rows slot by slot and element by element (sequential reads and writes of the big rows; the
+ * strided latent accesses stay within one s x s cell).
  *
  * Same float32 operations in the same order as `gatherDilated` + `renormalize` + `shuffleSamples` + `cfgModelInput`,
  * and `cfgGuidance` + `unshuffleSamples` + `eulerStep` + `scatterDilated` + `cropTopLeft`: bit-identical (tested).
@@ -18,6 +21,7 @@ import type { DilatedOffset } from "./dilated";
 import type { GuidedStep } from "./multiDiffusionKernels";
 import { cfgValue } from "./sampling";
 import { eulerValue } from "./scheduler";
+import { float32Reciprocal } from "./tensor/float32";
 
 const f = Math.fround;
 
@@ -40,26 +44,22 @@ export interface Renormalization {
   targetStd: number;
 }
 
-function offsetColumns(offsets: readonly DilatedOffset[]): { oh: Int32Array; ow: Int32Array } {
-  const oh = new Int32Array(offsets.length);
-  const ow = new Int32Array(offsets.length);
-  for (let b = 0; b < offsets.length; b++) {
-    oh[b] = offsets[b][0];
-    ow[b] = offsets[b][1];
-  }
-  return { oh, ow };
-}
-
 function checkGrid(fn: string, grid: DilatedGrid): { h: number; w: number; per: number } {
   const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
   if (PH % s !== 0 || PW % s !== 0) throw new RangeError(`${fn}: ${PH} x ${PW} is not divisible by ${s}; pad first`);
   return { h: PH / s, w: PW / s, per: (planes * PH * PW) / (s * s) };
 }
 
+/** Position of each sample's element (0, 0, 0) in the padded latent: its offset within the s x s cell. */
+function offsetBases(offsets: readonly DilatedOffset[], paddedW: number): Int32Array {
+  const base = new Int32Array(offsets.length);
+  for (let b = 0; b < offsets.length; b++) base[b] = offsets[b][0] * paddedW + offsets[b][1];
+  return base;
+}
+
 /**
  * Model input of a batch: slot b, element i = (p, y, x) holds sample `shuffle[b, i]` (b without window interaction)
  * of `g` at that element, renormalised when `renorm` is given, divided by `divisor`, in rows 2b and 2b+1.
- * With `shuffle`, `inverse[o, i] = b` records where sample o's element i went (the reference's original_index).
  */
 export function dilatedModelInput(
   g: Float32Array,
@@ -69,36 +69,31 @@ export function dilatedModelInput(
   shuffle: Int32Array | null,
   divisor: number,
   out: Float32Array,
-  inverse: Int32Array | null,
 ): void {
   const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
   const { h, w, per } = checkGrid("dilatedModelInput", grid);
   const B = offsets.length;
   if (out.length < 2 * B * per) throw new RangeError("dilatedModelInput: out is too short");
-  if (shuffle && (shuffle.length < B * per || !inverse || inverse.length < B * per)) {
-    throw new RangeError("dilatedModelInput: shuffle and inverse need B*per entries");
-  }
-  const { oh, ow } = offsetColumns(offsets);
+  if (shuffle && shuffle.length < B * per) throw new RangeError("dilatedModelInput: shuffle needs B*per entries");
+  const base = offsetBases(offsets, PW);
   const m = renorm ? f(renorm.mean) : 0;
-  const sd = renorm ? f(renorm.std) : 1;
+  const rsd = renorm ? float32Reciprocal(f(renorm.std)) : 1;
   const tm = renorm ? f(renorm.targetMean) : 0;
   const ts = renorm ? f(renorm.targetStd) : 1;
+  const rdiv = float32Reciprocal(divisor);
   for (let b = 0; b < B; b++) {
     const d0 = 2 * b * per;
     const d1 = d0 + per;
-    const sh = b * per;
     let i = 0;
     for (let p = 0; p < planes; p++) {
       for (let y = 0; y < h; y++) {
         const row = (p * PH + y * s) * PW;
         for (let x = 0; x < w; x++, i++) {
-          const o = shuffle ? shuffle[sh + i] : b;
-          let v = g[row + oh[o] * PW + x * s + ow[o]];
-          if (renorm) v = f(f(f(f(v - m) / sd) * ts) + tm);
-          v = f(v / divisor);
+          let v = g[row + x * s + base[shuffle ? shuffle[b * per + i] : b]];
+          if (renorm) v = f(f(f(f(v - m) * rsd) * ts) + tm);
+          v = v * rdiv; // rounded by the stores: float32(v / divisor)
           out[d0 + i] = v;
           out[d1 + i] = v;
-          if (shuffle) inverse![o * per + i] = b;
         }
       }
     }
@@ -106,16 +101,17 @@ export function dilatedModelInput(
 }
 
 /**
- * For each sample b of the batch (offset b): eps = uncond + scale*(text - uncond) from the model rows of the slot its
- * elements were shuffled to (`inverse[b, i]`, b without window interaction); the Euler step of L's sample; the result
- * written at the sample's positions of `out` = the unpadded `planes x (paddedH - hPad) x (paddedW - wPad)` frame.
+ * After the model: for each slot b and element i, eps = uncond + scale*(text - uncond) from model rows 2b, 2b+1
+ * belongs to sample o = `shuffle[b, i]` (b without window interaction): un-shuffling is writing it back where it
+ * came from, so no inverse permutation is built. The Euler step of L at that element of sample o is written to
+ * `out`, the unpadded `planes x (paddedH - hPad) x (paddedW - wPad)` frame (padding positions are skipped).
  */
 export function scatterGuided(
   padded: Float32Array,
   grid: DilatedGrid,
   offsets: readonly DilatedOffset[],
   noise: Float32Array,
-  inverse: Int32Array | null,
+  shuffle: Int32Array | null,
   step: GuidedStep,
   hPad: number,
   wPad: number,
@@ -128,27 +124,28 @@ export function scatterGuided(
   const W = PW - wPad;
   if (noise.length < 2 * B * per) throw new RangeError("scatterGuided: noise is too short");
   if (out.length < planes * H * W) throw new RangeError("scatterGuided: out is too short");
+  if (shuffle && shuffle.length < B * per) throw new RangeError("scatterGuided: shuffle needs B*per entries");
   const g = f(step.guidanceScale);
   const sg = f(step.sigma);
   const dt = f(f(step.sigmaNext) - sg);
+  const rs = float32Reciprocal(sg);
+  const oh = new Int32Array(B);
+  const ow = new Int32Array(B);
+  for (let b = 0; b < B; b++) [oh[b], ow[b]] = offsets[b];
   for (let b = 0; b < B; b++) {
-    const [oh, ow] = offsets[b];
-    // Sample columns x whose position x*s + ow lies right of the padding.
-    const x0 = Math.max(0, Math.ceil((wPad - ow) / s));
+    const u = 2 * b * per;
+    const t = u + per;
+    let i = 0;
     for (let p = 0; p < planes; p++) {
       for (let y = 0; y < h; y++) {
-        const py = y * s + oh;
-        if (py < hPad) continue;
-        const i0 = (p * h + y) * w;
-        const src = (p * PH + py) * PW + ow;
-        const dst = (p * H + py - hPad) * W + ow - wPad;
-        for (let x = x0; x < w; x++) {
-          const i = i0 + x;
-          const t = inverse ? inverse[b * per + i] : b;
-          const u = 2 * t * per + i;
-          const eps = cfgValue(noise[u], noise[u + per], g);
+        for (let x = 0; x < w; x++, i++) {
+          const o = shuffle ? shuffle[b * per + i] : b;
+          const py = y * s + oh[o];
+          const px = x * s + ow[o];
+          if (py < hPad || px < wPad) continue; // cropped away
+          const eps = cfgValue(noise[u + i], noise[t + i], g);
           // 0 + v like the reference's scatter into a zero frame (turns -0 into +0).
-          out[dst + x * s] = 0 + eulerValue(padded[src + x * s], eps, sg, dt);
+          out[(p * H + py - hPad) * W + px - wPad] = 0 + eulerValue(padded[(p * PH + py) * PW + px], eps, sg, dt, rs);
         }
       }
     }

@@ -17,6 +17,7 @@
 import { clipView, type ViewBox } from "./fusion";
 import { cfgValue } from "./sampling";
 import { eulerValue } from "./scheduler";
+import { float32Reciprocal } from "./tensor/float32";
 
 const f = Math.fround;
 
@@ -66,6 +67,7 @@ export function viewModelInput(
   if (out.length < 2 * views.length * per) throw new RangeError("viewModelInput: out is too short");
   const PH = H + 2 * jr;
   const PW = W + 2 * jr;
+  const r = float32Reciprocal(divisor); // latent / divisor, exactly (rounded by the store)
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
     const { x0, x1 } = innerColumns(w0, vw, jr, W);
@@ -86,7 +88,7 @@ export function viewModelInput(
         }
         const s = (p * H + ly) * W + w0 - jr;
         for (let x = x0; x < x1; x++) {
-          const v = latents[s + x] / divisor;
+          const v = latents[s + x] * r;
           out[d0 + o + x] = v;
           out[d1 + o + x] = v;
         }
@@ -133,6 +135,7 @@ export function accumulateGuided(
   const g = f(step.guidanceScale);
   const s = f(step.sigma);
   const dt = f(f(step.sigmaNext) - s);
+  const rs = float32Reciprocal(s);
   const { value, count } = sums;
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
@@ -148,7 +151,7 @@ export function accumulateGuided(
         const l = (p * H + h0 + y - jr) * W + w0 - jr;
         for (let x = x0; x < x1; x++) {
           const eps = cfgValue(noise[u + o + x], noise[t + o + x], g);
-          value[l + x] += eulerValue(latents[l + x], eps, s, dt);
+          value[l + x] += eulerValue(latents[l + x], eps, s, dt, rs);
         }
       }
     }

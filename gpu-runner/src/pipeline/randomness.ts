@@ -13,7 +13,7 @@
  *   probe               the noise that probes an uploaded image's attention maps
  */
 import type { AttentionStoreSnapshot } from "./attention";
-import { invertShuffleIndex, randomShuffleIndex } from "./dilated";
+import { invertShuffleIndex, shuffleIndexFromWords } from "./dilated";
 import { gaussian, randIntStream, SeededStream } from "./rng";
 import type { RandInt, View } from "./views";
 
@@ -36,11 +36,10 @@ export interface Injection {
   attentionStore?: AttentionStoreSnapshot;
 }
 
-const TWO_NEG_32 = 2 ** -32;
-
 export class RandomSource {
   private readonly viewStreams = new Map<number, RandInt>();
-  private readonly shuffleStreams = new Map<number, () => number>();
+  private readonly shuffleStreams = new Map<number, SeededStream>();
+  private words?: Uint32Array;
   private patchStream: RandInt | undefined;
 
   constructor(
@@ -96,13 +95,16 @@ export class RandomSource {
       out.set(given);
       return out;
     }
-    let u = this.shuffleStreams.get(phase);
-    if (!u) {
-      const r = new SeededStream(this.seed, `shuffle/${phase}`);
-      u = () => r.nextU32() * TWO_NEG_32;
-      this.shuffleStreams.set(phase, u);
+    let stream = this.shuffleStreams.get(phase);
+    if (!stream) {
+      stream = new SeededStream(this.seed, `shuffle/${phase}`);
+      this.shuffleStreams.set(phase, stream);
     }
-    return randomShuffleIndex(B, n, u, out);
+    // Fisher-Yates per column with uniform word * 2^-32, as randomShuffleIndex draws them (same indices).
+    const need = (B - 1) * n;
+    if (!this.words || this.words.length < need) this.words = new Uint32Array(need);
+    const words = stream.fillU32(this.words.subarray(0, need));
+    return shuffleIndexFromWords(B, n, words, out);
   }
 }
 

@@ -17,6 +17,25 @@ describe("SeededStream", () => {
     );
   });
 
+  it("fillU32 gives exactly the words of successive nextU32 calls, and continues the stream", () => {
+    fc.assert(
+      fc.property(
+        seedArb,
+        nameArb,
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 7 }),
+        (seed, name, n, pre) => {
+          const a = new SeededStream(seed, name);
+          const b = new SeededStream(seed, name);
+          for (let k = 0; k < pre; k++) expect(b.fillU32(new Uint32Array(1))[0]).toBe(a.nextU32());
+          const words = b.fillU32(new Uint32Array(n));
+          for (let k = 0; k < n; k++) expect(words[k]).toBe(a.nextU32());
+          expect(b.nextU32()).toBe(a.nextU32());
+        },
+      ),
+    );
+  });
+
   it("keeps seeds above 2^32 distinct from their low word", () => {
     expect(gaussian(2 ** 32 + 5, "phase1", 4)).not.toEqual(gaussian(5, "phase1", 4));
   });

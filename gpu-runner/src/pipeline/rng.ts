@@ -83,6 +83,32 @@ export class SeededStream {
     return result;
   }
 
+  /**
+   * Fills `out` with the next `out.length` words, exactly the values successive `nextU32()` calls return (the state
+   * lives in locals for the loop: ~2x faster than the method for the million draws of a window-interaction batch).
+   */
+  fillU32(out: Uint32Array): Uint32Array {
+    let s0 = this.s0;
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let s3 = this.s3;
+    for (let k = 0; k < out.length; k++) {
+      out[k] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+    return out;
+  }
+
   /** Uniform in (0, 1] with 53 random bits (never 0, so log() is finite). */
   nextUnitOpen0(): number {
     const a = this.nextU32() >>> 5; // 27 bits

@@ -3,6 +3,7 @@
  * the reference's stale step index), the classifier-free-guidance batch layout, and the guidance combination.
  */
 import { type EulerSchedule, eulerStep, modelInputDivisor, ReferenceStepIndex } from "./scheduler";
+import { float32Reciprocal } from "./tensor/float32";
 
 const f = Math.fround;
 
@@ -84,12 +85,13 @@ export function cfgModelInput(
   divisor: number,
   out: Float32Array,
 ): Float32Array {
+  const r = float32Reciprocal(divisor); // x / divisor, exactly (stored as float32)
   for (let b = 0; b < vb; b++) {
     const s = b * per;
     const d0 = 2 * b * per;
     const d1 = d0 + per;
     for (let k = 0; k < per; k++) {
-      const v = x[s + k] / divisor;
+      const v = x[s + k] * r;
       out[d0 + k] = v;
       out[d1 + k] = v;
     }

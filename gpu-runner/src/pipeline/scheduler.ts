@@ -8,6 +8,7 @@
  * Per-element updates round every intermediate result to float32 like the reference's tensor ops.
  */
 import type { SchedulerConfig } from "../models/types";
+import { float32Reciprocal } from "./tensor/float32";
 
 const f32 = Math.fround;
 
@@ -210,17 +211,19 @@ export function eulerStep(
   const res = out ?? new Float32Array(sample.length);
   const s = f32(sigma);
   const dt = f32(f32(sigmaNext) - s);
-  for (let i = 0; i < sample.length; i++) res[i] = eulerValue(sample[i], eps[i], s, dt);
+  const rs = float32Reciprocal(s);
+  for (let i = 0; i < sample.length; i++) res[i] = eulerValue(sample[i], eps[i], s, dt, rs);
   return res;
 }
 
 /**
- * One element of `eulerStep`, rounded to float32: `s` = float32 sigma, `dt` = float32(float32(sigmaNext) - s).
- * Fused kernels call it so that their steps are the scheduler's, bit for bit.
+ * One element of `eulerStep`, rounded to float32: `s` = float32 sigma, `dt` = float32(float32(sigmaNext) - s),
+ * `rs` = float32Reciprocal(s) (`(x - x0) / s` as an exact multiplication). Fused kernels call it so that their steps
+ * are the scheduler's, bit for bit.
  */
-export function eulerValue(x: number, eps: number, s: number, dt: number): number {
+export function eulerValue(x: number, eps: number, s: number, dt: number, rs: number): number {
   const x0 = f32(x - f32(s * eps));
-  const d = f32(f32(x - x0) / s);
+  const d = f32(f32(x - x0) * rs);
   return f32(x + f32(d * dt));
 }
 

@@ -10,6 +10,7 @@
  */
 import { branchWeights } from "./fusion";
 import type { LocalSums } from "./multiDiffusionKernels";
+import { float32Reciprocal } from "./tensor/float32";
 
 const f = Math.fround;
 
@@ -56,29 +57,24 @@ export function fuseBranches(
   const { value, count } = local;
   const { up, noise } = fallback;
   const sf = f(fallback.sigma);
+  // value / count as value * (1/count) (exact, see tensor/float32.ts): one division per position, not per element.
   let uncovered = 0;
   for (let i = 0; i < plane; i++) if (count[i] === 0) uncovered++;
-  if (!global) {
-    for (let p = 0; p < planes; p++) {
-      for (let i = 0; i < plane; i++) {
-        const k = p * plane + i;
-        const c = count[i];
-        out[k] = c === 0 ? f(up[k] + f(noise[k] * sf)) : f(value[k] / c);
+  const wl = global ? branchWeights(c2).local : 1;
+  const wg = global ? branchWeights(c2).global : 0;
+  const total = global ? branchWeights(c2).total : 1;
+  const rTotal = float32Reciprocal(total);
+  for (let i = 0; i < plane; i++) {
+    const c = count[i];
+    const rc = float32Reciprocal(c);
+    for (let k = i; k < n; k += plane) {
+      const vl = c === 0 ? f(up[k] + f(noise[k] * sf)) : f(value[k] * rc);
+      if (!global) {
+        out[k] = vl;
+        continue;
       }
-    }
-    return uncovered;
-  }
-  const w = branchWeights(c2);
-  const wl = w.local;
-  const wg = w.global;
-  const total = w.total;
-  for (let p = 0; p < planes; p++) {
-    for (let i = 0; i < plane; i++) {
-      const k = p * plane + i;
-      const c = count[i];
-      const vl = c === 0 ? f(up[k] + f(noise[k] * sf)) : f(value[k] / c);
       const v = f(f(vl * wl) + f(global[k] * wg));
-      out[k] = total > 0 ? f(v / total) : v;
+      out[k] = total > 0 ? f(v * rTotal) : v;
     }
   }
   return uncovered;

@@ -8,6 +8,8 @@
  * elementwise renormalisation rounds every op to float32.
  */
 
+import { float32Reciprocal } from "./float32";
+
 const f32 = Math.fround;
 
 function meanF64(x: Float32Array): number {
@@ -54,6 +56,7 @@ export function renormalize(x: Float32Array, targetMean: number, targetStd: numb
   const { mean: m, std: s } = meanStd(x);
   const tm = f32(targetMean);
   const ts = f32(targetStd);
-  for (let i = 0; i < x.length; i++) res[i] = f32(f32(f32(x[i] - m) / s) * ts) + tm;
+  const rs = float32Reciprocal(s); // / s, exactly (tensor/float32.ts)
+  for (let i = 0; i < x.length; i++) res[i] = f32(f32(f32(x[i] - m) * rs) * ts) + tm;
   return res;
 }
