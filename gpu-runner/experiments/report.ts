@@ -1,0 +1,277 @@
+/**
+ * Aggregates the runs into results.json and results.md, and checks each of the paper's claims against the numbers
+ * (a claim "holds" when the mean score of the setting the paper favours is strictly better; the per-seed tally is
+ * reported beside it, so a mean carried by one seed shows).
+ */
+import type { RunRecord } from "./run";
+import type { Scores } from "./scores";
+import { type ExperimentConfig, SETTINGS, type Setting } from "./settings";
+
+export type ScoreName = keyof Scores;
+
+export const SCORE_INFO: Record<ScoreName, { better: "lower" | "higher" | "none"; definition: string }> = {
+  repetition: {
+    better: "lower",
+    definition:
+      "object instances in the final image beyond those in the low-res image, summed over objects " +
+      "(instance = connected region of an object's colour on the 8x8-cell grid, >= 0.05% of the image; one-cell gaps bridged)",
+  },
+  structure: {
+    better: "higher",
+    definition:
+      "mean IoU of the object masks of the final image and of the bicubically upscaled low-res image, over the objects present",
+  },
+  speckle: {
+    better: "lower",
+    definition:
+      "cells per thousand whose class is shared by < 3 of their 8 neighbours: one-cell lines and dots (window seams, the dither of inconsistent dilated samples)",
+  },
+  instances: { better: "none", definition: "object instances in the final image (context for repetition)" },
+};
+
+const SCORE_NAMES = Object.keys(SCORE_INFO) as ScoreName[];
+
+export interface Stat {
+  mean: number;
+  /** Unbiased (n - 1) standard deviation over the seeds; 0 for one seed. */
+  std: number;
+}
+
+export interface SettingResult {
+  name: string;
+  description: string;
+  switches: Setting["switches"];
+  seeds: number[];
+  scores: Record<ScoreName, Stat>;
+  perSeed: { seed: number; scores: Scores; seconds: number; unetSamples: number }[];
+}
+
+/**
+ * A claim of the paper as a comparison of one score: `better` beats `worse`, or the mean score of one `setting`
+ * exceeds `above` (e.g. "repetition appears": identical prompts give more instances than the low-res image).
+ */
+export type Claim = {
+  experiment: string;
+  claim: string;
+  score: ScoreName;
+} & ({ better: string; worse: string } | { setting: string; above: number });
+
+export interface ClaimResult {
+  experiment: string;
+  claim: string;
+  score: ScoreName;
+  /** What was compared, e.g. "patch-prompts < identical-prompts" or "identical-prompts > 0". */
+  test: string;
+  /** The two means compared (the second is the threshold for a one-setting claim). */
+  means: [number, number];
+  holds: boolean;
+  /** Seeds on which the comparison holds, ties, and seeds compared. */
+  seedWins: number;
+  seedTies: number;
+  seeds: number;
+}
+
+export const CLAIMS: readonly Claim[] = [
+  {
+    experiment: "1",
+    claim: "the identical prompt on every window repeats objects",
+    score: "repetition",
+    setting: "identical-prompts",
+    above: 0,
+  },
+  {
+    experiment: "1",
+    claim: "without the skip residual (plain MultiDiffusion) it repeats more",
+    score: "repetition",
+    better: "identical-prompts",
+    worse: "multidiffusion",
+  },
+  {
+    experiment: "2",
+    claim: "patch-content-aware prompts suppress the repetition of identical prompts",
+    score: "repetition",
+    better: "patch-prompts",
+    worse: "identical-prompts",
+  },
+  {
+    experiment: "3",
+    claim: "the ControlNet keeps the low-res structure better than patch prompts alone",
+    score: "structure",
+    better: "patch-prompts+controlnet",
+    worse: "patch-prompts",
+  },
+  {
+    experiment: "3",
+    claim: "the ControlNet keeps the low-res structure (skip residual off, so it is the only anchor)",
+    score: "structure",
+    better: "patch-prompts+controlnet-no-skip",
+    worse: "patch-prompts-no-skip",
+  },
+  {
+    experiment: "4",
+    claim: "window interaction makes dilated sampling consistent (full pipeline)",
+    score: "speckle",
+    better: "full",
+    worse: "full-no-window-interaction",
+  },
+  {
+    experiment: "4",
+    claim: "window interaction makes dilated sampling consistent (dilated sampling alone)",
+    score: "speckle",
+    better: "dilated-only",
+    worse: "dilated-only-no-window-interaction",
+  },
+];
+
+export function stat(values: readonly number[]): Stat {
+  const n = values.length;
+  if (n === 0) return { mean: Number.NaN, std: Number.NaN };
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  if (n === 1) return { mean, std: 0 };
+  const ss = values.reduce((s, v) => s + (v - mean) ** 2, 0);
+  return { mean, std: Math.sqrt(ss / (n - 1)) };
+}
+
+/** One entry per setting that ran, in SETTINGS order. */
+export function aggregate(records: readonly RunRecord[]): SettingResult[] {
+  const out: SettingResult[] = [];
+  for (const s of SETTINGS) {
+    const runs = records.filter((r) => r.setting === s.name).sort((a, b) => a.seed - b.seed);
+    if (runs.length === 0) continue;
+    const scores = {} as Record<ScoreName, Stat>;
+    for (const k of SCORE_NAMES) scores[k] = stat(runs.map((r) => r.scores[k]));
+    out.push({
+      name: s.name,
+      description: s.description,
+      switches: s.switches,
+      seeds: runs.map((r) => r.seed),
+      scores,
+      perSeed: runs.map((r) => ({ seed: r.seed, scores: r.scores, seconds: r.seconds, unetSamples: r.unetSamples })),
+    });
+  }
+  return out;
+}
+
+const isBetter = (score: ScoreName, a: number, b: number) => (SCORE_INFO[score].better === "higher" ? a > b : a < b);
+
+/** Each claim whose settings ran, checked on the means and seed by seed. */
+export function checkClaims(results: readonly SettingResult[]): ClaimResult[] {
+  const out: ClaimResult[] = [];
+  for (const c of CLAIMS) {
+    const k = c.score;
+    if ("above" in c) {
+      const r = results.find((x) => x.name === c.setting);
+      if (!r) continue;
+      out.push({
+        experiment: c.experiment,
+        claim: c.claim,
+        score: k,
+        test: `${c.setting} > ${c.above}`,
+        means: [r.scores[k].mean, c.above],
+        holds: r.scores[k].mean > c.above,
+        seedWins: r.perSeed.filter((p) => p.scores[k] > c.above).length,
+        seedTies: r.perSeed.filter((p) => p.scores[k] === c.above).length,
+        seeds: r.perSeed.length,
+      });
+      continue;
+    }
+    const good = results.find((r) => r.name === c.better);
+    const bad = results.find((r) => r.name === c.worse);
+    if (!good || !bad) continue;
+    let wins = 0;
+    let ties = 0;
+    let seeds = 0;
+    for (const g of good.perSeed) {
+      const b = bad.perSeed.find((p) => p.seed === g.seed);
+      if (!b) continue;
+      seeds++;
+      if (isBetter(k, g.scores[k], b.scores[k])) wins++;
+      else if (g.scores[k] === b.scores[k]) ties++;
+    }
+    const means: [number, number] = [good.scores[k].mean, bad.scores[k].mean];
+    out.push({
+      experiment: c.experiment,
+      claim: c.claim,
+      score: k,
+      test: `${c.better} ${SCORE_INFO[k].better === "higher" ? ">" : "<"} ${c.worse}`,
+      means,
+      holds: isBetter(k, means[0], means[1]),
+      seedWins: wins,
+      seedTies: ties,
+      seeds,
+    });
+  }
+  return out;
+}
+
+export interface ResultsJson {
+  config: ExperimentConfig;
+  scoreDefinitions: Record<ScoreName, { better: string; definition: string }>;
+  settings: SettingResult[];
+  claims: ClaimResult[];
+  totalSeconds: number;
+}
+
+export function resultsJson(
+  config: ExperimentConfig,
+  records: readonly RunRecord[],
+  totalSeconds: number,
+): ResultsJson {
+  const settings = aggregate(records);
+  return { config, scoreDefinitions: SCORE_INFO, settings, claims: checkClaims(settings), totalSeconds };
+}
+
+const fmt = (s: Stat) => `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`;
+const on = (b: boolean) => (b ? "on" : "-");
+
+/** results.md: the settings and their switches, the score table, the claims, and the notes. */
+export function resultsMarkdown(r: ResultsJson, notes: string): string {
+  const c = r.config;
+  const lines: string[] = [];
+  lines.push("# AccDiffusion v2 in the toy world: the paper's claims, measured", "");
+  lines.push(
+    `Prompt "${c.prompt}", ${c.size}x${c.size} (${c.size / 512}x the 512 base, progressive upscaling), ` +
+      `${c.steps} steps, seeds ${c.seeds.join(", ")}. Mean ± unbiased std over the seeds. ` +
+      `Produced by \`npm run experiments\` in ${r.totalSeconds.toFixed(0)} s.`,
+    "",
+  );
+  lines.push("## Scores", "");
+  for (const k of SCORE_NAMES)
+    lines.push(`- **${k}** (${SCORE_INFO[k].better} is better): ${SCORE_INFO[k].definition}.`);
+  lines.push("", "## Results", "");
+  lines.push(`| setting | ${SCORE_NAMES.join(" | ")} |`, `|---|${SCORE_NAMES.map(() => "---").join("|")}|`);
+  for (const s of r.settings) lines.push(`| ${s.name} | ${SCORE_NAMES.map((k) => fmt(s.scores[k])).join(" | ")} |`);
+  lines.push("", "## Claims", "");
+  lines.push("| exp. | claim | score | test (means) | holds | seeds where it holds |", "|---|---|---|---|---|---|");
+  for (const k of r.claims) {
+    lines.push(
+      `| ${k.experiment} | ${k.claim} | ${k.score} | ${k.test} (${k.means[0].toFixed(2)} vs ${k.means[1].toFixed(2)}) | ` +
+        `${k.holds ? "yes" : "**no**"} | ${k.seedWins}/${k.seeds}${k.seedTies ? ` (${k.seedTies} tied)` : ""} |`,
+    );
+  }
+  lines.push("", "## Settings (every switch of the request)", "");
+  lines.push(
+    "| setting | MultiDiffusion | patch prompts | ControlNet | dilated | window interaction | skip residual | what it shows |",
+    "|---|---|---|---|---|---|---|---|",
+  );
+  for (const s of r.settings) {
+    const w = s.switches;
+    lines.push(
+      `| ${s.name} | ${on(w.useMultiDiffusion)} | ${on(w.usePatchPrompts)} | ${on(w.useControlNet)} | ` +
+        `${on(w.useDilatedSampling)} | ${on(w.useDilatedSampling && w.shuffle)} | ${on(w.useSkipResidual)} | ${s.description} |`,
+    );
+  }
+  lines.push(
+    "",
+    "Gaussian filter and progressive upscaling are on everywhere; every other request field is the pipeline default.",
+    "",
+  );
+  lines.push("## Pictures", "");
+  lines.push(
+    "`<seed>/<setting>.png` (and `<seed>/lowres.png`), and `montage-<seed>.png`: the low-res image, then every setting, " +
+      "each captioned with its scores.",
+    "",
+  );
+  if (notes.trim()) lines.push("## What it shows", "", notes.trim(), "");
+  return lines.join("\n");
+}
