@@ -1,0 +1,97 @@
+/**
+ * The edge worker in the local Workers runtime, through wrangler's programmatic API (what `wrangler dev` runs):
+ * wrangler.toml's bindings with local KV, R2 and Durable Objects persisted in a folder of our choosing, nothing
+ * remote, no login. Secrets and the demo's settings are passed as bindings, so no `.dev.vars` is needed.
+ */
+import { fileURLToPath } from "node:url";
+import { unstable_startWorker } from "wrangler";
+import { freePort } from "./ports";
+
+const WRANGLER_TOML = fileURLToPath(new URL("../../wrangler.toml", import.meta.url));
+
+export interface WorkerSettings {
+  runnerUrls: string[];
+  bundleId: string;
+  bundleHash: string;
+  baseResolution: number;
+  adminToken: string;
+  runnerSecret: string;
+  urlSigningSecret: string;
+  /** Local storage (KV, R2, Durable Objects). */
+  persistDir: string;
+}
+
+export interface WorkerDev {
+  url: string;
+  stop(): Promise<void>;
+}
+
+type Worker = Awaited<ReturnType<typeof unstable_startWorker>>;
+
+async function startOn(port: number, s: WorkerSettings): Promise<Worker> {
+  const url = `http://127.0.0.1:${port}`;
+  const vars: Record<string, string> = {
+    DISPATCH_BACKEND: "runner",
+    RUNNER_URLS: s.runnerUrls.join(","),
+    PUBLIC_BASE_URL: url,
+    BUNDLE_ID: s.bundleId,
+    BUNDLE_HASH: s.bundleHash,
+    BASE_RESOLUTION: String(s.baseResolution),
+    ADMIN_TOKEN: s.adminToken,
+    RUNNER_SECRET: s.runnerSecret,
+    URL_SIGNING_SECRET: s.urlSigningSecret,
+  };
+  const worker = await unstable_startWorker({
+    config: WRANGLER_TOML,
+    envFiles: [],
+    sendMetrics: false,
+    bindings: Object.fromEntries(
+      Object.entries(vars).map(([name, value]) => [name, { type: "plain_text" as const, value }]),
+    ),
+    dev: {
+      remote: false,
+      persist: s.persistDir,
+      inspector: false,
+      watch: false,
+      liveReload: false,
+      logLevel: "warn",
+      server: { hostname: "127.0.0.1", port },
+    },
+  });
+  try {
+    await worker.ready;
+    return worker;
+  } catch (e) {
+    await worker.dispose().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Starts the worker on a free loopback port (retried when another process takes the port first). */
+export async function startWorkerDev(s: WorkerSettings): Promise<WorkerDev> {
+  // Without a network, the runtime would try (and warn about) fetching Cloudflare's `Request.cf` data at each start.
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+  let lastError: unknown;
+  for (let tries = 0; tries < 3; tries++) {
+    const port = await freePort();
+    let worker: Worker;
+    try {
+      worker = await startOn(port, s);
+    } catch (e) {
+      lastError = e;
+      continue;
+    }
+    const url = (await worker.url).origin;
+    let stopping: Promise<void> | null = null;
+    return {
+      url,
+      stop() {
+        stopping ??= worker.dispose();
+        return stopping;
+      },
+    };
+  }
+  throw new Error(
+    `the worker did not start: ${lastError instanceof Error ? lastError.message : String(lastError ?? "unknown")}`,
+  );
+}
