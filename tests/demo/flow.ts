@@ -18,6 +18,8 @@ export interface DemoOptions {
   firstScale: number;
   againScales: number[];
   baseResolution: number;
+  /** A render still unfinished after this long fails the demo (default 5 minutes). */
+  renderTimeoutMs?: number;
   /** Progress of the dispatched render, one call per job representation the SSE stream brings. */
   onProgress?: (view: JobView) => void;
   say?: (line: string) => void;
@@ -96,6 +98,7 @@ async function render(api: Api, o: DemoOptions, scale: number, kinds: ReadonlySe
     status === 200
       ? job
       : await followJob(api, job.id, {
+          timeoutMs: o.renderTimeoutMs ?? 300_000,
           onView: (v) => {
             views++;
             o.onProgress?.(v);

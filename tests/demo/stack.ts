@@ -50,12 +50,19 @@ export async function readBundleFacts(dir: string): Promise<BundleFacts> {
 
 export async function startStack(o: StackOptions = {}): Promise<Stack> {
   const say = o.say ?? (() => {});
-  const stops: (() => Promise<void>)[] = [];
+  let runner: RunnerProcess | null = null;
+  let worker: WorkerDev | null = null;
+  let persistDir: string | null = null;
   let stopping: Promise<void> | null = null;
+  // The runner first, while the worker can still take its last events (a job it hands back on shutdown), then the
+  // worker, then its storage.
   const stop = () => {
     stopping ??= (async () => {
       const errors: unknown[] = [];
-      for (const s of stops.reverse()) await s().catch((e: unknown) => errors.push(e));
+      const attempt = (p: Promise<unknown> | undefined) => p?.catch((e: unknown) => errors.push(e));
+      await attempt(runner?.stop(5000));
+      await attempt(worker?.stop());
+      if (persistDir) await attempt(rm(persistDir, { recursive: true, force: true }));
       if (errors.length > 0) throw errors[0];
     })();
     return stopping;
@@ -67,18 +74,16 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
     const adminToken = secret("admin");
     if (o.logDir) await mkdir(o.logDir, { recursive: true });
     say("runner: starting accdiff serve (CPU) and loading the bundle");
-    const runner = await startRunnerProcess({
+    runner = await startRunnerProcess({
       bundleDir: bundle.dir,
       secret: runnerSecret,
       logFile: o.logDir ? join(o.logDir, "runner.log") : undefined,
     });
-    stops.push(() => runner.stop());
     say(`runner: ready at ${runner.url} (pid ${runner.pid})`);
 
-    const persistDir = await mkdtemp(join(tmpdir(), "accdiff-demo-worker-"));
-    stops.push(() => rm(persistDir, { recursive: true, force: true }));
+    persistDir = await mkdtemp(join(tmpdir(), "accdiff-demo-worker-"));
     say("worker: starting the Workers runtime (local KV, R2 and Durable Objects)");
-    const worker: WorkerDev = await startWorkerDev({
+    worker = await startWorkerDev({
       runnerUrls: [runner.url],
       bundleId: bundle.name,
       bundleHash: bundle.hash,
@@ -88,7 +93,6 @@ export async function startStack(o: StackOptions = {}): Promise<Stack> {
       urlSigningSecret: secret("urls"),
       persistDir,
     });
-    stops.push(() => worker.stop());
     say(`worker: ready at ${worker.url}`);
     return { bundle, workerUrl: worker.url, runner, adminToken, stop };
   } catch (e) {

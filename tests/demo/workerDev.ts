@@ -4,7 +4,7 @@
  * remote, no login. Secrets and the demo's settings are passed as bindings, so no `.dev.vars` is needed.
  */
 import { fileURLToPath } from "node:url";
-import { unstable_startWorker } from "wrangler";
+import type { unstable_startWorker } from "wrangler";
 import { freePort } from "./ports";
 
 const WRANGLER_TOML = fileURLToPath(new URL("../../wrangler.toml", import.meta.url));
@@ -28,6 +28,24 @@ export interface WorkerDev {
 
 type Worker = Awaited<ReturnType<typeof unstable_startWorker>>;
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * Runs `fn` and removes the signal listeners it added. Loading wrangler installs SIGINT/SIGTERM listeners that call
+ * process.exit() at once (and Miniflare adds its own), which would cut the demo's own shutdown short: the runner
+ * drained, the temp storage removed, one clear line. Miniflare's "exit" hook, which kills workerd, is kept.
+ */
+async function keepingSignalsOurs<T>(fn: () => Promise<T>): Promise<T> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  try {
+    return await fn();
+  } finally {
+    for (const s of SIGNALS) {
+      for (const l of process.listeners(s)) if (!before.get(s)?.has(l)) process.removeListener(s, l);
+    }
+  }
+}
+
 async function startOn(port: number, s: WorkerSettings): Promise<Worker> {
   const url = `http://127.0.0.1:${port}`;
   const vars: Record<string, string> = {
@@ -41,7 +59,8 @@ async function startOn(port: number, s: WorkerSettings): Promise<Worker> {
     RUNNER_SECRET: s.runnerSecret,
     URL_SIGNING_SECRET: s.urlSigningSecret,
   };
-  const worker = await unstable_startWorker({
+  const { unstable_startWorker: startWorker } = await import("wrangler");
+  const worker = await startWorker({
     config: WRANGLER_TOML,
     envFiles: [],
     sendMetrics: false,
@@ -76,7 +95,7 @@ export async function startWorkerDev(s: WorkerSettings): Promise<WorkerDev> {
     const port = await freePort();
     let worker: Worker;
     try {
-      worker = await startOn(port, s);
+      worker = await keepingSignalsOurs(() => startOn(port, s));
     } catch (e) {
       lastError = e;
       continue;
