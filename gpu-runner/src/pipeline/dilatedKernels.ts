@@ -11,8 +11,8 @@
  *                       the position the shuffle index says each slot's element came from (that IS the un-shuffle:
  *                       no inverse permutation is built; padding positions are neither computed nor stored).
  *
- * Both walk the model rows slot by slot and element by element (sequential reads and writes of the big rows; the
- * strided latent accesses stay within one s x s cell).
+ * Both go one row of s x s cells at a time through all B slots, so the strided latent accesses hit cache and
+ * the model rows are read and written in sequential runs.
  *
  * Same float32 operations in the same order as `gatherDilated` + `renormalize` + `shuffleSamples` + `cfgModelInput`,
  * and `cfgGuidance` + `unshuffleSamples` + `eulerStep` + `scatterDilated` + `cropTopLeft`: bit-identical (tested).
@@ -81,19 +81,21 @@ export function dilatedModelInput(
   const tm = renorm ? f(renorm.targetMean) : 0;
   const ts = renorm ? f(renorm.targetStd) : 1;
   const rdiv = float32Reciprocal(divisor);
-  for (let b = 0; b < B; b++) {
-    const d0 = 2 * b * per;
-    const d1 = d0 + per;
-    let i = 0;
-    for (let p = 0; p < planes; p++) {
-      for (let y = 0; y < h; y++) {
-        const row = (p * PH + y * s) * PW;
-        for (let x = 0; x < w; x++, i++) {
-          let v = g[row + x * s + base[shuffle ? shuffle[b * per + i] : b]];
+  // Row-blocked: one row of cells (s latent rows) serves all B slots while it is in cache.
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < h; y++) {
+      const row = (p * PH + y * s) * PW;
+      const i0 = (p * h + y) * w;
+      for (let b = 0; b < B; b++) {
+        const d0 = 2 * b * per + i0;
+        const d1 = d0 + per;
+        const sh = b * per + i0;
+        for (let x = 0; x < w; x++) {
+          let v = g[row + x * s + base[shuffle ? shuffle[sh + x] : b]];
           if (renorm) v = f(f(f(f(v - m) * rsd) * ts) + tm);
           v = v * rdiv; // rounded by the stores: float32(v / divisor)
-          out[d0 + i] = v;
-          out[d1 + i] = v;
+          out[d0 + x] = v;
+          out[d1 + x] = v;
         }
       }
     }
@@ -132,22 +134,73 @@ export function scatterGuided(
   const oh = new Int32Array(B);
   const ow = new Int32Array(B);
   for (let b = 0; b < B; b++) [oh[b], ow[b]] = offsets[b];
-  for (let b = 0; b < B; b++) {
-    const u = 2 * b * per;
-    const t = u + per;
-    let i = 0;
-    for (let p = 0; p < planes; p++) {
-      for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++, i++) {
-          const o = shuffle ? shuffle[b * per + i] : b;
-          const py = y * s + oh[o];
-          const px = x * s + ow[o];
-          if (py < hPad || px < wPad) continue; // cropped away
-          const eps = cfgValue(noise[u + i], noise[t + i], g);
-          // 0 + v like the reference's scatter into a zero frame (turns -0 into +0).
-          out[(p * H + py - hPad) * W + px - wPad] = 0 + eulerValue(padded[(p * PH + py) * PW + px], eps, sg, dt, rs);
+  const rows: CellRows = { p: 0, y: 0, s, PH, PW, H, W, hPad, wPad };
+  // Row-blocked like dilatedModelInput.
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < h; y++) {
+      const i0 = (p * h + y) * w;
+      rows.p = p;
+      rows.y = y;
+      for (let b = 0; b < B; b++) {
+        const u = 2 * b * per + i0;
+        if (shuffle) {
+          stepShuffledRow(padded, noise, u, per, shuffle, b * per + i0, w, oh, ow, rows, g, sg, dt, rs, out);
+          continue;
+        }
+        // Sample b's row: latent row y*s + oh, columns x*s + ow right of the padding.
+        const py = y * s + oh[b];
+        if (py < hPad) continue;
+        const x0 = Math.max(0, Math.ceil((wPad - ow[b]) / s));
+        const src = (p * PH + py) * PW + ow[b];
+        const dst = (p * H + py - hPad) * W + ow[b] - wPad;
+        for (let x = x0; x < w; x++) {
+          const eps = cfgValue(noise[u + x], noise[u + per + x], g);
+          // 0 + v: the reference scatters into a zero frame (turns -0 into +0).
+          out[dst + x * s] = 0 + eulerValue(padded[src + x * s], eps, sg, dt, rs);
         }
       }
     }
+  }
+}
+
+/** The geometry of one row of cells (plane p, sample row y) in the padded and the cropped frames. */
+interface CellRows {
+  p: number;
+  y: number;
+  s: number;
+  PH: number;
+  PW: number;
+  H: number;
+  W: number;
+  hPad: number;
+  wPad: number;
+}
+
+/** scatterGuided for one slot's row of elements with window interaction (each element from its own sample). */
+function stepShuffledRow(
+  padded: Float32Array,
+  noise: Float32Array,
+  u: number,
+  per: number,
+  shuffle: Int32Array,
+  sh: number,
+  w: number,
+  oh: Int32Array,
+  ow: Int32Array,
+  r: CellRows,
+  g: number,
+  sg: number,
+  dt: number,
+  rs: number,
+  out: Float32Array,
+): void {
+  const { p, y, s, PH, PW, H, W, hPad, wPad } = r;
+  for (let x = 0; x < w; x++) {
+    const o = shuffle[sh + x];
+    const py = y * s + oh[o];
+    const px = x * s + ow[o];
+    if (py < hPad || px < wPad) continue; // cropped away
+    const eps = cfgValue(noise[u + x], noise[u + per + x], g);
+    out[(p * H + py - hPad) * W + px - wPad] = 0 + eulerValue(padded[(p * PH + py) * PW + px], eps, sg, dt, rs);
   }
 }
