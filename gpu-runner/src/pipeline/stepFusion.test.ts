@@ -73,6 +73,12 @@ describe("fuseBranches", () => {
     );
   });
 
+  it("refuses an output that aliases an input (the uncovered pass rereads them)", () => {
+    const a = Float32Array.of(1, 2);
+    const local = { value: Float32Array.of(1, 2), count: Float32Array.of(0, 1) };
+    expect(() => fuseBranches(local, { up: a, noise: a, sigma: 1 }, a, 0.5, 1, 2, a)).toThrow(RangeError);
+  });
+
   it("needs a branch", () => {
     const z = new Float32Array(4);
     expect(() => fuseBranches(null, { up: z, noise: z, sigma: 1 }, null, 0.5, 1, 4, z)).toThrow(RangeError);

@@ -33,10 +33,11 @@ export function skipResidualNoised(latents: Float32Array, target: NoisedUpsample
 }
 
 /**
- * The step's output latent into `out` (which may be the latents the branches read: they are done). `local` holds
+ * The step's output latent into `out` (which may be the latents the branches read, as they are done, but none of
+ * the arrays given here: uncovered positions are finished in a second pass that rereads them). `local` holds
  * the MultiDiffusion sums; where its count is 0 the value is `fallback` (noise_latents[i+1]) with count 1. With both
  * branches: `((vl/cl)*(1-c2) + vg*c2) / ((1-c2) + c2)`; local only: `vl/cl`; global only: `vg`. Returns the number
- * of latent positions no window covered.
+ * of latent positions no window covered. `scratch` (plane float64s) avoids an allocation per call.
  */
 export function fuseBranches(
   local: LocalSums | null,
@@ -46,6 +47,7 @@ export function fuseBranches(
   planes: number,
   plane: number,
   out: Float32Array,
+  scratch?: Float64Array,
 ): number {
   const n = planes * plane;
   if (out.length < n) throw new RangeError("fuseBranches: out is too short");
@@ -56,25 +58,41 @@ export function fuseBranches(
   }
   const { value, count } = local;
   const { up, noise } = fallback;
+  if (out === value || out === global || out === up || out === noise) {
+    throw new RangeError("fuseBranches: out must not alias an input");
+  }
   const sf = f(fallback.sigma);
-  // value / count as value * (1/count) (exact, see tensor/float32.ts): one division per position, not per element.
+  // value / count as value * (1/count) (exact, see tensor/float32.ts), one reciprocal per position for all planes.
+  const rc = scratch && scratch.length >= plane ? scratch : new Float64Array(plane);
   let uncovered = 0;
-  for (let i = 0; i < plane; i++) if (count[i] === 0) uncovered++;
-  const wl = global ? branchWeights(c2).local : 1;
-  const wg = global ? branchWeights(c2).global : 0;
-  const total = global ? branchWeights(c2).total : 1;
-  const rTotal = float32Reciprocal(total);
   for (let i = 0; i < plane; i++) {
     const c = count[i];
-    const rc = float32Reciprocal(c);
-    for (let k = i; k < n; k += plane) {
-      const vl = c === 0 ? f(up[k] + f(noise[k] * sf)) : f(value[k] * rc);
-      if (!global) {
-        out[k] = vl;
-        continue;
+    if (c === 0) uncovered++;
+    rc[i] = float32Reciprocal(c);
+  }
+  // Covered positions first (no branch, no fallback loads in the hot loop; an uncovered one computes 0 * Infinity
+  // here), then the uncovered ones again with their fallback.
+  const global0 = global !== null;
+  const { local: wl, global: wg, total } = branchWeights(c2);
+  const rTotal = float32Reciprocal(total);
+  const blend = (vl: number, vg: number) => {
+    const v = f(f(vl * wl) + f(vg * wg));
+    return total > 0 ? f(v * rTotal) : v;
+  };
+  for (let p = 0, k = 0; p < planes; p++) {
+    if (global0) {
+      for (let i = 0; i < plane; i++, k++) out[k] = blend(f(value[k] * rc[i]), global![k]);
+    } else {
+      for (let i = 0; i < plane; i++, k++) out[k] = value[k] * rc[i];
+    }
+  }
+  if (uncovered > 0) {
+    for (let i = 0; i < plane; i++) {
+      if (count[i] !== 0) continue;
+      for (let k = i; k < n; k += plane) {
+        const vl = f(up[k] + f(noise[k] * sf));
+        out[k] = global0 ? blend(vl, global![k]) : vl;
       }
-      const v = f(f(vl * wl) + f(global[k] * wg));
-      out[k] = total > 0 ? f(v * rTotal) : v;
     }
   }
   return uncovered;

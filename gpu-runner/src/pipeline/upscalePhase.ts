@@ -60,6 +60,7 @@ export async function runUpscalePhase(
   const global = params.useDilatedSampling ? new DilatedBranch(ctx, phase) : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");
 
+  const scratch = new Float64Array(H * W);
   for (let i = 0; i < steps; i++) {
     const t = clock.timestep(i);
     const { c1, c2 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
@@ -68,7 +69,7 @@ export async function runUpscalePhase(
     const globalOut = global ? await global.run(i, latents) : null;
     // Pixels no window covers take noise_latents[i+1] (noise_latents[i] at the last step).
     const fallback = { up, noise, sigma: sigmas[i < steps - 1 ? i + 1 : i] };
-    fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents);
+    fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents, scratch);
     ctx.progress.step(phase.id, i + 1, steps, H * W * ((local ? 1 : 0) + (global ? 1 : 0)));
     emitStep(ctx, phase.id, i, latents, [1, C, H, W]);
   }
