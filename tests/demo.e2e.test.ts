@@ -13,10 +13,14 @@ import { join } from "node:path";
 import { PRICE_TABLE } from "@accdiff/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../gpu-runner/src/images/encode";
+import { Api } from "./demo/api";
 import { type DemoOutcome, runDemo } from "./demo/demo";
 import type { Downloaded, RenderRecord } from "./demo/flow";
+import { followJob } from "./demo/follow";
+import { startStack } from "./demo/stack";
 
 const STEPS = 5;
+const SEED = 99;
 const BASE = 512;
 
 let outDir: string;
@@ -45,7 +49,7 @@ function alive(pid: number): boolean {
 
 beforeAll(async () => {
   outDir = await mkdtemp(join(tmpdir(), "accdiff-e2e-"));
-  outcome = await runDemo({ outDir, steps: STEPS, seed: 99 });
+  outcome = await runDemo({ outDir, steps: STEPS, seed: SEED });
 }, 280_000);
 
 afterAll(async () => {
@@ -190,6 +194,25 @@ describe("demo flow on loopback", () => {
       expect(grid.width).toBe(BASE * k);
     }
     for (const word of ["cat", "dog", "lawn"]) expect(html).toMatch(new RegExp(`4x/attention/\\d+-${word}\\.png`));
+  });
+
+  it("serves from the cache what a direct render computes (fresh stack, empty cache)", async () => {
+    const stack = await startStack();
+    try {
+      const admin = new Api(stack.workerUrl, stack.adminToken);
+      const account = await admin.createAccount("e2e direct");
+      await admin.credit(account, 1_000_000, "e2e");
+      const api = admin.as(await admin.issueKey(account, "e2e"));
+      const body = { prompt: outcome.summary.prompt, width: 2 * BASE, height: 2 * BASE, seed: SEED, steps: STEPS };
+      const { status, job } = await api.submit(body, "direct-2x");
+      expect(status).toBe(202);
+      const done = await followJob(api, job.id, { timeoutMs: 120_000 });
+      expect(done.status).toBe("succeeded");
+      expect(done.image?.sha256).toBe(byLabel("2x").final.image?.sha256);
+      expect(done.preview?.sha256).toBe(byLabel("4x").final.preview?.sha256);
+    } finally {
+      await stack.stop();
+    }
   });
 
   it("stops everything it started", async () => {
