@@ -54,7 +54,8 @@ export async function runDemo(c: DemoConfig): Promise<DemoOutcome> {
     if (c.signal?.aborted) throw new DemoInterrupted();
     const started = Date.now();
     const prompt = c.prompt ?? DEMO_PROMPT;
-    const run = await runDemoFlow(new Api(stack.workerUrl, stack.adminToken), {
+    // A runner that dies mid-render fails the demo at once rather than at the render timeout.
+    const flow = runDemoFlow(new Api(stack.workerUrl, stack.adminToken), {
       prompt,
       seed: c.seed,
       steps: c.steps,
@@ -64,6 +65,8 @@ export async function runDemo(c: DemoConfig): Promise<DemoOutcome> {
       onProgress: c.onProgress,
       say,
     });
+    flow.catch(() => {}); // when the runner died first, the flow's own failure that follows is moot
+    const run = await Promise.race([flow, stack.runner.died]);
     const rendered = Date.now();
     const jobsAccepted = stack.runner.acceptedJobs();
     const { name, version, hash, baseResolution, vaeScaleFactor } = stack.bundle;

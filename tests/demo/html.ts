@@ -57,12 +57,17 @@ function evaluationsTable(r: RenderSummary): string {
 }
 
 function phasesSection(p: ReportPictures): string {
+  const last = Math.max(...p.phases.map((ph) => ph.phase));
+  const cannyUse = (phase: number) =>
+    phase < last
+      ? `conditions phase ${phase + 1}'s ControlNet`
+      : "kept in the cache for a larger render resuming from here";
   const cards = p.phases.map(
     (ph) => `<figure><a href="${e(ph.image)}"><img src="${e(ph.image)}" alt="phase ${ph.phase}"></a>
 <figcaption>phase ${ph.phase} (${ph.width}×${ph.height}, ${e(ph.source)})</figcaption></figure>${
       ph.canny
         ? `<figure><a href="${e(ph.canny)}"><img src="${e(ph.canny)}" alt="canny ${ph.phase}"></a>
-<figcaption>canny of phase ${ph.phase}: conditions phase ${ph.phase + 1}'s ControlNet</figcaption></figure>`
+<figcaption>canny of phase ${ph.phase}: ${cannyUse(ph.phase)}</figcaption></figure>`
         : ""
     }`,
   );

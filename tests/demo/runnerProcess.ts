@@ -23,6 +23,8 @@ export interface RunnerProcess {
   acceptedJobs(): string[];
   /** Every JSON log line so far. */
   logLines(): readonly RunnerLogLine[];
+  /** Rejects when the process ends without stop() having been called (never resolves). */
+  died: Promise<never>;
   /** SIGTERM (the runner drains and exits), SIGKILL after `graceMs`. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -36,8 +38,19 @@ export interface RunnerProcessOptions {
   readyTimeoutMs?: number;
 }
 
-function lastLines(lines: string[], n = 3): string {
-  return lines.slice(-n).join(" | ").trim() || "(no output)";
+/** A log line for an error message: a JSON line as its message and reason, anything else as it is. */
+function describeLine(line: string): string {
+  try {
+    const e = JSON.parse(line) as RunnerLogLine;
+    const why = e.reason ?? e.error;
+    return `${e.msg ?? line}${why ? ` (${String(why)})` : ""}`;
+  } catch {
+    return line.trim();
+  }
+}
+
+function lastLines(lines: string[], n = 2): string {
+  return lines.slice(-n).map(describeLine).join(" | ") || "(no output)";
 }
 
 async function waitReady(url: string, child: ChildProcess, deadline: number, output: string[]): Promise<void> {
@@ -102,8 +115,14 @@ export async function startRunnerProcess(o: RunnerProcessOptions): Promise<Runne
   child.stdout?.on("data", (c: Buffer) => onText(c, outCarry));
   child.stderr?.on("data", (c: Buffer) => onText(c, errCarry));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-
   let stopping: Promise<void> | null = null;
+  const died = new Promise<never>((_, reject) => {
+    child.once("exit", (code, signal) => {
+      if (!stopping) reject(new Error(`the runner exited unexpectedly (${code ?? signal}): ${lastLines(raw)}`));
+    });
+  });
+  died.catch(() => {}); // observed by whoever races against it
+
   const stop = (graceMs = 10_000) => {
     stopping ??= (async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -132,6 +151,7 @@ export async function startRunnerProcess(o: RunnerProcessOptions): Promise<Runne
     return {
       url,
       pid: child.pid ?? -1,
+      died,
       acceptedJobs: () => [...accepted],
       logLines: () => lines,
       stop,
