@@ -24,6 +24,8 @@ export class MultiDiffusionBranch {
   private readonly sums: LocalSums;
   private modelIn?: Float32Array;
   private condBuf?: Float32Array;
+  /** The views `sums.count` was counted for. */
+  private countedViews?: string;
   /** The views whose crops `condBuf` holds (crops depend only on the views: the condition is fixed per phase). */
   private condFor?: { key: string; tensor: Tensor };
   private readonly timeIdBase: Float32Array;
@@ -69,9 +71,13 @@ export class MultiDiffusionBranch {
     const C = info.latentChannels;
     const frame: JitterFrame = { latents, planes: C, height: phase.latentHeight, width: phase.latentWidth, jr };
     const vbMax = params.viewBatchSize;
-    this.sums.value.fill(0);
-    this.sums.count.fill(0);
     const views = this.viewsFor(i);
+    // count_local depends only on the views: with fixed (patch) windows it is counted at the first step only.
+    const viewsKey = views.join(";");
+    const recount = viewsKey !== this.countedViews;
+    this.countedViews = undefined; // set again once every batch has been counted
+    this.sums.value.fill(0);
+    if (recount) this.sums.count.fill(0);
     // The reference re-encodes every patch prompt (with the negative) at the start of every step.
     if (this.patches) caller.countReferenceEncode(views.length);
     const useControl = this.controlActive();
@@ -104,14 +110,10 @@ export class MultiDiffusionBranch {
       }
       const out = await caller.unet(input, residuals);
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
-      accumulateGuided(
-        frame,
-        batch,
-        out.noise.data,
-        { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext },
-        this.sums,
-      );
+      const step = { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext };
+      accumulateGuided(frame, batch, out.noise.data, step, this.sums, recount);
     }
+    this.countedViews = viewsKey;
     return this.sums;
   }
 

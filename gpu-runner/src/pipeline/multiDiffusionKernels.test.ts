@@ -109,6 +109,11 @@ describe("accumulateGuided", () => {
           accumulateGuided(frame, r.views, noise, { guidanceScale: scale, sigma, sigmaNext }, sums);
           expect(bytes(sums.value).equals(bytes(wantValue))).toBe(true);
           expect(Array.from(sums.count)).toEqual(Array.from(wantCount));
+          // Without countViews the counts stay as they were (fixed windows are counted once).
+          const again = { value: Float32Array.from(prior), count: Float32Array.from(priorCount) };
+          accumulateGuided(frame, r.views, noise, { guidanceScale: scale, sigma, sigmaNext }, again, false);
+          expect(bytes(again.value).equals(bytes(wantValue))).toBe(true);
+          expect(Array.from(again.count)).toEqual(Array.from(priorCount));
         },
       ),
     );

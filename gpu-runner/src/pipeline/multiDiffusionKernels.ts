@@ -117,7 +117,8 @@ export interface GuidedStep {
 
 /**
  * For each view b of the batch: eps = uncond + scale*(text - uncond) from the UNet output rows 2b, 2b+1; the Euler
- * step of the view's latent slice; `value += step` and `count += 1` where the view covers the latent.
+ * step of the view's latent slice; `value += step` and, with `countViews`, `count += 1` where the view covers the
+ * latent (the counts depend only on the views: a caller whose views did not change may keep last step's).
  */
 export function accumulateGuided(
   frame: JitterFrame,
@@ -125,6 +126,7 @@ export function accumulateGuided(
   noise: Float32Array,
   step: GuidedStep,
   sums: LocalSums,
+  countViews = true,
 ): void {
   const { latents, planes, height: H, width: W, jr } = frame;
   const { vh, vw } = batchViewSize(frame, views);
@@ -155,6 +157,7 @@ export function accumulateGuided(
         }
       }
     }
+    if (!countViews) continue;
     for (let y = y0; y < y1; y++) {
       const c = (h0 + y - jr) * W + w0 - jr;
       for (let x = x0; x < x1; x++) count[c + x] += 1;
