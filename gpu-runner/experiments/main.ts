@@ -6,8 +6,9 @@
  *   results.json, results.md, <seed>/lowres.png, <seed>/<setting>.png, montage-<seed>.png.
  *
  * Options: --seeds 1,2,3  --size 1536  --steps 10  --only name,name  --out <dir>
+ *          --report-only: rewrite results.md from an existing results.json (after editing notes.ts), no runs.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -16,14 +17,14 @@ import { loadOnnxModels } from "../src/models/index";
 import { ensureToyWorld } from "../src/toyworld/index";
 import { montage, type Tile } from "./montage";
 import { notesFor } from "./notes";
-import { resultsJson, resultsMarkdown } from "./report";
+import { type ResultsJson, resultsJson, resultsMarkdown } from "./report";
 import { type RunRecord, runSetting } from "./run";
 import type { Scores } from "./scores";
 import { DEFAULT_CONFIG, type ExperimentConfig, findSetting, SETTINGS } from "./settings";
 
 const DEFAULT_OUT = fileURLToPath(new URL("../../out/experiments", import.meta.url));
 
-function parseConfig(): { config: ExperimentConfig; only: string[] | undefined; out: string } {
+function parseConfig(): { config: ExperimentConfig; only: string[] | undefined; out: string; reportOnly: boolean } {
   const { values } = parseArgs({
     options: {
       seeds: { type: "string" },
@@ -31,6 +32,7 @@ function parseConfig(): { config: ExperimentConfig; only: string[] | undefined; 
       steps: { type: "string" },
       only: { type: "string" },
       out: { type: "string" },
+      "report-only": { type: "boolean" },
     },
   });
   const config: ExperimentConfig = {
@@ -41,14 +43,20 @@ function parseConfig(): { config: ExperimentConfig; only: string[] | undefined; 
   };
   const only = values.only?.split(",");
   for (const n of only ?? []) findSetting(n);
-  return { config, only, out: values.out ?? DEFAULT_OUT };
+  return { config, only, out: values.out ?? DEFAULT_OUT, reportOnly: values["report-only"] ?? false };
 }
 
 const short = (s: Scores) =>
   `repetition ${s.repetition}  structure ${s.structure.toFixed(2)}  speckle ${s.speckle.toFixed(2)}`;
 
 async function main(): Promise<void> {
-  const { config, only, out } = parseConfig();
+  const { config, only, out, reportOnly } = parseConfig();
+  if (reportOnly) {
+    const json = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as ResultsJson;
+    await writeFile(join(out, "results.md"), resultsMarkdown(json, notesFor(json)));
+    console.log(`rewrote ${join(out, "results.md")}`);
+    return;
+  }
   const settings = SETTINGS.filter((s) => !only || only.includes(s.name));
   const t0 = performance.now();
   const models = await loadOnnxModels(await ensureToyWorld(), { provider: "cpu" });

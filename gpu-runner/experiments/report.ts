@@ -14,7 +14,7 @@ export const SCORE_INFO: Record<ScoreName, { better: "lower" | "higher" | "none"
     better: "lower",
     definition:
       "object instances in the final image beyond those in the low-res image, summed over objects " +
-      "(instance = connected region of an object's colour on the 8x8-cell grid, >= 0.05% of the image; one-cell gaps bridged)",
+      "(instance = connected region of an object's colour on the 8x8-cell grid, >= 0.05% of the image; gaps of one low-res cell bridged)",
   },
   structure: {
     better: "higher",
@@ -236,8 +236,10 @@ export function resultsMarkdown(r: ResultsJson, notes: string): string {
     "",
   );
   lines.push("## Scores", "");
-  for (const k of SCORE_NAMES)
-    lines.push(`- **${k}** (${SCORE_INFO[k].better} is better): ${SCORE_INFO[k].definition}.`);
+  for (const k of SCORE_NAMES) {
+    const dir = SCORE_INFO[k].better === "none" ? "no direction" : `${SCORE_INFO[k].better} is better`;
+    lines.push(`- **${k}** (${dir}): ${SCORE_INFO[k].definition}.`);
+  }
   lines.push("", "## Results", "");
   lines.push(`| setting | ${SCORE_NAMES.join(" | ")} |`, `|---|${SCORE_NAMES.map(() => "---").join("|")}|`);
   for (const s of r.settings) lines.push(`| ${s.name} | ${SCORE_NAMES.map((k) => fmt(s.scores[k])).join(" | ")} |`);

@@ -101,9 +101,21 @@ describe("repetition", () => {
       { k: CAT, x0: 1000, y0: 1000, x1: 1016, y1: 1016 }, // 2x2 cells: 4 < 0.05% of 192^2
       { k: LAWN, x0: 400, y0: 192, x1: 408, y1: 576 }, // a one-cell seam
     ]);
-    const a = analyse(final);
+    const a = analyse(final, {}, 3);
     expect(a.instances[CAT]).toBe(1);
     expect(repetition(a, analyse(low))).toBe(0);
+  });
+
+  it("bridges gaps of one low-res cell at every scale, not wider ones", () => {
+    const split = (size: number, f: number, gapCells: number) =>
+      paint(size, [
+        { k: CAT, x0: 8 * f, y0: 8 * f, x1: 24 * f, y1: 40 * f },
+        { k: CAT, x0: (24 + 8 * gapCells) * f, y0: 8 * f, x1: (40 + 8 * gapCells) * f, y1: 40 * f },
+      ]);
+    for (const f of [1, 2, 3]) {
+      expect(analyse(split(128 * f, f, 1), {}, f).instances[CAT], `x${f} gap 1`).toBe(1);
+      expect(analyse(split(128 * f, f, 2), {}, f).instances[CAT], `x${f} gap 2`).toBe(2);
+    }
   });
 
   it("property: a nearest-upscaled low-res image never repeats, and keeps its structure", () => {

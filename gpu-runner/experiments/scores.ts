@@ -7,7 +7,7 @@
  *
  * - `repetition` (lower is better): object instances the final image has beyond the low-res image, summed over the
  *   objects (an instance = a connected region of one object's class, at least `minAreaFraction` of the image; regions
- *   separated by a one-cell gap, e.g. a window seam through an object, count as one).
+ *   separated by a gap of at most one low-res cell, e.g. a window seam through an object, count as one).
  * - `structure` (higher is better): mean IoU, over the objects present in either image, between the final image's
  *   object masks and those of the bicubically upscaled low-res image (the layout the low-res phase decided).
  * - `speckle` (lower is better): cells per thousand whose class is shared by fewer than 3 of their 8 neighbours:
@@ -44,8 +44,11 @@ export interface ScoreOptions {
   cell?: number;
   /** Smallest instance, as a fraction of the image area (default 0.0005, at least 2 cells). */
   minAreaFraction?: number;
-  /** Cells of one class within this Chebyshev distance are one instance (2: bridges one-cell gaps). */
-  bridge?: number;
+  /**
+   * Gaps of up to this many low-res cells between two regions of one class are bridged (default 1: a window seam
+   * through an object does not split it). Measured at the low-res scale so both images are counted alike.
+   */
+  gap?: number;
 }
 
 /** Per-cell mean colours, three planes of gh*gw (float). */
@@ -161,7 +164,7 @@ interface Resolved {
   palette: Palette;
   cell: number;
   minAreaFraction: number;
-  bridge: number;
+  gap: number;
 }
 
 function resolve(o: ScoreOptions): Resolved {
@@ -169,25 +172,27 @@ function resolve(o: ScoreOptions): Resolved {
     palette: o.palette ?? TOY_PALETTE,
     cell: o.cell ?? 8,
     minAreaFraction: o.minAreaFraction ?? 0.0005,
-    bridge: o.bridge ?? 2,
+    gap: o.gap ?? 1,
   };
 }
 
-function analyseClasses(classes: Int8Array, width: number, height: number, o: Resolved): SceneAnalysis {
+/** Chebyshev radius that bridges gaps of `gap` low-res cells on a grid `scale` times finer. */
+export const bridgeRadius = (gap: number, scale: number) => Math.round(gap * scale) + 1;
+
+function analyseClasses(classes: Int8Array, width: number, height: number, o: Resolved, scale: number): SceneAnalysis {
   const minArea = Math.max(2, o.minAreaFraction * width * height);
+  const bridge = bridgeRadius(o.gap, scale);
   const instances = o.palette.colors.map((_, k) =>
-    k === o.palette.background
-      ? 0
-      : regionAreas(classes, width, height, k, o.bridge).filter((a) => a >= minArea).length,
+    k === o.palette.background ? 0 : regionAreas(classes, width, height, k, bridge).filter((a) => a >= minArea).length,
   );
   return { classes, width, height, instances };
 }
 
-/** Class map and instance counts of an image. */
-export function analyse(img: Rgb8Image, options: ScoreOptions = {}): SceneAnalysis {
+/** Class map and instance counts of an image `scale` times the low-res size (1: the low-res image itself). */
+export function analyse(img: Rgb8Image, options: ScoreOptions = {}, scale = 1): SceneAnalysis {
   const o = resolve(options);
   const g = cellMeans(img, o.cell);
-  return analyseClasses(classifyCells(g, o.palette), g.width, g.height, o);
+  return analyseClasses(classifyCells(g, o.palette), g.width, g.height, o, scale);
 }
 
 /** Excess object instances of `final` over `lowres`, summed over objects (missing objects do not offset extras). */
@@ -258,10 +263,17 @@ export interface Scores {
 /** Every score of a final image against the low-res image it was upscaled from. */
 export function scoreImages(final: Rgb8Image, lowres: Rgb8Image, options: ScoreOptions = {}): Scores {
   const o = resolve(options);
-  const f = analyse(final, o);
+  const scale = final.width / lowres.width;
+  const f = analyse(final, o, scale);
   const low = analyse(lowres, o);
   const up = cellMeans(lowres, o.cell);
-  const upClasses = analyseClasses(classifyCells(resizeCells(up, f.width, f.height), o.palette), f.width, f.height, o);
+  const upClasses = analyseClasses(
+    classifyCells(resizeCells(up, f.width, f.height), o.palette),
+    f.width,
+    f.height,
+    o,
+    scale,
+  );
   return {
     repetition: repetition(f, low),
     structure: structure(f, upClasses, o.palette),
