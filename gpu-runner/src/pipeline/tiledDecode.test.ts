@@ -55,6 +55,42 @@ describe("blendV / blendH", () => {
   });
 });
 
+describe("blendH", () => {
+  it("equals the reference's column loop bit for bit", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 12 }),
+        (planes, h, aw, bw, extent) => {
+          const a: Tensor = {
+            data: Float32Array.from({ length: planes * h * aw }, (_, i) => Math.sin(i * 1.3) * 3),
+            shape: [1, planes, h, aw],
+          };
+          const bData = Float32Array.from({ length: planes * h * bw }, (_, i) => Math.cos(i * 0.7) * 2);
+          const got: Tensor = { data: Float32Array.from(bData), shape: [1, planes, h, bw] };
+          blendH(a, got, extent);
+          const want = Float32Array.from(bData);
+          const e = Math.min(aw, bw, extent);
+          for (let x = 0; x < e; x++) {
+            const wa = Math.fround(1 - x / e);
+            const wb = Math.fround(x / e);
+            for (let p = 0; p < planes; p++) {
+              for (let y = 0; y < h; y++) {
+                const bi = (p * h + y) * bw + x;
+                want[bi] = Math.fround(a.data[(p * h + y) * aw + aw - e + x] * wa) + Math.fround(want[bi] * wb);
+              }
+            }
+          }
+          expect(Array.from(got.data)).toEqual(Array.from(want));
+        },
+      ),
+    );
+  });
+});
+
 describe("tiledDecode", () => {
   it("decodes whole when the latent fits one tile", async () => {
     const z = latent(4, 4);

@@ -107,15 +107,21 @@ export function blendH(a: Tensor, b: Tensor, blendExtent: number): void {
   if (ah !== bh) throw new RangeError("blendH: tiles differ in height");
   const e = Math.min(aw, bw, blendExtent);
   const planes = n * c;
+  // The ramp weights per column, then row by row (the same per-element arithmetic as the reference's column loop,
+  // but along memory instead of across it).
+  const wa = new Float64Array(e);
+  const wb = new Float64Array(e);
   for (let x = 0; x < e; x++) {
-    const wa = Math.fround(1 - x / e);
-    const wb = Math.fround(x / e);
-    for (let p = 0; p < planes; p++) {
-      for (let y = 0; y < bh; y++) {
-        const ai = (p * ah + y) * aw + aw - e + x;
-        const bi = (p * bh + y) * bw + x;
-        b.data[bi] = Math.fround(a.data[ai] * wa) + Math.fround(b.data[bi] * wb);
-      }
+    wa[x] = Math.fround(1 - x / e);
+    wb[x] = Math.fround(x / e);
+  }
+  const ad = a.data;
+  const bd = b.data;
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < bh; y++) {
+      const ar = (p * ah + y) * aw + aw - e;
+      const br = (p * bh + y) * bw;
+      for (let x = 0; x < e; x++) bd[br + x] = Math.fround(ad[ar + x] * wa[x]) + Math.fround(bd[br + x] * wb[x]);
     }
   }
 }
