@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "gpu-runner",
-          include: ["gpu-runner/src/**/*.test.ts"],
+          include: ["gpu-runner/src/**/*.test.ts", "gpu-runner/experiments/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
         },
