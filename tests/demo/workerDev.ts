@@ -1,7 +1,7 @@
 /**
  * The edge worker in the local Workers runtime, through wrangler's programmatic API (what `wrangler dev` runs):
  * wrangler.toml's bindings with local KV, R2 and Durable Objects persisted in a folder of our choosing, nothing
- * remote, no login. Secrets and the demo's settings are passed as bindings, so no `.dev.vars` is needed.
+ * remote, no login. Secrets and the demo's settings are passed as bindings; a `.dev.vars` is neither needed nor read.
  */
 import { fileURLToPath } from "node:url";
 import type { unstable_startWorker } from "wrangler";
@@ -62,7 +62,9 @@ async function startOn(port: number, s: WorkerSettings): Promise<Worker> {
   const { unstable_startWorker: startWorker } = await import("wrangler");
   const worker = await startWorker({
     config: WRANGLER_TOML,
-    envFiles: [],
+    // Not a developer's .dev.vars (wrangler reads it when no env file is named): the demo runs on its own settings.
+    // The named file does not exist, so nothing is loaded.
+    envFiles: [".env.accdiff-demo-none"],
     sendMetrics: false,
     bindings: Object.fromEntries(
       Object.entries(vars).map(([name, value]) => [name, { type: "plain_text" as const, value }]),
@@ -101,6 +103,12 @@ export async function startWorkerDev(s: WorkerSettings): Promise<WorkerDev> {
       continue;
     }
     const url = (await worker.url).origin;
+    if (url !== `http://127.0.0.1:${port}`) {
+      // Runners call back PUBLIC_BASE_URL: a worker listening anywhere else would never hear from them.
+      await worker.dispose().catch(() => undefined);
+      lastError = new Error(`asked for port ${port}, the worker listens at ${url}`);
+      continue;
+    }
     let stopping: Promise<void> | null = null;
     return {
       url,
