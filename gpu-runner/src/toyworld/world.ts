@@ -78,6 +78,15 @@ export const FUNCTION_WORDS: readonly string[] = [
   "realistic",
   "bad",
   "low",
+  // Words of the demo prompt "a cat and a dog are playing on the lawn" and other common verbs and places.
+  "are",
+  "is",
+  "running",
+  "jumping",
+  "together",
+  "grass",
+  "field",
+  "garden",
 ];
 
 export const BUNDLE_NAME = "toy-world";
