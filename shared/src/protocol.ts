@@ -22,7 +22,10 @@ export type ArtifactKind = (typeof ARTIFACT_KINDS)[number];
 const JobId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "must be 8-64 characters of [A-Za-z0-9_-]");
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
-/** Where the runner should start from: cached artifacts of earlier phases (storage keys the worker can serve). */
+/**
+ * Where the runner should start from: cached artifacts of earlier phases. Each is a URL the runner can GET (the worker
+ * gives short-lived signed links) or a key relative to the job's uploadUrl.
+ */
 export const ResumeSchema = z.strictObject({
   /** The deepest completed phase (scale) whose artifacts are given; the runner computes the phases after it. */
   fromPhase: z.number().int().min(1),

@@ -10,6 +10,8 @@
  * `attention` makes the UNet export cross-attention maps (a softmax over tokens of a position/sample-dependent score),
  * and `vaeEncode` is a block average, so that the image-start path and attention collection can be tested.
  */
+
+import { SDXL_SCHEDULER_CONFIG } from "../models/sdxlScheduler";
 import type {
   BundleInfo,
   ControlNetInput,
@@ -68,15 +70,7 @@ export const GOLDEN_FAKE_CONSTANTS: FakeModelConstants = {
   scaling_factor: 0.13025,
 };
 
-export const SDXL_SCHEDULER: SchedulerConfig = {
-  numTrainTimesteps: 1000,
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  betaSchedule: "scaled_linear",
-  timestepSpacing: "leading",
-  stepsOffset: 1,
-  predictionType: "epsilon",
-};
+export const SDXL_SCHEDULER: SchedulerConfig = { ...SDXL_SCHEDULER_CONFIG };
 
 /** e(s) = float32(((sum of UTF-8 bytes) mod 97)/97 - 0.5), computed in float64 then rounded. */
 export function fakeEmbedValue(s: string): number {

@@ -1,6 +1,7 @@
 import { type ResolvedRequest, ResolvedRequestSchema, resolveRequest, SWITCH_DEFAULTS } from "@accdiff/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { SDXL_SCHEDULER_CONFIG } from "../models/sdxlScheduler";
 import type { BundleInfo } from "../models/types";
 import { resolveParams } from "../pipeline/index";
 import { SWITCH_TO_PIPELINE, toPipelineRequest } from "./requestMapping";
@@ -14,15 +15,7 @@ const info: BundleInfo = {
   latentChannels: 4,
   vaeScalingFactor: 0.13025,
   dtype: "fp32",
-  scheduler: {
-    numTrainTimesteps: 1000,
-    betaStart: 0.00085,
-    betaEnd: 0.012,
-    betaSchedule: "scaled_linear",
-    timestepSpacing: "leading",
-    stepsOffset: 1,
-    predictionType: "epsilon",
-  },
+  scheduler: { ...SDXL_SCHEDULER_CONFIG },
   attentionDivisor: 32,
   textEmbedDim: 2048,
   pooledDim: 1280,

@@ -3,6 +3,7 @@
  * schedule and the constants of its denoiser. Every model of the bundle is built from these
  * numbers, and tests read them to know what a correct picture looks like (README.md explains).
  */
+import { SDXL_SCHEDULER_CONFIG } from "../models/sdxlScheduler";
 
 /** Something a prompt can name. Objects are boxes of one colour; the lawn is the background. */
 export interface ThingSpec {
@@ -113,15 +114,7 @@ export const RESIDUAL_FACTORS: readonly number[] = [1, 1, 1, 2, 2, 2, 4, 4, 4, 4
 /** How much each residual contributes to the edge map the UNet reads back (sums to 1). */
 export const RESIDUAL_WEIGHTS: readonly number[] = [0.2, 0.2, 0.2, 0.1, 0.1, 0.1, 0.025, 0.025, 0.025, 0.025];
 
-export const SCHEDULER = {
-  numTrainTimesteps: 1000,
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  betaSchedule: "scaled_linear",
-  timestepSpacing: "leading",
-  stepsOffset: 1,
-  predictionType: "epsilon",
-} as const;
+export const SCHEDULER = { ...SDXL_SCHEDULER_CONFIG };
 
 /** The SDXL noise levels sigma(t) = sqrt((1 - abar_t) / abar_t), t = 0..999 (float64 then rounded). */
 export function sigmaTable(): Float32Array {

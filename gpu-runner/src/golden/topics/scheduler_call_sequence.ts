@@ -1,16 +1,9 @@
+import { SDXL_SCHEDULER_CONFIG } from "../../models/sdxlScheduler";
 import { eulerSchedule, modelInputDivisor, ReferenceStepIndex } from "../../pipeline/scheduler";
 import { expectClose, expectExact } from "../compare";
 import type { GoldenCase, TopicRunner } from "../types";
 
-const SDXL_SCHEDULER = {
-  numTrainTimesteps: 1000,
-  betaStart: 0.00085,
-  betaEnd: 0.012,
-  betaSchedule: "scaled_linear",
-  timestepSpacing: "leading",
-  stepsOffset: 1,
-  predictionType: "epsilon",
-} as const;
+const SDXL_SCHEDULER = { ...SDXL_SCHEDULER_CONFIG };
 
 /**
  * scheduler_call_sequence: drives ReferenceStepIndex through the reference's call order (an optional

@@ -19,6 +19,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DOWN_FACTORS, MID_FACTOR } from "../contract";
+import { SDXL_SCHEDULER_CONFIG } from "../sdxlScheduler";
 import { writeClipTokenizerFixture } from "./clipTokenizerFixture";
 import { type Attr, type Dim, encodeOnnxModel, type InitializerSpec, type NodeSpec } from "./onnxProto";
 
@@ -273,15 +274,7 @@ export function stubBundleJson(opts: StubOptions = {}): Record<string, unknown> 
     textEmbedDim: STUB.D1 + STUB.D2,
     pooledDim: STUB.P,
     maxTokens: STUB.T,
-    scheduler: {
-      numTrainTimesteps: 1000,
-      betaStart: 0.00085,
-      betaEnd: 0.012,
-      betaSchedule: "scaled_linear",
-      timestepSpacing: "leading",
-      stepsOffset: 1,
-      predictionType: "epsilon",
-    },
+    scheduler: { ...SDXL_SCHEDULER_CONFIG },
     controlnet: opts.noControlnet ? null : "canny",
     components,
     ...opts.bundleJson,
