@@ -10,8 +10,8 @@
  *   - pipelineMsPerStepIncludingPhaseWork: all non-model time of the job (phase setup, decoding post-processing,
  *     canny...) divided by the denoising steps; with few steps the per-phase work dominates it.
  *   - peakRssMB: the child's peak resident set.
- *   - with --breakdown: self CPU milliseconds per function (V8 sampling profiler), per denoising step of the upscaling
- *     phases, for the functions of the pipeline (the hot spots).
+ *   - with --breakdown: self milliseconds per function (V8 sampling profiler, main thread) per denoising step of the
+ *     last phase, top 20 and the total sampled (profiling slows the run by ~10%).
  *
  *   npx tsx gpu-runner/bench/pipeline.ts [--sizes 2048,4096] [--steps 6] [--controlnet off,on] [--breakdown]
  */
@@ -93,7 +93,7 @@ async function runChild(size: number, steps: number, controlnet: boolean, breakd
   const wall: Record<number, number[]> = {};
   const cpu: Record<number, number[]> = {};
   // Upscaling step windows on the monotonic clock in microseconds (the V8 profiler's clock), for the breakdown.
-  const windows: [number, number][] = [];
+  const windows: [number, number, number][] = [];
   const micros = () => Number(process.hrtime.bigint() / 1000n);
   let lastMicros = micros();
   let lastWall = performance.now();
@@ -126,7 +126,7 @@ async function runChild(size: number, steps: number, controlnet: boolean, breakd
         wall[e.phase].push(t - lastWall);
         cpu[e.phase].push((c.user + c.system) / 1000);
         const us = micros();
-        if (e.phase > 1 && e.step > 1) windows.push([lastMicros, us]);
+        if (e.phase > 1 && e.step > 1) windows.push([lastMicros, us, e.phase]);
         lastMicros = us;
         lastWall = t;
         lastCpu = process.cpuUsage();
@@ -138,15 +138,20 @@ async function runChild(size: number, steps: number, controlnet: boolean, breakd
     const { profile } = await session.post("Profiler.stop");
     session.disconnect();
     // Sample k is taken at startTime + sum(deltas[0..k]), in microseconds of the monotonic clock hrtime reads.
+    // Only the steps of the last (largest) phase, like lastPhase.
+    const lastId = Math.max(...windows.map((w) => w[2]));
+    const lastWindows = windows.filter((w) => w[2] === lastId);
     const keep: boolean[] = [];
     let t = profile.startTime;
     for (const d of profile.timeDeltas ?? []) {
       t += d;
-      keep.push(windows.some(([a, b]) => t >= a && t < b));
+      keep.push(lastWindows.some(([a, b]) => t >= a && t < b));
     }
     const self = selfTimes(profile, profile.samples ?? [], profile.timeDeltas ?? [], keep);
-    const perStep = [...self].sort((x, y) => y[1] - x[1]).slice(0, 20);
-    hotSpots = Object.fromEntries(perStep.map(([k, v]) => [k, round(v / windows.length)]));
+    const sorted = [...self].sort((x, y) => y[1] - x[1]);
+    const all = sorted.reduce((a, [, v]) => a + v, 0);
+    hotSpots = Object.fromEntries(sorted.slice(0, 20).map(([k, v]) => [k, round(v / lastWindows.length)]));
+    hotSpots["(all sampled)"] = round(all / lastWindows.length);
   }
   const phases = result.phases.map((p) => p.id);
   const last = phases[phases.length - 1];
@@ -164,7 +169,7 @@ async function runChild(size: number, steps: number, controlnet: boolean, breakd
       totalMs: Math.round(result.timings.totalMs),
       pipelineMsPerStepIncludingPhaseWork: round(result.timings.pipelineMsPerStep),
       peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-      ...(hotSpots ? { selfCpuMsPerUpscalingStep: hotSpots } : {}),
+      ...(hotSpots ? { selfMsPerLastPhaseStep: hotSpots } : {}),
     }),
   );
 }

@@ -11,6 +11,7 @@ import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } fr
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { ensure } from "./sampling";
+import { GuidedStepsMemory } from "./simd/guidedStepsKernel";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
 import { getViews, jitterRange, type View } from "./views";
 
@@ -22,6 +23,8 @@ export interface ConditionCrops {
 export class MultiDiffusionBranch {
   private readonly jr: number;
   private readonly sums: LocalSums;
+  /** The WebAssembly MultiDiffusion kernel and its memory (null where unavailable: the JS kernel runs). */
+  private readonly simd = GuidedStepsMemory.create();
   private modelIn?: Float32Array;
   private condBuf?: Float32Array;
   /** The views `sums.count` was counted for. */
@@ -69,7 +72,20 @@ export class MultiDiffusionBranch {
     const { ctx, phase, jr } = this;
     const { params, info, clock, caller } = ctx;
     const C = info.latentChannels;
-    const frame: JitterFrame = { latents, planes: C, height: phase.latentHeight, width: phase.latentWidth, jr };
+    const { simd } = this;
+    if (simd) {
+      // The WebAssembly kernel works in its own memory: a copy of the latent, the sums, each batch's noise.
+      simd.reserve(latents.length, 2 * params.viewBatchSize * C * params.window * params.window);
+      simd.latents.set(latents);
+      this.sums.value = simd.value;
+    }
+    const frame: JitterFrame = {
+      latents: simd ? simd.latents : latents,
+      planes: C,
+      height: phase.latentHeight,
+      width: phase.latentWidth,
+      jr,
+    };
     const vbMax = params.viewBatchSize;
     const views = this.viewsFor(i);
     // count_local depends only on the views: with fixed (patch) windows it is counted at the first step only.
@@ -111,7 +127,12 @@ export class MultiDiffusionBranch {
       const out = await caller.unet(input, residuals);
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext };
-      accumulateGuided(frame, batch, out.noise.data, step, this.sums, recount);
+      let noise = out.noise.data;
+      if (simd) {
+        simd.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
+        noise = simd.noise;
+      }
+      accumulateGuided(frame, batch, noise, step, this.sums, recount, simd);
     }
     this.countedViews = viewsKey;
     return this.sums;

@@ -4,6 +4,7 @@ import { accumulateView, createAccumulator, gatherViews, type ViewBox } from "./
 import { accumulateGuided, viewModelInput } from "./multiDiffusionKernels";
 import { cfgGuidance, cfgModelInput } from "./sampling";
 import { eulerStep } from "./scheduler";
+import { GuidedStepsMemory } from "./simd/guidedStepsKernel";
 import { padPlanes } from "./tensor/pad";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -114,6 +115,46 @@ describe("accumulateGuided", () => {
           accumulateGuided(frame, r.views, noise, { guidanceScale: scale, sigma, sigmaNext }, again, false);
           expect(bytes(again.value).equals(bytes(wantValue))).toBe(true);
           expect(Array.from(again.count)).toEqual(Array.from(priorCount));
+        },
+      ),
+    );
+  });
+});
+
+describe("accumulateGuided in WebAssembly", () => {
+  it("is available here and gives the JS kernel's sums bit for bit (rows of any length, clipped views)", () => {
+    const simd = GuidedStepsMemory.create();
+    expect(simd).not.toBeNull();
+    fc.assert(
+      fc.property(
+        batchArb,
+        fc.double({ min: 0, max: 12, noNaN: true }),
+        fc.double({ min: 0.03, max: 15, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (r, scale, sigma, frac) => {
+          const step = { guidanceScale: scale, sigma, sigmaNext: sigma * frac };
+          const latents = wave(r.planes * r.H * r.W, r.seed);
+          const frame = { latents, planes: r.planes, height: r.H, width: r.W, jr: r.jr };
+          const { vh, vw } = viewModelInput(
+            frame,
+            r.views,
+            1,
+            new Float32Array(2 * r.views.length * r.planes * 14 * 14),
+          );
+          const noise = wave(2 * r.views.length * r.planes * vh * vw, r.seed + 7);
+          const prior = wave(r.planes * r.H * r.W, r.seed + 3);
+          const js = { value: Float32Array.from(prior), count: new Float32Array(r.H * r.W) };
+          accumulateGuided(frame, r.views, noise, step, js);
+
+          simd!.reserve(latents.length, noise.length + 5);
+          simd!.latents.set(latents);
+          simd!.value.set(prior);
+          simd!.noise.set(noise);
+          const sums = { value: simd!.value, count: new Float32Array(r.H * r.W) };
+          const wasmFrame = { ...frame, latents: simd!.latents };
+          accumulateGuided(wasmFrame, r.views, simd!.noise, step, sums, true, simd);
+          expect(bytes(sums.value).equals(bytes(js.value))).toBe(true);
+          expect(Array.from(sums.count)).toEqual(Array.from(js.count));
         },
       ),
     );

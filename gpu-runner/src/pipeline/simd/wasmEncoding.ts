@@ -1,0 +1,121 @@
+/**
+ * Just enough of the WebAssembly binary format to build the pipeline's few SIMD kernels at run time: no toolchain,
+ * no .wasm file, no dependency. A kernel is one exported function over an imported memory; its body is written with
+ * the opcode helpers below (names as in the WebAssembly text format).
+ *
+ * Why WebAssembly at all: JS has no float32 arithmetic, so every float32 op of the reference costs a float64 op plus
+ * a Math.fround round trip (two conversions), and the hot kernels are bound by those conversions. WebAssembly's f32
+ * and f32x4 ops are IEEE float32 (round to nearest even, subnormals kept, no fused multiply-add), i.e. exactly the
+ * values Math.fround emulation gives, four lanes at a time.
+ */
+
+/** Unsigned LEB128. */
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n >>> 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v !== 0) b |= 0x80;
+    out.push(b);
+  } while (v !== 0);
+  return out;
+}
+
+/** Signed LEB128 of a 32-bit integer. */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  let v = n | 0;
+  for (;;) {
+    const b = v & 0x7f;
+    v >>= 7;
+    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+export const I32 = 0x7f;
+export const F32 = 0x7d;
+export const V128 = 0x7b;
+
+/** Instructions (the text format's names). Loads and stores take no alignment promise beyond 4 bytes. */
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  get: (local: number) => [0x20, ...uleb(local)],
+  set: (local: number) => [0x21, ...uleb(local)],
+  i32Const: (n: number) => [0x41, ...sleb(n)],
+  i32GeU: [0x4f],
+  i32Add: [0x6a],
+  i32And: [0x71],
+  i32Shl: [0x74],
+  f32Load: [0x2a, 2, 0],
+  f32Store: [0x38, 2, 0],
+  f32Add: [0x92],
+  f32Sub: [0x93],
+  f32Mul: [0x94],
+  f32Div: [0x95],
+  v128Load: [0xfd, ...uleb(0x00), 2, 0],
+  v128Store: [0xfd, ...uleb(0x0b), 2, 0],
+  f32x4Splat: [0xfd, ...uleb(0x13)],
+  f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Sub: [0xfd, ...uleb(0xe5)],
+  f32x4Mul: [0xfd, ...uleb(0xe6)],
+  f32x4Div: [0xfd, ...uleb(0xe7)],
+} as const;
+
+export interface KernelFunction {
+  name: string;
+  params: number[];
+  /** Extra locals, in order after the parameters. */
+  locals: number[];
+  body: (number | readonly number[])[];
+}
+
+function section(id: number, bytes: number[]): number[] {
+  return [id, ...uleb(bytes.length), ...bytes];
+}
+
+function name(s: string): number[] {
+  const b = [...new TextEncoder().encode(s)];
+  return [...uleb(b.length), ...b];
+}
+
+/** A module importing `env.memory` and exporting `fns` (each returning nothing). */
+export function encodeModule(fns: readonly KernelFunction[]): Uint8Array {
+  const types = fns.flatMap((fn) => [0x60, ...uleb(fn.params.length), ...fn.params, 0]);
+  const imports = [1, ...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)];
+  const funcs = [...uleb(fns.length), ...fns.flatMap((_, i) => uleb(i))];
+  const exports = [...uleb(fns.length), ...fns.flatMap((fn, i) => [...name(fn.name), 0x00, ...uleb(i)])];
+  const bodies = fns.map((fn) => {
+    const groups = fn.locals.flatMap((t) => [1, t]);
+    const code = [
+      ...uleb(fn.locals.length),
+      ...groups,
+      ...fn.body.flatMap((x) => (typeof x === "number" ? [x] : x)),
+      0x0b,
+    ];
+    return [...uleb(code.length), ...code];
+  });
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    1,
+    0,
+    0,
+    0,
+    ...section(1, [...uleb(fns.length), ...types]),
+    ...section(2, imports),
+    ...section(3, funcs),
+    ...section(7, exports),
+    ...section(10, [...uleb(bodies.length), ...bodies.flat()]),
+  ]);
+}
