@@ -24,12 +24,14 @@ export class DilatedBranch {
   private shuffleIdx?: Int32Array;
   private readonly timeIds = new Map<number, Float32Array>();
 
+  /** `out` ([C, H, W], e.g. a view of the phase memory) receives value_global at every step. */
   constructor(
     private readonly ctx: JobContext,
     private readonly phase: PhaseSpec,
+    out?: Float32Array,
   ) {
     this.offsets = dilatedOffsets(phase.scale);
-    this.out = new Float32Array(ctx.info.latentChannels * phase.latentHeight * phase.latentWidth);
+    this.out = out ?? new Float32Array(ctx.info.latentChannels * phase.latentHeight * phase.latentWidth);
   }
 
   /** Returns value_global cropped back to [C, H, W] (owned by the branch, overwritten next step). */

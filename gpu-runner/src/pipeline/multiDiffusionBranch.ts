@@ -11,7 +11,7 @@ import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } fr
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { ensure } from "./sampling";
-import { GuidedStepsMemory } from "./simd/guidedStepsKernel";
+import type { PhaseMemory } from "./simd/phaseMemory";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
 import { getViews, jitterRange, type View } from "./views";
 
@@ -20,12 +20,33 @@ export interface ConditionCrops {
   crop(views: readonly View[], jitterPad: number, out?: Float32Array): Tensor;
 }
 
+/**
+ * The branch's per-phase buffers. With `mem` (and every array a view of it) the element loops run in WebAssembly;
+ * sizes from `localBufferSizes`.
+ */
+export interface LocalBuffers {
+  mem: PhaseMemory | null;
+  /** Sums [C, H, W] and counts [H, W]. */
+  value: Float32Array;
+  count: Float32Array;
+  /** A batch's model input, and its noise prediction copied next to the latent for the kernel. */
+  input: Float32Array;
+  noise: Float32Array;
+}
+
+export function localBufferSizes(ctx: JobContext, phase: PhaseSpec): Record<keyof Omit<LocalBuffers, "mem">, number> {
+  const C = ctx.info.latentChannels;
+  const { window, viewBatchSize } = ctx.params;
+  // Clipped views are at most window x window: one buffer serves every batch of the phase.
+  const batch = 2 * viewBatchSize * C * window * window;
+  const plane = phase.latentHeight * phase.latentWidth;
+  return { value: C * plane, count: plane, input: batch, noise: batch };
+}
+
 export class MultiDiffusionBranch {
   private readonly jr: number;
+  private readonly buffers: LocalBuffers;
   private readonly sums: LocalSums;
-  /** The WebAssembly MultiDiffusion kernel and its memory (null where unavailable: the JS kernel runs). */
-  private readonly simd = GuidedStepsMemory.create();
-  private modelIn?: Float32Array;
   private condBuf?: Float32Array;
   /** The views `sums.count` was counted for. */
   private countedViews?: string;
@@ -39,12 +60,19 @@ export class MultiDiffusionBranch {
     private readonly phase: PhaseSpec,
     private readonly patches: PhasePatches | undefined,
     private readonly condition: ConditionCrops | null,
+    buffers?: LocalBuffers,
   ) {
-    const C = ctx.info.latentChannels;
-    const { latentHeight: H, latentWidth: W } = phase;
     // The reference always jitters (random_jitter = True): views live in the latent padded by the jitter range.
     this.jr = jitterRange(ctx.params.window, ctx.params.stride);
-    this.sums = { value: new Float32Array(C * H * W), count: new Float32Array(H * W) };
+    const sizes = localBufferSizes(ctx, phase);
+    this.buffers = buffers ?? {
+      mem: null,
+      value: new Float32Array(sizes.value),
+      count: new Float32Array(sizes.count),
+      input: new Float32Array(sizes.input),
+      noise: new Float32Array(0),
+    };
+    this.sums = { value: this.buffers.value, count: this.buffers.count };
     this.timeIdBase = phaseTimeIds(ctx, phase);
     this.promptsAll = [];
   }
@@ -72,20 +100,10 @@ export class MultiDiffusionBranch {
     const { ctx, phase, jr } = this;
     const { params, info, clock, caller } = ctx;
     const C = info.latentChannels;
-    const { simd } = this;
-    if (simd) {
-      // The WebAssembly kernel works in its own memory: a copy of the latent, the sums, each batch's noise.
-      simd.reserve(latents.length, 2 * params.viewBatchSize * C * params.window * params.window);
-      simd.latents.set(latents);
-      this.sums.value = simd.value;
-    }
-    const frame: JitterFrame = {
-      latents: simd ? simd.latents : latents,
-      planes: C,
-      height: phase.latentHeight,
-      width: phase.latentWidth,
-      jr,
-    };
+    const { mem } = this.buffers;
+    // The noise prediction is copied into the phase memory when the WebAssembly kernel can then use it.
+    const stageNoise = mem?.kernels != null && mem.holds(latents, this.buffers.noise, this.sums.value);
+    const frame: JitterFrame = { latents, planes: C, height: phase.latentHeight, width: phase.latentWidth, jr };
     const vbMax = params.viewBatchSize;
     const views = this.viewsFor(i);
     // count_local depends only on the views: with fixed (patch) windows it is counted at the first step only.
@@ -103,10 +121,8 @@ export class MultiDiffusionBranch {
     for (let j = 0; j < views.length; j += vbMax) {
       const batch = views.slice(j, j + vbMax);
       const vb = batch.length;
-      // Clipped views are at most window x window: one buffer serves every batch of the phase.
-      this.modelIn = ensure(this.modelIn, 2 * vb * C * params.window * params.window);
-      const { vh, vw } = viewModelInput(frame, batch, clock.inputDivisor(i), this.modelIn);
-      const modelIn = this.modelIn.subarray(0, 2 * vb * C * vh * vw);
+      const { vh, vw } = viewModelInput(frame, batch, clock.inputDivisor(i), this.buffers.input, mem);
+      const modelIn = this.buffers.input.subarray(0, 2 * vb * C * vh * vw);
       const prompts = this.patches ? this.patches.prompts.slice(j, j + vb) : this.repeatPrompt(vb);
       const cond = await ctx.conditioning.batch(params.negativePrompt, prompts);
       const input = {
@@ -128,11 +144,11 @@ export class MultiDiffusionBranch {
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext };
       let noise = out.noise.data;
-      if (simd) {
-        simd.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
-        noise = simd.noise;
+      if (stageNoise) {
+        this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
+        noise = this.buffers.noise;
       }
-      accumulateGuided(frame, batch, noise, step, this.sums, recount, simd);
+      accumulateGuided(frame, batch, noise, step, this.sums, recount, mem);
     }
     this.countedViews = viewsKey;
     return this.sums;

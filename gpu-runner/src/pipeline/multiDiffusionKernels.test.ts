@@ -4,7 +4,7 @@ import { accumulateView, createAccumulator, gatherViews, type ViewBox } from "./
 import { accumulateGuided, viewModelInput } from "./multiDiffusionKernels";
 import { cfgGuidance, cfgModelInput } from "./sampling";
 import { eulerStep } from "./scheduler";
-import { GuidedStepsMemory } from "./simd/guidedStepsKernel";
+import { PhaseMemory } from "./simd/phaseMemory";
 import { padPlanes } from "./tensor/pad";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -121,38 +121,45 @@ describe("accumulateGuided", () => {
   });
 });
 
-describe("accumulateGuided in WebAssembly", () => {
-  it("is available here and gives the JS kernel's sums bit for bit (rows of any length, clipped views)", () => {
-    const simd = GuidedStepsMemory.create();
-    expect(simd).not.toBeNull();
+describe("the MultiDiffusion kernels in WebAssembly", () => {
+  it("are available here and give the JS kernels' values bit for bit (rows of any length, clipped views)", () => {
+    expect(new PhaseMemory().kernels).not.toBeNull();
     fc.assert(
       fc.property(
         batchArb,
         fc.double({ min: 0, max: 12, noNaN: true }),
         fc.double({ min: 0.03, max: 15, noNaN: true }),
         fc.double({ min: 0, max: 1, noNaN: true }),
-        (r, scale, sigma, frac) => {
+        fc.double({ min: 1, max: 15, noNaN: true }),
+        (r, scale, sigma, frac, divisor) => {
           const step = { guidanceScale: scale, sigma, sigmaNext: sigma * frac };
           const latents = wave(r.planes * r.H * r.W, r.seed);
           const frame = { latents, planes: r.planes, height: r.H, width: r.W, jr: r.jr };
-          const { vh, vw } = viewModelInput(
-            frame,
-            r.views,
-            1,
-            new Float32Array(2 * r.views.length * r.planes * 14 * 14),
-          );
+          const d = Math.fround(divisor);
+          const batchLen = 2 * r.views.length * r.planes * 14 * 14;
+          const jsIn = new Float32Array(batchLen).fill(7);
+          const { vh, vw } = viewModelInput(frame, r.views, d, jsIn);
           const noise = wave(2 * r.views.length * r.planes * vh * vw, r.seed + 7);
           const prior = wave(r.planes * r.H * r.W, r.seed + 3);
           const js = { value: Float32Array.from(prior), count: new Float32Array(r.H * r.W) };
           accumulateGuided(frame, r.views, noise, step, js);
 
-          simd!.reserve(latents.length, noise.length + 5);
-          simd!.latents.set(latents);
-          simd!.value.set(prior);
-          simd!.noise.set(noise);
-          const sums = { value: simd!.value, count: new Float32Array(r.H * r.W) };
-          const wasmFrame = { ...frame, latents: simd!.latents };
-          accumulateGuided(wasmFrame, r.views, simd!.noise, step, sums, true, simd);
+          const mem = new PhaseMemory();
+          const buf = mem.allocate({
+            latents: latents.length,
+            value: latents.length,
+            noise: noise.length,
+            input: batchLen,
+          });
+          buf.latents.set(latents);
+          buf.value.set(prior);
+          buf.noise.set(noise);
+          buf.input.fill(7);
+          const wasmFrame = { ...frame, latents: buf.latents };
+          viewModelInput(wasmFrame, r.views, d, buf.input, mem);
+          expect(bytes(buf.input).equals(bytes(jsIn))).toBe(true);
+          const sums = { value: buf.value, count: new Float32Array(r.H * r.W) };
+          accumulateGuided(wasmFrame, r.views, buf.noise, step, sums, true, mem);
           expect(bytes(sums.value).equals(bytes(js.value))).toBe(true);
           expect(Array.from(sums.count)).toEqual(Array.from(js.count));
         },

@@ -17,7 +17,7 @@
 import { clipView, type ViewBox } from "./fusion";
 import { cfgValue } from "./sampling";
 import { eulerValue } from "./scheduler";
-import type { GuidedStepsMemory } from "./simd/guidedStepsKernel";
+import type { PhaseMemory } from "./simd/phaseMemory";
 import { float32Reciprocal } from "./tensor/float32";
 
 const f = Math.fround;
@@ -61,6 +61,7 @@ export function viewModelInput(
   views: readonly ViewBox[],
   divisor: number,
   out: Float32Array,
+  mem: PhaseMemory | null = null,
 ): { vh: number; vw: number } {
   const { latents, planes, height: H, width: W, jr } = frame;
   const { vh, vw } = batchViewSize(frame, views);
@@ -69,11 +70,23 @@ export function viewModelInput(
   const PH = H + 2 * jr;
   const PW = W + 2 * jr;
   const r = float32Reciprocal(divisor); // latent / divisor, exactly (rounded by the store)
+  // In WebAssembly when both arrays are views of the phase memory: the padding is zeroed here, the rest copied there.
+  const wasm = mem?.kernels && mem.holds(latents, out) ? mem.kernels : null;
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
     const { x0, x1 } = innerColumns(w0, vw, jr, W);
     const d0 = 2 * b * per;
     const d1 = d0 + per;
+    if (wasm && x1 > x0) {
+      const y0 = Math.min(Math.max(jr - h0, 0), vh);
+      const y1 = Math.max(Math.min(H + jr - h0, vh), y0);
+      for (let p = 0; p < planes; p++) {
+        if (y1 <= y0) continue;
+        const src = latents.byteOffset + 4 * ((p * H + h0 + y0 - jr) * W + w0 - jr + x0);
+        const dst = out.byteOffset + 4 * (d0 + (p * vh + y0) * vw + x0);
+        wasm.viewInput(src, dst, 4 * per, y1 - y0, x1 - x0, 4 * W, 4 * vw, divisor);
+      }
+    }
     for (let p = 0; p < planes; p++) {
       for (let y = 0; y < vh; y++) {
         const o = (p * vh + y) * vw;
@@ -87,11 +100,13 @@ export function viewModelInput(
           out.fill(0, d0 + o, d0 + o + x0);
           out.fill(0, d1 + o, d1 + o + x0);
         }
-        const s = (p * H + ly) * W + w0 - jr;
-        for (let x = x0; x < x1; x++) {
-          const v = latents[s + x] * r;
-          out[d0 + o + x] = v;
-          out[d1 + o + x] = v;
+        if (!wasm) {
+          const s = (p * H + ly) * W + w0 - jr;
+          for (let x = x0; x < x1; x++) {
+            const v = latents[s + x] * r;
+            out[d0 + o + x] = v;
+            out[d1 + o + x] = v;
+          }
         }
         if (x1 < vw) {
           out.fill(0, d0 + o + x1, d0 + o + vw);
@@ -120,8 +135,7 @@ export interface GuidedStep {
  * For each view b of the batch: eps = uncond + scale*(text - uncond) from the UNet output rows 2b, 2b+1; the Euler
  * step of the view's latent slice; `value += step` and, with `countViews`, `count += 1` where the view covers the
  * latent (the counts depend only on the views: a caller whose views did not change may keep last step's).
- * With `simd` holding the latent, the sums and the noise (its `latents`, `value`, `noise` views), the element loop
- * runs in WebAssembly (same values, bit for bit).
+ * When the latent, the sums and the noise are views of `mem`, the element loop runs in WebAssembly (same values).
  */
 export function accumulateGuided(
   frame: JitterFrame,
@@ -130,7 +144,7 @@ export function accumulateGuided(
   step: GuidedStep,
   sums: LocalSums,
   countViews = true,
-  simd: GuidedStepsMemory | null = null,
+  mem: PhaseMemory | null = null,
 ): void {
   const { latents, planes, height: H, width: W, jr } = frame;
   const { vh, vw } = batchViewSize(frame, views);
@@ -143,8 +157,8 @@ export function accumulateGuided(
   const dt = f(f(step.sigmaNext) - s);
   const rs = float32Reciprocal(s);
   const { value, count } = sums;
-  // The WebAssembly kernel when the caller placed the latent, the sums and the noise in its memory.
-  const wasm = simd && latents === simd.latents && value === simd.value && noise === simd.noise ? simd : null;
+  // The WebAssembly kernel when the latent, the sums and the noise are views of the phase memory.
+  const wasm = mem?.kernels && mem.holds(latents, value, noise) ? mem.kernels : null;
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
     const { x0, x1 } = innerColumns(w0, vw, jr, W);
@@ -156,9 +170,23 @@ export function accumulateGuided(
     for (let p = 0; p < planes; p++) {
       if (wasm) {
         if (y1 <= y0) continue;
-        const o = (p * vh + y0) * vw + x0;
-        const l = (p * H + h0 + y0 - jr) * W + w0 - jr + x0;
-        wasm.run(u + o, t + o, l, y1 - y0, x1 - x0, vw, W, g, s, dt);
+        const o = 4 * ((p * vh + y0) * vw + x0);
+        const l = 4 * ((p * H + h0 + y0 - jr) * W + w0 - jr + x0);
+        const n0 = noise.byteOffset + o;
+        const { rows, cols } = { rows: y1 - y0, cols: x1 - x0 };
+        wasm.guidedSteps(
+          n0 + 4 * u,
+          n0 + 4 * t,
+          latents.byteOffset + l,
+          value.byteOffset + l,
+          rows,
+          cols,
+          4 * vw,
+          4 * W,
+          g,
+          s,
+          dt,
+        );
         continue;
       }
       for (let y = y0; y < y1; y++) {

@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { blendBranches, createAccumulator, finishMultiDiffusion, skipResidual } from "./fusion";
 import { addNoise } from "./scheduler";
+import { PhaseMemory } from "./simd/phaseMemory";
 import { fuseBranches, skipResidualNoised } from "./stepFusion";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
@@ -82,5 +83,44 @@ describe("fuseBranches", () => {
   it("needs a branch", () => {
     const z = new Float32Array(4);
     expect(() => fuseBranches(null, { up: z, noise: z, sigma: 1 }, null, 0.5, 1, 4, z)).toThrow(RangeError);
+  });
+});
+
+describe("skipResidualNoised and fuseBranches in WebAssembly", () => {
+  it("give the JS values bit for bit (any length, uncovered positions, both branches or local only)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 37 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 15, noNaN: true }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 100 }),
+        (planes, plane, c, sigma, withGlobal, seed) => {
+          const n = planes * plane;
+          const mem = new PhaseMemory();
+          const b = mem.allocate({ lat: n, up: n, noise: n, value: n, count: plane, global: n, out: n });
+          b.lat.set(wave(n, seed));
+          b.up.set(wave(n, seed + 1));
+          b.noise.set(wave(n, seed + 2));
+          b.value.set(wave(n, seed + 3));
+          b.count.set(Float32Array.from({ length: plane }, (_, i) => (i * 5 + seed) % 4));
+          b.global.set(wave(n, seed + 4));
+          const js = Float32Array.from(b.lat);
+          skipResidualNoised(js, { up: Float32Array.from(b.up), noise: Float32Array.from(b.noise), sigma }, c);
+          skipResidualNoised(b.lat, { up: b.up, noise: b.noise, sigma }, c, mem);
+          expect(bytes(b.lat).equals(bytes(js))).toBe(true);
+
+          const fb = { up: b.up, noise: b.noise, sigma };
+          const g = withGlobal ? b.global : null;
+          const want = new Float32Array(n);
+          const local = { value: b.value, count: b.count };
+          const u1 = fuseBranches(local, fb, g, c, planes, plane, want);
+          const u2 = fuseBranches(local, fb, g, c, planes, plane, b.out, undefined, mem);
+          expect(bytes(b.out).equals(bytes(want))).toBe(true);
+          expect(u2).toBe(u1);
+        },
+      ),
+    );
   });
 });

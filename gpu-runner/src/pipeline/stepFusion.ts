@@ -10,6 +10,7 @@
  */
 import { branchWeights } from "./fusion";
 import type { LocalSums } from "./multiDiffusionKernels";
+import type { PhaseMemory } from "./simd/phaseMemory";
 import { float32Reciprocal } from "./tensor/float32";
 
 const f = Math.fround;
@@ -21,14 +22,25 @@ export interface NoisedUpsample {
   sigma: number;
 }
 
-/** `latents = latents*(1-c1) + (up + noise*sigma)*c1` in place. */
-export function skipResidualNoised(latents: Float32Array, target: NoisedUpsample, c1: number): void {
+/**
+ * `latents = latents*(1-c1) + (up + noise*sigma)*c1` in place (in WebAssembly when the arrays are views of `mem`).
+ */
+export function skipResidualNoised(
+  latents: Float32Array,
+  target: NoisedUpsample,
+  c1: number,
+  mem: PhaseMemory | null = null,
+): void {
   const { up, noise } = target;
   const n = latents.length;
   if (up.length !== n || noise.length !== n) throw new RangeError("skipResidualNoised: lengths differ");
   const s = f(target.sigma);
   const keep = f(1 - c1);
   const mix = f(c1);
+  if (mem?.kernels && mem.holds(latents, up, noise)) {
+    mem.kernels.skipResidual(latents.byteOffset, up.byteOffset, noise.byteOffset, n, keep, mix, s);
+    return;
+  }
   for (let i = 0; i < n; i++) latents[i] = f(latents[i] * keep) + f(f(up[i] + f(noise[i] * s)) * mix);
 }
 
@@ -37,7 +49,8 @@ export function skipResidualNoised(latents: Float32Array, target: NoisedUpsample
  * the arrays given here: uncovered positions are finished in a second pass that rereads them). `local` holds
  * the MultiDiffusion sums; where its count is 0 the value is `fallback` (noise_latents[i+1]) with count 1. With both
  * branches: `((vl/cl)*(1-c2) + vg*c2) / ((1-c2) + c2)`; local only: `vl/cl`; global only: `vg`. Returns the number
- * of latent positions no window covered. `scratch` (plane float64s) avoids an allocation per call.
+ * of latent positions no window covered. `scratch` (plane float64s) avoids an allocation per call; with every array
+ * a view of `mem`, the covered positions are computed in WebAssembly.
  */
 export function fuseBranches(
   local: LocalSums | null,
@@ -48,6 +61,7 @@ export function fuseBranches(
   plane: number,
   out: Float32Array,
   scratch?: Float64Array,
+  mem: PhaseMemory | null = null,
 ): number {
   const n = planes * plane;
   if (out.length < n) throw new RangeError("fuseBranches: out is too short");
@@ -62,28 +76,48 @@ export function fuseBranches(
     throw new RangeError("fuseBranches: out must not alias an input");
   }
   const sf = f(fallback.sigma);
-  // value / count as value * (1/count) (exact, see tensor/float32.ts), one reciprocal per position for all planes.
-  const rc = scratch && scratch.length >= plane ? scratch : new Float64Array(plane);
-  let uncovered = 0;
-  for (let i = 0; i < plane; i++) {
-    const c = count[i];
-    if (c === 0) uncovered++;
-    rc[i] = float32Reciprocal(c);
-  }
-  // Covered positions first (no branch, no fallback loads in the hot loop; an uncovered one computes 0 * Infinity
-  // here), then the uncovered ones again with their fallback.
-  const global0 = global !== null;
   const { local: wl, global: wg, total } = branchWeights(c2);
   const rTotal = float32Reciprocal(total);
   const blend = (vl: number, vg: number) => {
     const v = f(f(vl * wl) + f(vg * wg));
     return total > 0 ? f(v * rTotal) : v;
   };
-  for (let p = 0, k = 0; p < planes; p++) {
-    if (global0) {
-      for (let i = 0; i < plane; i++, k++) out[k] = blend(f(value[k] * rc[i]), global![k]);
+  // Covered positions first, without a branch or the fallback's loads in the hot loop (a position whose count is 0
+  // comes out as 0/0 there), then the uncovered ones again with their fallback.
+  let uncovered = 0;
+  const wasm = mem?.kernels && mem.holds(out, value, count) && (!global || mem.holds(global)) ? mem.kernels : null;
+  if (wasm && (!global || total > 0)) {
+    if (global) {
+      wasm.blend(
+        out.byteOffset,
+        value.byteOffset,
+        count.byteOffset,
+        global.byteOffset,
+        planes,
+        plane,
+        4 * plane,
+        wl,
+        wg,
+        total,
+      );
     } else {
-      for (let i = 0; i < plane; i++, k++) out[k] = value[k] * rc[i];
+      wasm.average(out.byteOffset, value.byteOffset, count.byteOffset, planes, plane, 4 * plane);
+    }
+    for (let i = 0; i < plane; i++) if (count[i] === 0) uncovered++;
+  } else {
+    // value / count as value * (1/count) (exact, see tensor/float32.ts), one reciprocal per position for all planes.
+    const rc = scratch && scratch.length >= plane ? scratch : new Float64Array(plane);
+    for (let i = 0; i < plane; i++) {
+      const c = count[i];
+      if (c === 0) uncovered++;
+      rc[i] = float32Reciprocal(c);
+    }
+    for (let p = 0, k = 0; p < planes; p++) {
+      if (global) {
+        for (let i = 0; i < plane; i++, k++) out[k] = blend(f(value[k] * rc[i]), global[k]);
+      } else {
+        for (let i = 0; i < plane; i++, k++) out[k] = value[k] * rc[i];
+      }
     }
   }
   if (uncovered > 0) {
@@ -91,7 +125,7 @@ export function fuseBranches(
       if (count[i] !== 0) continue;
       for (let k = i; k < n; k += plane) {
         const vl = f(up[k] + f(noise[k] * sf));
-        out[k] = global0 ? blend(vl, global![k]) : vl;
+        out[k] = global ? blend(vl, global[k]) : vl;
       }
     }
   }

@@ -9,11 +9,12 @@ import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
 import { DilatedBranch } from "./dilatedBranch";
 import type { JobContext } from "./job";
-import { type ConditionCrops, MultiDiffusionBranch } from "./multiDiffusionBranch";
+import { type ConditionCrops, localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
 import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { addNoise } from "./scheduler";
+import { PhaseMemory } from "./simd/phaseMemory";
 import { fuseBranches, skipResidualNoised } from "./stepFusion";
 import { bicubicResize } from "./tensor/bicubic";
 import { renormalize } from "./tensor/stats";
@@ -48,32 +49,56 @@ export async function runUpscalePhase(
   const sigmas = schedule.sigmas;
   const steps = clock.steps;
 
+  // The phase's latent, noised upsample and branch buffers live in one WebAssembly memory, where the kernels of
+  // simd/kernels.ts work on them in place (plain arrays and the JS kernels where WebAssembly is unavailable).
+  const mem = new PhaseMemory();
+  const localSizes = params.useMultiDiffusion ? localBufferSizes(ctx, phase) : null;
+  const buf = mem.allocate({
+    latents: n,
+    up: n,
+    noise: n,
+    global: params.useDilatedSampling ? n : 0,
+    localValue: localSizes?.value ?? 0,
+    localCount: localSizes?.count ?? 0,
+    localInput: localSizes?.input ?? 0,
+    localNoise: localSizes?.noise ?? 0,
+  });
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
-  const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W);
+  const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W, buf.up);
   // Noise inversion: noise_latents[k] = up + noise * sigmas[k]. The reference keeps all n of them; they are an
   // elementwise function of (up, noise, sigma_k), so each step evaluates the one it needs per element (same float32
   // values) instead of holding steps x latent floats (200 MB at 4096^2, 50 steps).
-  const noise = ctx.random.phaseNoise(phase.id, n);
-  const latents = addNoise(up, noise, sigmas[0]);
+  const noise = buf.noise;
+  noise.set(ctx.random.phaseNoise(phase.id, n));
+  const latents = addNoise(up, noise, sigmas[0], buf.latents);
 
-  const local = params.useMultiDiffusion ? new MultiDiffusionBranch(ctx, phase, patches, condition) : null;
-  const global = params.useDilatedSampling ? new DilatedBranch(ctx, phase) : null;
+  const local = params.useMultiDiffusion
+    ? new MultiDiffusionBranch(ctx, phase, patches, condition, {
+        mem,
+        value: buf.localValue,
+        count: buf.localCount,
+        input: buf.localInput,
+        noise: buf.localNoise,
+      })
+    : null;
+  const global = params.useDilatedSampling ? new DilatedBranch(ctx, phase, buf.global) : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");
 
   const scratch = new Float64Array(H * W);
   for (let i = 0; i < steps; i++) {
     const t = clock.timestep(i);
     const { c1, c2 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
-    if (params.useSkipResidual) skipResidualNoised(latents, { up, noise, sigma: sigmas[i] }, c1);
+    if (params.useSkipResidual) skipResidualNoised(latents, { up, noise, sigma: sigmas[i] }, c1, mem);
     const localSums: LocalSums | null = local ? await local.run(i, latents) : null;
     const globalOut = global ? await global.run(i, latents) : null;
     // Pixels no window covers take noise_latents[i+1] (noise_latents[i] at the last step).
     const fallback = { up, noise, sigma: sigmas[i < steps - 1 ? i + 1 : i] };
-    fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents, scratch);
+    fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents, scratch, mem);
     ctx.progress.step(phase.id, i + 1, steps, H * W * ((local ? 1 : 0) + (global ? 1 : 0)));
     emitStep(ctx, phase.id, i, latents, [1, C, H, W]);
   }
   ctx.conditioning.clear();
   // (latents - mean) / std * anchor_std + anchor_mean, unbiased stds (golden latent_renorm).
-  return renormalize(latents, anchor.mean, anchor.std, latents);
+  // Into a fresh array: the phase memory does not outlive the phase.
+  return renormalize(latents, anchor.mean, anchor.std, new Float32Array(n));
 }

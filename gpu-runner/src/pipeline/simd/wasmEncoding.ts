@@ -53,6 +53,7 @@ export const op = {
   i32Const: (n: number) => [0x41, ...sleb(n)],
   i32GeU: [0x4f],
   i32Add: [0x6a],
+  i32Mul: [0x6c],
   i32And: [0x71],
   i32Shl: [0x74],
   f32Load: [0x2a, 2, 0],
@@ -64,6 +65,7 @@ export const op = {
   v128Load: [0xfd, ...uleb(0x00), 2, 0],
   v128Store: [0xfd, ...uleb(0x0b), 2, 0],
   f32x4Splat: [0xfd, ...uleb(0x13)],
+  v128Const0: [0xfd, ...uleb(0x0c), ...new Array(16).fill(0)],
   f32x4Add: [0xfd, ...uleb(0xe4)],
   f32x4Sub: [0xfd, ...uleb(0xe5)],
   f32x4Mul: [0xfd, ...uleb(0xe6)],
@@ -75,7 +77,7 @@ export interface KernelFunction {
   params: number[];
   /** Extra locals, in order after the parameters. */
   locals: number[];
-  body: (number | readonly number[])[];
+  body: readonly Code[];
 }
 
 function section(id: number, bytes: number[]): number[] {
@@ -95,12 +97,7 @@ export function encodeModule(fns: readonly KernelFunction[]): Uint8Array {
   const exports = [...uleb(fns.length), ...fns.flatMap((fn, i) => [...name(fn.name), 0x00, ...uleb(i)])];
   const bodies = fns.map((fn) => {
     const groups = fn.locals.flatMap((t) => [1, t]);
-    const code = [
-      ...uleb(fn.locals.length),
-      ...groups,
-      ...fn.body.flatMap((x) => (typeof x === "number" ? [x] : x)),
-      0x0b,
-    ];
+    const code = [...uleb(fn.locals.length), ...groups, ...flat(fn.body), 0x0b];
     return [...uleb(code.length), ...code];
   });
   return new Uint8Array([
@@ -118,4 +115,95 @@ export function encodeModule(fns: readonly KernelFunction[]): Uint8Array {
     ...section(7, exports),
     ...section(10, [...uleb(bodies.length), ...bodies.flat()]),
   ]);
+}
+
+/** Instructions are nested arrays of bytes; flattened when encoded. */
+export type Code = number | readonly Code[];
+
+export function flat(code: readonly Code[]): number[] {
+  const out: number[] = [];
+  const walk = (c: Code) => {
+    if (typeof c === "number") out.push(c);
+    else for (const x of c) walk(x);
+  };
+  for (const c of code) walk(c);
+  return out;
+}
+
+/**
+ * `for (c = 0; c < end4; c += 16) simd(); for (; c < end; c += 4) scalar();` with `c` a byte offset local: the
+ * lanes of a row four at a time, then its remaining elements one by one.
+ */
+export function rowLoop(c: number, end4: number, end: number, simd: readonly Code[], scalar: readonly Code[]): Code[] {
+  return [
+    op.i32Const(0),
+    op.set(c),
+    op.block,
+    op.loop,
+    op.get(c),
+    op.get(end4),
+    op.i32GeU,
+    op.brIf(1),
+    ...simd,
+    op.get(c),
+    op.i32Const(16),
+    op.i32Add,
+    op.set(c),
+    op.br(0),
+    op.end,
+    op.end,
+    op.block,
+    op.loop,
+    op.get(c),
+    op.get(end),
+    op.i32GeU,
+    op.brIf(1),
+    ...scalar,
+    op.get(c),
+    op.i32Const(4),
+    op.i32Add,
+    op.set(c),
+    op.br(0),
+    op.end,
+    op.end,
+  ];
+}
+
+/** `for (r = 0; r < rows; r++) { body(); for each (local, stride) in steps: local += stride }`. */
+export function rowsLoop(r: number, rows: number, body: readonly Code[], steps: [number, number][]): Code[] {
+  return [
+    op.i32Const(0),
+    op.set(r),
+    op.block,
+    op.loop,
+    op.get(r),
+    op.get(rows),
+    op.i32GeU,
+    op.brIf(1),
+    ...body,
+    ...steps.flatMap(([local, stride]) => [op.get(local), op.get(stride), op.i32Add, op.set(local)]),
+    op.get(r),
+    op.i32Const(1),
+    op.i32Add,
+    op.set(r),
+    op.br(0),
+    op.end,
+    op.end,
+  ];
+}
+
+/** Byte lengths `end4` (whole groups of 4 lanes) and `end` of a row of `cols` float32s into the two locals. */
+export function rowEnds(cols: number, end4: number, end: number): Code[] {
+  return [
+    op.get(cols),
+    op.i32Const(-4),
+    op.i32And,
+    op.i32Const(2),
+    op.i32Shl,
+    op.set(end4),
+    op.get(cols),
+    op.i32Const(2),
+    op.i32Shl,
+    op.set(end),
+  ];
 }

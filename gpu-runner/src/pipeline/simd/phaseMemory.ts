@@ -1,0 +1,73 @@
+/**
+ * The memory an upscaling phase works in: its latent, noised upsample, branch sums and batch buffers as Float32Array
+ * views of one WebAssembly memory, so that the WebAssembly kernels (kernels.ts) read and write them in place. Every
+ * JS function keeps working on the views (they are ordinary Float32Arrays); a kernel is used where all the arrays it
+ * touches are views of this memory (`holds`). Without WebAssembly the buffers are plain arrays and the JS kernels run.
+ *
+ * One memory per phase: `allocate` is called once, and nothing grows it afterwards (growing would detach the views).
+ * Results that outlive the phase must be copied out of it.
+ */
+
+import { KERNELS, type Kernels } from "./kernels";
+import { type WasmMemory, type WasmModule, wasm } from "./wasmApi";
+import { encodeModule } from "./wasmEncoding";
+
+const PAGE = 65536;
+
+let compiled: WasmModule | null | undefined;
+
+/** The compiled kernel module, or null where WebAssembly SIMD is unavailable. */
+function kernelModule(): WasmModule | null {
+  if (compiled === undefined) {
+    try {
+      compiled = wasm ? new wasm.Module(encodeModule(KERNELS)) : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+export class PhaseMemory {
+  private memory: WasmMemory | null = null;
+  /** The WebAssembly kernels over this memory, or null (use the JS functions). */
+  readonly kernels: Kernels | null = null;
+
+  /** `useWasm: false` gives plain arrays (tests of the JS paths). */
+  constructor(useWasm = true) {
+    const module = useWasm ? kernelModule() : null;
+    if (!module || !wasm) return;
+    this.memory = new wasm.Memory({ initial: 1 });
+    const instance = new wasm.Instance(module, { env: { memory: this.memory } });
+    this.kernels = instance.exports as unknown as Kernels;
+  }
+
+  /** Float32 views of the given lengths (16-byte aligned), zero-filled; once per memory. */
+  allocate<K extends string>(sizes: Record<K, number>): Record<K, Float32Array> {
+    const names = Object.keys(sizes) as K[];
+    const out = {} as Record<K, Float32Array>;
+    if (!this.memory) {
+      for (const k of names) out[k] = new Float32Array(sizes[k]);
+      return out;
+    }
+    if (this.memory.buffer.byteLength > PAGE) throw new Error("PhaseMemory.allocate: already allocated");
+    const align = (n: number) => Math.ceil(n / 4) * 4; // floats, so that every region starts on 16 bytes
+    const total = names.reduce((a, k) => a + align(sizes[k]), 0);
+    const bytes = 4 * total;
+    if (bytes > PAGE) this.memory.grow(Math.ceil((bytes - PAGE) / PAGE));
+    let at = 0;
+    for (const k of names) {
+      out[k] = new Float32Array(this.memory.buffer, 4 * at, sizes[k]);
+      at += align(sizes[k]);
+    }
+    return out;
+  }
+
+  /** Whether every array is a view of this memory (so a kernel can address it). */
+  holds(...arrays: Float32Array[]): boolean {
+    const buf = this.memory?.buffer;
+    if (!buf) return false;
+    for (const a of arrays) if (a.buffer !== buf) return false;
+    return true;
+  }
+}
