@@ -46,7 +46,11 @@ export function evaluationsMarkdown(f: EvaluationFigures): string {
     rows.push([
       `${r.size}²`,
       r.config,
-      ...KINDS.map(([k]) => `${r.ours[k]} / ${r.reference[k]}`),
+      ...KINDS.map(([k]) =>
+        k === "textEncodings" && r.oursTextEncodingsAtMost !== r.ours[k]
+          ? `${r.ours[k]} (≤ ${r.oursTextEncodingsAtMost}) / ${r.reference[k]}`
+          : `${r.ours[k]} / ${r.reference[k]}`,
+      ),
       r.referenceEncodePromptCalls,
       r.compatMatchesReference === null ? "-" : r.compatMatchesReference ? "yes" : "NO",
     ]);
