@@ -60,25 +60,31 @@ export function evaluationsMarkdown(f: EvaluationFigures): string {
 }
 
 export function cacheMarkdown(f: EvaluationFigures): string {
+  const head = [
+    "scenario",
+    "path",
+    "cached phases",
+    "UNet calls saved",
+    "UNet samples saved",
+    "ControlNet samples saved",
+    "VAE decodes saved",
+    "UNet samples still run",
+  ];
   return table(
-    [
-      "scenario",
-      "path",
-      "cached phases",
-      "UNet calls saved",
-      "ControlNet calls saved",
-      "VAE decodes saved",
-      "UNet calls run",
-    ],
-    f.cache.map((c) => [
-      c.name,
-      c.path.kind === "resume" ? `resume after phase ${c.path.resumeFrom}` : c.path.kind,
-      c.path.cachedPhases.join(", "),
-      `${c.savings.saved.unetCalls} of ${c.savings.uncached.unetCalls}`,
-      `${c.savings.saved.controlnetCalls} of ${c.savings.uncached.controlnetCalls}`,
-      `${c.savings.saved.vaeDecodes} of ${c.savings.uncached.vaeDecodes}`,
-      c.savings.runs.unetCalls,
-    ]),
+    head,
+    f.cache.map((c) => {
+      const of = (k: keyof EvalCounts) => `${c.savings.saved[k]} of ${c.savings.uncached[k]}`;
+      return [
+        c.name,
+        c.path.kind === "resume" ? `resume after phase ${c.path.resumeFrom}` : c.path.kind,
+        c.path.cachedPhases.join(", "),
+        of("unetCalls"),
+        of("unetSamples"),
+        of("controlnetSamples"),
+        of("vaeDecodes"),
+        c.savings.runs.unetSamples,
+      ];
+    }),
   );
 }
 
