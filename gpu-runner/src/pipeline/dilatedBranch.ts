@@ -10,28 +10,75 @@ import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from
 import { type DilatedGrid, dilatedModelInput, type Renormalization, scatterGuided } from "./dilatedKernels";
 import { type JobContext, phaseTimeIds } from "./job";
 import type { PhaseSpec } from "./phasePlan";
-import { ensure } from "./sampling";
+import type { PhaseMemory } from "./simd/phaseMemory";
 import { gaussianFilter } from "./tensor/gaussian";
 import { meanStd } from "./tensor/stats";
 import { repeatTimeIds } from "./timeIds";
 
+/** The branch's per-phase buffers; with `mem` (every array a view of it) the element loops run in WebAssembly. */
+export interface DilatedBuffers {
+  mem: PhaseMemory | null;
+  /** value_global [C, H, W]. */
+  out: Float32Array;
+  /** L when the latent needs top/left padding, and G: [C, PH, PW] (padded may be empty when nothing is padded). */
+  padded: Float32Array;
+  filtered: Float32Array;
+  /** A batch's model input, its noise prediction (copied for the kernels) and its window-interaction index. */
+  input: Float32Array;
+  noise: Float32Array;
+  shuffle: Int32Array;
+  /** The kernels' per-batch cell offsets (2 per sample). */
+  table: Int32Array;
+}
+
+export function dilatedBufferSizes(
+  ctx: JobContext,
+  phase: PhaseSpec,
+): Record<keyof Omit<DilatedBuffers, "mem">, number> {
+  const C = ctx.info.latentChannels;
+  const s = phase.scale;
+  const { hPad, wPad } = dilatedPadding(phase.latentHeight, phase.latentWidth, s);
+  const n = C * (phase.latentHeight + hPad) * (phase.latentWidth + wPad);
+  const vb = Math.min(ctx.params.viewBatchSize, s * s);
+  const per = n / (s * s);
+  return {
+    out: C * phase.latentHeight * phase.latentWidth,
+    padded: hPad > 0 || wPad > 0 ? n : 0,
+    filtered: ctx.params.useGaussian ? n : 0,
+    input: 2 * vb * per,
+    noise: 2 * vb * per,
+    shuffle: ctx.params.shuffle ? vb * per : 0,
+    table: 2 * vb,
+  };
+}
+
 export class DilatedBranch {
   private readonly offsets: ReturnType<typeof dilatedOffsets>;
-  private readonly out: Float32Array;
-  private padded?: Float32Array;
-  private filtered?: Float32Array;
-  private modelIn?: Float32Array;
-  private shuffleIdx?: Int32Array;
+  private readonly buf: DilatedBuffers;
   private readonly timeIds = new Map<number, Float32Array>();
 
-  /** `out` ([C, H, W], e.g. a view of the phase memory) receives value_global at every step. */
+  /** `buffers` (sizes from dilatedBufferSizes, e.g. views of the phase memory); plain arrays when not given. */
   constructor(
     private readonly ctx: JobContext,
     private readonly phase: PhaseSpec,
-    out?: Float32Array,
+    buffers?: DilatedBuffers,
   ) {
     this.offsets = dilatedOffsets(phase.scale);
-    this.out = out ?? new Float32Array(ctx.info.latentChannels * phase.latentHeight * phase.latentWidth);
+    if (buffers) {
+      this.buf = buffers;
+    } else {
+      const z = dilatedBufferSizes(ctx, phase);
+      this.buf = {
+        mem: null,
+        out: new Float32Array(z.out),
+        padded: new Float32Array(z.padded),
+        filtered: new Float32Array(z.filtered),
+        input: new Float32Array(z.input),
+        noise: new Float32Array(0),
+        shuffle: new Int32Array(z.shuffle),
+        table: new Int32Array(0),
+      };
+    }
   }
 
   /** Returns value_global cropped back to [C, H, W] (owned by the branch, overwritten next step). */
@@ -47,45 +94,35 @@ export class DilatedBranch {
     const grid: DilatedGrid = { planes: C, paddedH: H + hPad, paddedW: W + wPad, scale: s };
     const n = C * grid.paddedH * grid.paddedW;
     // L: the latent, zero-padded on the top/left to multiples of s (no copy when nothing is padded: L is only read).
+    const { buf } = this;
     let padded = latents;
-    if (hPad > 0 || wPad > 0) {
-      this.padded = ensure(this.padded, n);
-      padded = padTopLeft(latents, C, H, W, hPad, wPad, this.padded.subarray(0, n));
-    }
+    if (hPad > 0 || wPad > 0) padded = padTopLeft(latents, C, H, W, hPad, wPad, buf.padded.subarray(0, n));
     // G: what the model sees, L blurred with kernel 2s-1 and renormalised to L's statistics (applied per element
     // as the model input is built).
     let g = padded;
     let renorm: Renormalization | null = null;
     if (params.useGaussian) {
       const { c3 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
-      this.filtered = ensure(this.filtered, n);
       const input = meanStd(padded);
-      g = gaussianFilter(
-        padded,
-        C,
-        grid.paddedH,
-        grid.paddedW,
-        2 * s - 1,
-        dilatedGaussianSigma(params.sigma, c3),
-        this.filtered.subarray(0, n),
-      );
+      const sigma = dilatedGaussianSigma(params.sigma, c3);
+      g = gaussianFilter(padded, C, grid.paddedH, grid.paddedW, 2 * s - 1, sigma, buf.filtered.subarray(0, n));
       const blurred = meanStd(g);
       renorm = { mean: blurred.mean, std: blurred.std, targetMean: input.mean, targetStd: input.std };
     }
     const per = n / (s * s);
     const vbMax = params.viewBatchSize;
+    // The WebAssembly kernels when the buffers are views of the phase memory (the noise prediction is copied there).
+    const wasm = buf.mem?.kernels && buf.mem.holds(padded, g, buf.noise) ? { mem: buf.mem, table: buf.table } : null;
 
     for (let j = 0, batchNo = 0; j < this.offsets.length; j += vbMax, batchNo++) {
       const batch = this.offsets.slice(j, j + vbMax);
       const vb = batch.length;
       let shuffle: Int32Array | null = null;
       if (params.shuffle) {
-        this.shuffleIdx = ensureI32(this.shuffleIdx, vb * per);
-        shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, this.shuffleIdx.subarray(0, vb * per));
+        shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, buf.shuffle.subarray(0, vb * per));
       }
-      this.modelIn = ensure(this.modelIn, 2 * vb * per);
-      const modelIn = this.modelIn.subarray(0, 2 * vb * per);
-      dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn);
+      const modelIn = buf.input.subarray(0, 2 * vb * per);
+      dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn, wasm);
       const c = await ctx.conditioning.batch(params.negativePrompt, this.repeatPrompt(vb));
       const out = await caller.unet({
         sample: { data: modelIn, shape: [2 * vb, C, grid.paddedH / s, grid.paddedW / s] },
@@ -96,9 +133,14 @@ export class DilatedBranch {
       });
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.guidanceScale, sigma, sigmaNext };
-      scatterGuided(padded, grid, batch, out.noise.data, shuffle, step, hPad, wPad, this.out);
+      let noise = out.noise.data;
+      if (wasm) {
+        buf.noise.set(noise.subarray(0, 2 * vb * per));
+        noise = buf.noise;
+      }
+      scatterGuided(padded, grid, batch, noise, shuffle, step, hPad, wPad, buf.out, wasm);
     }
-    return this.out;
+    return buf.out;
   }
 
   /** add_time_ids unchanged (crop 0, 0) for every offset: [2*vb, 6]. */
@@ -116,8 +158,4 @@ export class DilatedBranch {
     while (this.prompts.length < vb) this.prompts.push(this.ctx.params.prompt);
     return this.prompts.slice(0, vb);
   }
-}
-
-function ensureI32(buf: Int32Array | undefined, n: number): Int32Array {
-  return buf && buf.length >= n ? buf : new Int32Array(n);
 }

@@ -14,6 +14,7 @@ import {
 import { dilatedModelInput, scatterGuided } from "./dilatedKernels";
 import { cfgGuidance, cfgModelInput } from "./sampling";
 import { eulerStep } from "./scheduler";
+import { int32View, PhaseMemory } from "./simd/phaseMemory";
 import { gaussianFilter } from "./tensor/gaussian";
 import { meanStd } from "./tensor/stats";
 
@@ -91,6 +92,56 @@ describe("dilatedModelInput and scatterGuided", () => {
         const step = { guidanceScale: r.scale, sigma: r.sigma, sigmaNext };
         scatterGuided(d.padded, grid, batch, noise, idx, step, d.hPad, d.wPad, got);
         expect(bytes(got).equals(bytes(want))).toBe(true);
+      }),
+    );
+  });
+});
+
+describe("the dilated kernels in WebAssembly", () => {
+  it("give the JS values bit for bit (padding, window interaction, renormalisation, partial batches)", () => {
+    fc.assert(
+      fc.property(caseArb, (r) => {
+        const latents = wave(r.planes * r.H * r.W, r.seed);
+        const d = prepareDilatedInputs(latents, r.planes, r.H, r.W, r.s, null);
+        const all = dilatedOffsets(r.s);
+        const j = r.batchStart % all.length;
+        const batch = all.slice(j, j + r.batchLen);
+        const B = batch.length;
+        const grid = { planes: r.planes, paddedH: d.paddedH, paddedW: d.paddedW, scale: r.s };
+        const n = r.planes * d.paddedH * d.paddedW;
+        const per = n / (r.s * r.s);
+        const idx = r.shuffle ? randomShuffleIndex(B, per, lcg(r.seed)) : null;
+        const g = r.gaussian ? gaussianFilter(d.padded, r.planes, d.paddedH, d.paddedW, 2 * r.s - 1, 0.7) : d.padded;
+        const renorm = r.gaussian ? { mean: 0.01, std: 0.9, targetMean: -0.02, targetStd: 1.1 } : null;
+        const noise = wave(2 * B * per, r.seed + 5);
+        const step = { guidanceScale: r.scale, sigma: r.sigma, sigmaNext: r.sigma * r.frac };
+
+        const wantIn = new Float32Array(2 * B * per);
+        dilatedModelInput(g, grid, batch, renorm, idx, Math.fround(r.divisor), wantIn);
+        const wantOut = new Float32Array(r.planes * r.H * r.W).fill(3);
+        scatterGuided(d.padded, grid, batch, noise, idx, step, d.hPad, d.wPad, wantOut);
+
+        const mem = new PhaseMemory();
+        const m = mem.allocate({
+          L: n,
+          G: n,
+          input: 2 * B * per,
+          noise: 2 * B * per,
+          shuffle: B * per,
+          table: 2 * B,
+          out: r.planes * r.H * r.W,
+        });
+        m.L.set(d.padded);
+        m.G.set(g);
+        m.noise.set(noise);
+        const shuffle = idx ? int32View(m.shuffle) : null;
+        if (shuffle && idx) shuffle.set(idx);
+        m.out.fill(3);
+        const wasm = { mem, table: int32View(m.table) };
+        dilatedModelInput(m.G, grid, batch, renorm, shuffle, Math.fround(r.divisor), m.input, wasm);
+        scatterGuided(m.L, grid, batch, m.noise, shuffle, step, d.hPad, d.wPad, m.out, wasm);
+        expect(bytes(m.input).equals(bytes(wantIn))).toBe(true);
+        expect(bytes(m.out).equals(bytes(wantOut))).toBe(true);
       }),
     );
   });

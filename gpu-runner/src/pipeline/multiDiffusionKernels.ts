@@ -71,7 +71,8 @@ export function viewModelInput(
   const PW = W + 2 * jr;
   const r = float32Reciprocal(divisor); // latent / divisor, exactly (rounded by the store)
   // In WebAssembly when both arrays are views of the phase memory: the padding is zeroed here, the rest copied there.
-  const wasm = mem?.kernels && mem.holds(latents, out) ? mem.kernels : null;
+  // (The kernel takes the divisor as a float32, which it always is in the pipeline: scale_model_input's.)
+  const wasm = mem?.kernels && mem.holds(latents, out) && f(divisor) === divisor ? mem.kernels : null;
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
     const { x0, x1 } = innerColumns(w0, vw, jr, W);

@@ -7,14 +7,14 @@
 
 import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
-import { DilatedBranch } from "./dilatedBranch";
+import { DilatedBranch, dilatedBufferSizes } from "./dilatedBranch";
 import type { JobContext } from "./job";
 import { type ConditionCrops, localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
 import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { addNoise } from "./scheduler";
-import { PhaseMemory } from "./simd/phaseMemory";
+import { int32View, PhaseMemory } from "./simd/phaseMemory";
 import { fuseBranches, skipResidualNoised } from "./stepFusion";
 import { bicubicResize } from "./tensor/bicubic";
 import { renormalize } from "./tensor/stats";
@@ -53,15 +53,22 @@ export async function runUpscalePhase(
   // simd/kernels.ts work on them in place (plain arrays and the JS kernels where WebAssembly is unavailable).
   const mem = new PhaseMemory();
   const localSizes = params.useMultiDiffusion ? localBufferSizes(ctx, phase) : null;
+  const globalSizes = params.useDilatedSampling ? dilatedBufferSizes(ctx, phase) : null;
   const buf = mem.allocate({
     latents: n,
     up: n,
     noise: n,
-    global: params.useDilatedSampling ? n : 0,
     localValue: localSizes?.value ?? 0,
     localCount: localSizes?.count ?? 0,
     localInput: localSizes?.input ?? 0,
     localNoise: localSizes?.noise ?? 0,
+    globalOut: globalSizes?.out ?? 0,
+    globalPadded: globalSizes?.padded ?? 0,
+    globalFiltered: globalSizes?.filtered ?? 0,
+    globalInput: globalSizes?.input ?? 0,
+    globalNoise: globalSizes?.noise ?? 0,
+    globalShuffle: globalSizes?.shuffle ?? 0,
+    globalTable: globalSizes?.table ?? 0,
   });
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
   const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W, buf.up);
@@ -81,7 +88,18 @@ export async function runUpscalePhase(
         noise: buf.localNoise,
       })
     : null;
-  const global = params.useDilatedSampling ? new DilatedBranch(ctx, phase, buf.global) : null;
+  const global = params.useDilatedSampling
+    ? new DilatedBranch(ctx, phase, {
+        mem,
+        out: buf.globalOut,
+        padded: buf.globalPadded,
+        filtered: buf.globalFiltered,
+        input: buf.globalInput,
+        noise: buf.globalNoise,
+        shuffle: int32View(buf.globalShuffle),
+        table: int32View(buf.globalTable),
+      })
+    : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");
 
   const scratch = new Float64Array(H * W);

@@ -8,6 +8,7 @@
  * Results that outlive the phase must be copied out of it.
  */
 
+import { DILATED_KERNELS, type DilatedKernels } from "./dilatedWasm";
 import { KERNELS, type Kernels } from "./kernels";
 import { type WasmMemory, type WasmModule, wasm } from "./wasmApi";
 import { encodeModule } from "./wasmEncoding";
@@ -20,7 +21,7 @@ let compiled: WasmModule | null | undefined;
 function kernelModule(): WasmModule | null {
   if (compiled === undefined) {
     try {
-      compiled = wasm ? new wasm.Module(encodeModule(KERNELS)) : null;
+      compiled = wasm ? new wasm.Module(encodeModule([...KERNELS, ...DILATED_KERNELS])) : null;
     } catch {
       compiled = null;
     }
@@ -31,7 +32,7 @@ function kernelModule(): WasmModule | null {
 export class PhaseMemory {
   private memory: WasmMemory | null = null;
   /** The WebAssembly kernels over this memory, or null (use the JS functions). */
-  readonly kernels: Kernels | null = null;
+  readonly kernels: (Kernels & DilatedKernels) | null = null;
 
   /** `useWasm: false` gives plain arrays (tests of the JS paths). */
   constructor(useWasm = true) {
@@ -39,7 +40,7 @@ export class PhaseMemory {
     if (!module || !wasm) return;
     this.memory = new wasm.Memory({ initial: 1 });
     const instance = new wasm.Instance(module, { env: { memory: this.memory } });
-    this.kernels = instance.exports as unknown as Kernels;
+    this.kernels = instance.exports as unknown as Kernels & DilatedKernels;
   }
 
   /** Float32 views of the given lengths (16-byte aligned), zero-filled; once per memory. */
@@ -64,10 +65,15 @@ export class PhaseMemory {
   }
 
   /** Whether every array is a view of this memory (so a kernel can address it). */
-  holds(...arrays: Float32Array[]): boolean {
+  holds(...arrays: ArrayBufferView[]): boolean {
     const buf = this.memory?.buffer;
     if (!buf) return false;
     for (const a of arrays) if (a.buffer !== buf) return false;
     return true;
   }
+}
+
+/** An int32 view of the same bytes (for index tables allocated as a float32 region). */
+export function int32View(region: Float32Array): Int32Array {
+  return new Int32Array(region.buffer, region.byteOffset, region.length);
 }
