@@ -29,6 +29,9 @@ export interface DilatedBuffers {
   shuffle: Int32Array;
   /** The kernels' per-batch cell offsets (2 per sample). */
   table: Int32Array;
+  /** The random words of a batch's window interaction and a permutation scratch (see RandomSource.shuffleIndex). */
+  words: Uint32Array;
+  perm: Int32Array;
 }
 
 export function dilatedBufferSizes(
@@ -49,6 +52,8 @@ export function dilatedBufferSizes(
     noise: 2 * vb * per,
     shuffle: ctx.params.shuffle ? vb * per : 0,
     table: 2 * vb,
+    words: ctx.params.shuffle ? (vb - 1) * per : 0,
+    perm: vb,
   };
 }
 
@@ -77,6 +82,8 @@ export class DilatedBranch {
         noise: new Float32Array(0),
         shuffle: new Int32Array(z.shuffle),
         table: new Int32Array(0),
+        words: new Uint32Array(0),
+        perm: new Int32Array(0),
       };
     }
   }
@@ -119,7 +126,8 @@ export class DilatedBranch {
       const vb = batch.length;
       let shuffle: Int32Array | null = null;
       if (params.shuffle) {
-        shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, buf.shuffle.subarray(0, vb * per));
+        const scratch = buf.mem ? { mem: buf.mem, words: buf.words, perm: buf.perm } : undefined;
+        shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, buf.shuffle.subarray(0, vb * per), scratch);
       }
       const modelIn = buf.input.subarray(0, 2 * vb * per);
       dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn, wasm);

@@ -15,7 +15,17 @@
 import type { AttentionStoreSnapshot } from "./attention";
 import { invertShuffleIndex, shuffleIndexFromWords } from "./dilated";
 import { gaussian, randIntStream, SeededStream } from "./rng";
+import type { PhaseMemory } from "./simd/phaseMemory";
 import type { RandInt, View } from "./views";
+
+/** Where shuffleIndex may draw and build in WebAssembly: views of one phase memory. */
+export interface ShuffleScratch {
+  mem: PhaseMemory;
+  /** At least (B-1)*n words. */
+  words: Uint32Array;
+  /** At least B entries. */
+  perm: Int32Array;
+}
 
 /** Values that replace the seeded draws (each optional). */
 export interface Injection {
@@ -85,8 +95,19 @@ export class RandomSource {
     return this.inject.views?.(phase, step);
   }
 
-  /** Window-interaction permutations [B, n] for one dilated batch (written into `out`). */
-  shuffleIndex(phase: number, step: number, batch: number, B: number, n: number, out: Int32Array): Int32Array {
+  /**
+   * Window-interaction permutations [B, n] for one dilated batch (written into `out`). With `scratch` (views of a
+   * phase memory, as `out`) the draws go there and the permutations are built in WebAssembly (the same indices).
+   */
+  shuffleIndex(
+    phase: number,
+    step: number,
+    batch: number,
+    B: number,
+    n: number,
+    out: Int32Array,
+    scratch?: ShuffleScratch,
+  ): Int32Array {
     const given = this.inject.shuffleIndex?.(phase, step, batch, B, n);
     if (given) {
       if (given.length !== B * n) throw new RangeError(`shuffleIndex(${phase}, ${step}, ${batch}): need ${B}x${n}`);
@@ -102,8 +123,18 @@ export class RandomSource {
     }
     // Fisher-Yates per column with uniform word * 2^-32, as randomShuffleIndex draws them (same indices).
     const need = (B - 1) * n;
-    if (!this.words || this.words.length < need) this.words = new Uint32Array(need);
-    const words = stream.fillU32(this.words.subarray(0, need));
+    let words: Uint32Array;
+    if (scratch && scratch.words.length >= need) {
+      words = stream.fillU32(scratch.words.subarray(0, need));
+      const k = scratch.mem.kernels;
+      if (k && scratch.perm.length >= B && scratch.mem.holds(words, out, scratch.perm)) {
+        k.shuffleFromWords(words.byteOffset, out.byteOffset, scratch.perm.byteOffset, B, n);
+        return out;
+      }
+    } else {
+      if (!this.words || this.words.length < need) this.words = new Uint32Array(need);
+      words = stream.fillU32(this.words.subarray(0, need));
+    }
     return shuffleIndexFromWords(B, n, words, out);
   }
 }

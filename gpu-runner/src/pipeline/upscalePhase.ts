@@ -14,7 +14,7 @@ import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { addNoise } from "./scheduler";
-import { int32View, PhaseMemory } from "./simd/phaseMemory";
+import { int32View, PhaseMemory, uint32View } from "./simd/phaseMemory";
 import { fuseBranches, skipResidualNoised } from "./stepFusion";
 import { bicubicResize } from "./tensor/bicubic";
 import { renormalize } from "./tensor/stats";
@@ -69,6 +69,8 @@ export async function runUpscalePhase(
     globalNoise: globalSizes?.noise ?? 0,
     globalShuffle: globalSizes?.shuffle ?? 0,
     globalTable: globalSizes?.table ?? 0,
+    globalWords: globalSizes?.words ?? 0,
+    globalPerm: globalSizes?.perm ?? 0,
   });
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
   const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W, buf.up);
@@ -98,6 +100,8 @@ export async function runUpscalePhase(
         noise: buf.globalNoise,
         shuffle: int32View(buf.globalShuffle),
         table: int32View(buf.globalTable),
+        words: uint32View(buf.globalWords),
+        perm: int32View(buf.globalPerm),
       })
     : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");

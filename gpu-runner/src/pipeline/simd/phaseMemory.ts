@@ -10,6 +10,7 @@
 
 import { DILATED_KERNELS, type DilatedKernels } from "./dilatedWasm";
 import { KERNELS, type Kernels } from "./kernels";
+import { SHUFFLE_KERNELS, type ShuffleKernels } from "./shuffleWasm";
 import { type WasmMemory, type WasmModule, wasm } from "./wasmApi";
 import { encodeModule } from "./wasmEncoding";
 
@@ -21,7 +22,7 @@ let compiled: WasmModule | null | undefined;
 function kernelModule(): WasmModule | null {
   if (compiled === undefined) {
     try {
-      compiled = wasm ? new wasm.Module(encodeModule([...KERNELS, ...DILATED_KERNELS])) : null;
+      compiled = wasm ? new wasm.Module(encodeModule([...KERNELS, ...DILATED_KERNELS, ...SHUFFLE_KERNELS])) : null;
     } catch {
       compiled = null;
     }
@@ -32,7 +33,7 @@ function kernelModule(): WasmModule | null {
 export class PhaseMemory {
   private memory: WasmMemory | null = null;
   /** The WebAssembly kernels over this memory, or null (use the JS functions). */
-  readonly kernels: (Kernels & DilatedKernels) | null = null;
+  readonly kernels: (Kernels & DilatedKernels & ShuffleKernels) | null = null;
 
   /** `useWasm: false` gives plain arrays (tests of the JS paths). */
   constructor(useWasm = true) {
@@ -40,7 +41,7 @@ export class PhaseMemory {
     if (!module || !wasm) return;
     this.memory = new wasm.Memory({ initial: 1 });
     const instance = new wasm.Instance(module, { env: { memory: this.memory } });
-    this.kernels = instance.exports as unknown as Kernels & DilatedKernels;
+    this.kernels = instance.exports as unknown as Kernels & DilatedKernels & ShuffleKernels;
   }
 
   /** Float32 views of the given lengths (16-byte aligned), zero-filled; once per memory. */
@@ -76,4 +77,9 @@ export class PhaseMemory {
 /** An int32 view of the same bytes (for index tables allocated as a float32 region). */
 export function int32View(region: Float32Array): Int32Array {
   return new Int32Array(region.buffer, region.byteOffset, region.length);
+}
+
+/** A uint32 view of the same bytes (for random words allocated as a float32 region). */
+export function uint32View(region: Float32Array): Uint32Array {
+  return new Uint32Array(region.buffer, region.byteOffset, region.length);
 }
