@@ -10,6 +10,7 @@ import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from
 import { type DilatedGrid, dilatedModelInput, type Renormalization, scatterGuided } from "./dilatedKernels";
 import { type JobContext, phaseTimeIds } from "./job";
 import type { PhaseSpec } from "./phasePlan";
+import { gaussianScratch } from "./simd/gaussianWasm";
 import type { PhaseMemory } from "./simd/phaseMemory";
 import { gaussianFilter } from "./tensor/gaussian";
 import { meanStd } from "./tensor/stats";
@@ -32,6 +33,8 @@ export interface DilatedBuffers {
   /** The random words of a batch's window interaction and a permutation scratch (see RandomSource.shuffleIndex). */
   words: Uint32Array;
   perm: Int32Array;
+  /** The Gaussian filter's float64 scratch (see GaussianWasm). */
+  gauss: Float32Array;
 }
 
 export function dilatedBufferSizes(
@@ -54,6 +57,7 @@ export function dilatedBufferSizes(
     table: 2 * vb,
     words: ctx.params.shuffle ? (vb - 1) * per : 0,
     perm: vb,
+    gauss: ctx.params.useGaussian ? 2 * gaussianScratch(2 * s - 1, phase.latentWidth + wPad) : 0,
   };
 }
 
@@ -84,6 +88,7 @@ export class DilatedBranch {
         table: new Int32Array(0),
         words: new Uint32Array(0),
         perm: new Int32Array(0),
+        gauss: new Float32Array(0),
       };
     }
   }
@@ -112,7 +117,8 @@ export class DilatedBranch {
       const { c3 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
       const input = meanStd(padded);
       const sigma = dilatedGaussianSigma(params.sigma, c3);
-      g = gaussianFilter(padded, C, grid.paddedH, grid.paddedW, 2 * s - 1, sigma, buf.filtered.subarray(0, n));
+      const gw = buf.mem ? { mem: buf.mem, scratch: buf.gauss } : null;
+      g = gaussianFilter(padded, C, grid.paddedH, grid.paddedW, 2 * s - 1, sigma, buf.filtered.subarray(0, n), gw);
       const blurred = meanStd(g);
       renorm = { mean: blurred.mean, std: blurred.std, targetMean: input.mean, targetStd: input.std };
     }

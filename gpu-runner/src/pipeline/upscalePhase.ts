@@ -71,6 +71,7 @@ export async function runUpscalePhase(
     globalTable: globalSizes?.table ?? 0,
     globalWords: globalSizes?.words ?? 0,
     globalPerm: globalSizes?.perm ?? 0,
+    globalGauss: globalSizes?.gauss ?? 0,
   });
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
   const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W, buf.up);
@@ -102,6 +103,7 @@ export async function runUpscalePhase(
         table: int32View(buf.globalTable),
         words: uint32View(buf.globalWords),
         perm: int32View(buf.globalPerm),
+        gauss: buf.globalGauss,
       })
     : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");

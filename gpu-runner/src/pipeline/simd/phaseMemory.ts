@@ -9,6 +9,7 @@
  */
 
 import { DILATED_KERNELS, type DilatedKernels } from "./dilatedWasm";
+import { GAUSSIAN_KERNELS, type GaussianKernels } from "./gaussianWasm";
 import { KERNELS, type Kernels } from "./kernels";
 import { SHUFFLE_KERNELS, type ShuffleKernels } from "./shuffleWasm";
 import { type WasmMemory, type WasmModule, wasm } from "./wasmApi";
@@ -22,7 +23,9 @@ let compiled: WasmModule | null | undefined;
 function kernelModule(): WasmModule | null {
   if (compiled === undefined) {
     try {
-      compiled = wasm ? new wasm.Module(encodeModule([...KERNELS, ...DILATED_KERNELS, ...SHUFFLE_KERNELS])) : null;
+      compiled = wasm
+        ? new wasm.Module(encodeModule([...KERNELS, ...DILATED_KERNELS, ...SHUFFLE_KERNELS, ...GAUSSIAN_KERNELS]))
+        : null;
     } catch {
       compiled = null;
     }
@@ -33,7 +36,7 @@ function kernelModule(): WasmModule | null {
 export class PhaseMemory {
   private memory: WasmMemory | null = null;
   /** The WebAssembly kernels over this memory, or null (use the JS functions). */
-  readonly kernels: (Kernels & DilatedKernels & ShuffleKernels) | null = null;
+  readonly kernels: (Kernels & DilatedKernels & ShuffleKernels & GaussianKernels) | null = null;
 
   /** `useWasm: false` gives plain arrays (tests of the JS paths). */
   constructor(useWasm = true) {
@@ -41,7 +44,7 @@ export class PhaseMemory {
     if (!module || !wasm) return;
     this.memory = new wasm.Memory({ initial: 1 });
     const instance = new wasm.Instance(module, { env: { memory: this.memory } });
-    this.kernels = instance.exports as unknown as Kernels & DilatedKernels & ShuffleKernels;
+    this.kernels = instance.exports as unknown as Kernels & DilatedKernels & ShuffleKernels & GaussianKernels;
   }
 
   /** Float32 views of the given lengths (16-byte aligned), zero-filled; once per memory. */

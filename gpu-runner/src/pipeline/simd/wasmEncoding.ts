@@ -39,6 +39,7 @@ export function sleb(n: number): number[] {
 
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
 
 /** Instructions (the text format's names). Loads and stores take no alignment promise beyond 4 bytes. */
@@ -57,6 +58,9 @@ export const op = {
   else: [0x05],
   i32Eqz: [0x45],
   i32LtS: [0x48],
+  i32GtS: [0x4a],
+  i32ShrU: [0x76],
+  select: [0x1b],
   i32GeU: [0x4f],
   i32Add: [0x6a],
   i32Sub: [0x6b],
@@ -72,6 +76,14 @@ export const op = {
   i32And: [0x71],
   i32Shl: [0x74],
   f32Load: [0x2a, 2, 0],
+  f64Load: [0x2b, 3, 0],
+  f64Store: [0x39, 3, 0],
+  f64Add: [0xa0],
+  f64Mul: [0xa2],
+  f64PromoteF32: [0xbb],
+  f32DemoteF64: [0xb6],
+  memoryFill: [0xfc, ...uleb(11), 0x00],
+  i32LtU: [0x49],
   f32Store: [0x38, 2, 0],
   f32Add: [0x92],
   f32Sub: [0x93],
@@ -80,6 +92,13 @@ export const op = {
   v128Load: [0xfd, ...uleb(0x00), 2, 0],
   v128Store: [0xfd, ...uleb(0x0b), 2, 0],
   f32x4Splat: [0xfd, ...uleb(0x13)],
+  f64x2Splat: [0xfd, ...uleb(0x14)],
+  v128Load64Zero: [0xfd, ...uleb(0x5d), 2, 0],
+  v128Store64Lane0: [0xfd, ...uleb(0x5b), 2, 0, 0],
+  f64x2PromoteLow: [0xfd, ...uleb(0x5f)],
+  f32x4DemoteZero: [0xfd, ...uleb(0x5e)],
+  f64x2Add: [0xfd, ...uleb(0xf0)],
+  f64x2Mul: [0xfd, ...uleb(0xf2)],
   v128Const0: [0xfd, ...uleb(0x0c), ...new Array(16).fill(0)],
   f32x4Add: [0xfd, ...uleb(0xe4)],
   f32x4Sub: [0xfd, ...uleb(0xe5)],

@@ -11,6 +11,9 @@
  * We filter separably (columns, then rows): k*2 taps per element instead of k*k, which matters on
  * 4x512x512 latents. The difference from the 2-D kernel is float rounding only (~1e-7 relative).
  */
+
+import { gaussianScratch } from "../simd/gaussianWasm";
+import type { PhaseMemory } from "../simd/phaseMemory";
 import { meanStd, renormalize } from "./stats";
 import { addTapsF32, addTapsF64 } from "./tapSum";
 
@@ -44,7 +47,8 @@ export function gaussianKernel2d(k: number, sigma: number): Float32Array {
 
 /**
  * Depthwise Gaussian blur of `planes` row-major `h x w` planes with zero padding `k//2`.
- * `out` must not alias `src`. Returns `out` (allocated when not given).
+ * `out` must not alias `src`. Returns `out` (allocated when not given). With `wasm` (see GaussianWasm) the same
+ * sums run in WebAssembly.
  */
 export function gaussianFilter(
   src: Float32Array,
@@ -54,6 +58,7 @@ export function gaussianFilter(
   k: number,
   sigma: number,
   out?: Float32Array,
+  wasm?: GaussianWasm | null,
 ): Float32Array {
   const n = planes * h * w;
   if (src.length < n) throw new RangeError("gaussianFilter: src is shorter than planes*h*w");
@@ -64,6 +69,13 @@ export function gaussianFilter(
   }
   const g = gaussianKernel1d(k, sigma);
   const r = k >> 1;
+  const { mem, scratch } = wasm ?? {};
+  if (mem?.kernels && scratch && scratch.length >= 2 * gaussianScratch(k, w) && mem.holds(src, dst, scratch)) {
+    // The same sums in WebAssembly (simd/gaussianWasm.ts): the taps go first in its float64 scratch.
+    new Float64Array(scratch.buffer, scratch.byteOffset, k).set(g);
+    mem.kernels.gaussian(src.byteOffset, dst.byteOffset, planes, h, w, k, scratch.byteOffset);
+    return dst;
+  }
   // Per output row: the column pass sums k source rows into `acc` (float64), rounds to float32 (the separable
   // intermediate is a float32 tensor) into a zero-bordered `row`, and the row pass sums k shifted views of `row`.
   // Taps are added in kernel order, at most 8 per addTaps call, so every sum is the plain loop's, bit for bit.
@@ -86,6 +98,15 @@ export function gaussianFilter(
     }
   }
   return dst;
+}
+
+/**
+ * Where gaussianFilter may run in WebAssembly: a phase memory holding src, out and `scratch`, a float32 region of at
+ * least 2 * gaussianScratch(k, w) elements (float64 scratch), 8-byte aligned.
+ */
+export interface GaussianWasm {
+  mem: PhaseMemory;
+  scratch: Float32Array;
 }
 
 /** Statistics the dilated branch reports alongside the filtered latent. */
