@@ -35,11 +35,15 @@ function kernelModule(): WasmModule | null {
 
 export class PhaseMemory {
   private memory: WasmMemory | null = null;
+  private allocated = false;
   /** The WebAssembly kernels over this memory, or null (use the JS functions). */
   readonly kernels: (Kernels & DilatedKernels & ShuffleKernels & GaussianKernels) | null = null;
 
-  /** `useWasm: false` gives plain arrays (tests of the JS paths). */
-  constructor(useWasm = true) {
+  /** Whether new phase memories use WebAssembly (tests turn it off to run the JS paths end to end). */
+  static wasmEnabled = true;
+
+  /** `useWasm: false` gives plain arrays and the JS kernels. */
+  constructor(useWasm = PhaseMemory.wasmEnabled) {
     const module = useWasm ? kernelModule() : null;
     if (!module || !wasm) return;
     this.memory = new wasm.Memory({ initial: 1 });
@@ -55,7 +59,8 @@ export class PhaseMemory {
       for (const k of names) out[k] = new Float32Array(sizes[k]);
       return out;
     }
-    if (this.memory.buffer.byteLength > PAGE) throw new Error("PhaseMemory.allocate: already allocated");
+    if (this.allocated) throw new Error("PhaseMemory.allocate: already allocated (growing would detach the views)");
+    this.allocated = true;
     const align = (n: number) => Math.ceil(n / 4) * 4; // floats, so that every region starts on 16 bytes
     const total = names.reduce((a, k) => a + align(sizes[k]), 0);
     const bytes = 4 * total;
