@@ -36,6 +36,7 @@ describe("PhaseMemory", () => {
     const plain = new PhaseMemory(false);
     expect(plain.kernels).toBeNull();
     expect(plain.holds(plain.allocate({ a: 2 }).a)).toBe(false);
+    expect(() => plain.allocate({ a: 2 })).toThrow();
   });
 
   it("renders bit-identically with the WebAssembly kernels and with the JS ones", async () => {

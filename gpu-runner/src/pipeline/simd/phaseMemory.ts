@@ -37,7 +37,7 @@ export class PhaseMemory {
   private memory: WasmMemory | null = null;
   private allocated = false;
   /** The WebAssembly kernels over this memory, or null (use the JS functions). */
-  readonly kernels: (Kernels & DilatedKernels & ShuffleKernels & GaussianKernels) | null = null;
+  kernels: (Kernels & DilatedKernels & ShuffleKernels & GaussianKernels) | null = null;
 
   /** Whether new phase memories use WebAssembly (tests turn it off to run the JS paths end to end). */
   static wasmEnabled = true;
@@ -46,25 +46,37 @@ export class PhaseMemory {
   constructor(useWasm = PhaseMemory.wasmEnabled) {
     const module = useWasm ? kernelModule() : null;
     if (!module || !wasm) return;
-    this.memory = new wasm.Memory({ initial: 1 });
-    const instance = new wasm.Instance(module, { env: { memory: this.memory } });
-    this.kernels = instance.exports as unknown as Kernels & DilatedKernels & ShuffleKernels & GaussianKernels;
+    try {
+      // A WebAssembly memory reserves address space up front; where that is refused, the JS paths run.
+      this.memory = new wasm.Memory({ initial: 1 });
+      const instance = new wasm.Instance(module, { env: { memory: this.memory } });
+      this.kernels = instance.exports as unknown as Kernels & DilatedKernels & ShuffleKernels & GaussianKernels;
+    } catch {
+      this.memory = null;
+    }
   }
 
   /** Float32 views of the given lengths (16-byte aligned), zero-filled; once per memory. */
   allocate<K extends string>(sizes: Record<K, number>): Record<K, Float32Array> {
     const names = Object.keys(sizes) as K[];
     const out = {} as Record<K, Float32Array>;
-    if (!this.memory) {
-      for (const k of names) out[k] = new Float32Array(sizes[k]);
-      return out;
-    }
     if (this.allocated) throw new Error("PhaseMemory.allocate: already allocated (growing would detach the views)");
     this.allocated = true;
     const align = (n: number) => Math.ceil(n / 4) * 4; // floats, so that every region starts on 16 bytes
     const total = names.reduce((a, k) => a + align(sizes[k]), 0);
     const bytes = 4 * total;
-    if (bytes > PAGE) this.memory.grow(Math.ceil((bytes - PAGE) / PAGE));
+    if (this.memory && bytes > PAGE) {
+      try {
+        this.memory.grow(Math.ceil((bytes - PAGE) / PAGE));
+      } catch {
+        this.memory = null; // out of memory for one block: plain arrays and the JS paths
+        this.kernels = null;
+      }
+    }
+    if (!this.memory) {
+      for (const k of names) out[k] = new Float32Array(sizes[k]);
+      return out;
+    }
     let at = 0;
     for (const k of names) {
       out[k] = new Float32Array(this.memory.buffer, 4 * at, sizes[k]);
