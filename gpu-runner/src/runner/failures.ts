@@ -24,8 +24,20 @@ export function isOutOfMemory(e: unknown): boolean {
 
 /** A download failed: permanent HTTP answers (404, 403 of an expired link) are not retryable, the rest is. */
 export function downloadFailure(what: string, e: unknown): Retryable {
+  return transferFailure(`could not download ${what}`, e);
+}
+
+/**
+ * An artifact upload failed: a permanent HTTP answer (410 superseded attempt, 413 too large) is not retryable; a
+ * worker that was unreachable or kept answering 5xx through every retry may well take it from the next attempt.
+ */
+export function uploadFailure(key: string, e: unknown): Retryable {
+  return transferFailure(`could not upload ${key}`, e);
+}
+
+function transferFailure(what: string, e: unknown): Retryable {
   const msg = e instanceof Error ? e.message : String(e);
-  const err: Retryable = new Error(`could not download ${what}: ${msg}`);
+  const err: Retryable = new Error(`${what}: ${msg}`);
   err.retryable = !(e instanceof PermanentHttpError);
   return err;
 }

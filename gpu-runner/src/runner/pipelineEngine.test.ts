@@ -6,7 +6,9 @@ import { type RunnerEvent, type RunnerJob, resolveRequest, sha256Hex, signReques
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage, encodeImage } from "../images/encode";
 import { loadOnnxModels, type OnnxModels } from "../models/index";
+import type { JobHooks } from "../server/engine";
 import { type FakeWorker, startFakeWorker } from "../server/fakeWorker";
+import { PermanentHttpError } from "../server/http";
 import { silentLogger } from "../server/log";
 import { type RunnerService, startRunnerService } from "../server/serve";
 import { ensureToyWorld } from "../toyworld/index";
@@ -280,6 +282,37 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
     const end = await worker.waitFor(terminal(job.jobId), 10_000);
     expect(end).toMatchObject({ type: "failed", retryable: true, reason: "runner shutting down" });
     expect(artifactsOf(job.jobId)).toEqual([]);
+  }, 60_000);
+});
+
+describe("pipeline engine failures", () => {
+  /** Runs the engine directly, its first upload failing with `error`; resolves with what run() threw. */
+  async function failingUpload(error: Error): Promise<Error & { retryable?: boolean }> {
+    const engine = createPipelineEngine({ models, log: silentLogger });
+    let uploads = 0;
+    const hooks: JobHooks = {
+      signal: new AbortController().signal,
+      progress: () => {},
+      artifact: async () => {
+        uploads++;
+        throw error;
+      },
+      download: async () => new Uint8Array(0),
+    };
+    const err = await engine.run(makeJob({ width: 1024, height: 1024, steps: 1 }), hooks).then(
+      () => new Error("the job completed"),
+      (e: Error) => e,
+    );
+    expect(uploads).toBe(1); // stopped at the first failed upload
+    return err;
+  }
+
+  it("an upload the worker could not take after every retry is a retryable failure, a refused one is not", async () => {
+    const transient = await failingUpload(new Error("giving up after 8 tries: PUT ... -> 503"));
+    expect(transient).toMatchObject({ retryable: true });
+    expect(transient.message).toMatch(/could not upload lowres_image\/phase-1.png: giving up after 8 tries/);
+    const refused = await failingUpload(new PermanentHttpError("PUT ... -> 410 Superseded attempt", 410));
+    expect(refused).toMatchObject({ retryable: false });
   }, 60_000);
 });
 

@@ -4,10 +4,11 @@
  *   inputs   the user's image (checked against its SHA-256), and when resuming the earlier phases' artifacts
  *   run      runAccDiffusion with the job's AbortSignal (cancellation between model calls) and progress mapped to
  *            the protocol's phases
- *   outputs  the artifacts (artifacts.ts), uploaded one by one through hooks.artifact, then the outcome (outcome.ts)
+ *   outputs  each phase's artifacts (artifacts.ts), uploaded one by one through hooks.artifact as soon as that phase
+ *            is done (the pipeline's onPhase), then the outcome (outcome.ts)
  *
- * The pipeline returns once every phase is done, so artifacts are uploaded after the run; a runner that dies
- * mid-run loses that attempt's phases (the worker re-dispatches from what it has).
+ * Publishing per phase means a runner that dies mid-run loses only the phase in progress: the worker keeps the
+ * phases already uploaded and re-dispatches from the deepest one.
  */
 import { type RunnerJob, sha256Hex } from "@accdiff/shared";
 import { decodeImage } from "../images/encode";
@@ -24,7 +25,7 @@ import {
 import type { JobEngine, JobHooks, JobOutcome, Readiness } from "../server/engine";
 import type { Logger } from "../server/log";
 import { phaseArtifacts, protocolPhase } from "./artifacts";
-import { downloadFailure, isOutOfMemory, markRetryable } from "./failures";
+import { downloadFailure, isOutOfMemory, markRetryable, uploadFailure } from "./failures";
 import type { GpuMemory } from "./gpuMemory";
 import { NpyFormatError } from "./npy";
 import { outcomeOf } from "./outcome";
@@ -93,7 +94,10 @@ export function createPipelineEngine(o: PipelineEngineOptions): PipelineEngine {
   };
 }
 
-/** Request and artifact problems are final; memory and I/O trouble may pass. */
+/**
+ * Request and artifact problems are final; memory and I/O trouble may pass. Transfers are classified where they
+ * fail (downloadFailure, uploadFailure) and keep that mark here.
+ */
 function classify(e: unknown) {
   if (e instanceof InvalidRequestError || e instanceof UnsupportedSizeError) return markRetryable(e, false);
   if (e instanceof ResumeArtifactError || e instanceof NpyFormatError) return markRetryable(e, false);
@@ -138,7 +142,12 @@ async function runJob(
       const t = performance.now();
       for await (const artifact of phaseArtifacts(job, state, ph)) {
         if (hooks.signal.aborted) throw abortError(hooks.signal);
-        await hooks.artifact(artifact);
+        try {
+          await hooks.artifact(artifact);
+        } catch (e) {
+          if (hooks.signal.aborted) throw abortError(hooks.signal);
+          throw uploadFailure(`${artifact.kind}/${artifact.name}`, e);
+        }
       }
       uploadMs += performance.now() - t;
     },

@@ -21,28 +21,57 @@ export interface RunnerAppDeps {
 
 type Env = { Variables: { body: string } };
 
+/** The request body, or null as soon as it passes `max` bytes (the rest is not read). */
+async function readBounded(req: Request, max: number): Promise<Uint8Array | null> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const ch of chunks) {
+    out.set(ch, at);
+    at += ch.byteLength;
+  }
+  return out;
+}
+
 export function createRunnerApp(deps: RunnerAppDeps): Hono<Env> {
   const app = new Hono<Env>();
   const maxBody = deps.maxBodyBytes ?? 1_000_000;
 
-  /** Reads the exact body bytes (bounded) and verifies the signature over them. */
+  /**
+   * Reads the exact body bytes (bounded) and verifies the signature over them. The bound holds while reading: a
+   * chunked body without Content-Length is cut off as soon as it passes the limit, so no unauthenticated sender can
+   * make the runner buffer more than `maxBody` bytes.
+   */
   const signed = async (c: Context<Env>, next: Next) => {
+    const tooLarge = () => problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
     const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > maxBody) return problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
-    const body = c.req.method === "GET" ? "" : await c.req.text();
-    if (body.length > maxBody)
-      return problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
+    if (declared > maxBody) return tooLarge();
+    const bytes = c.req.method === "GET" ? new Uint8Array(0) : await readBounded(c.req.raw, maxBody);
+    if (!bytes) return tooLarge();
     const url = new URL(c.req.url);
     const v = await verifyRequest(
       deps.secret,
-      { method: c.req.method, path: url.pathname + url.search, body, headers: c.req.raw.headers },
+      { method: c.req.method, path: url.pathname + url.search, body: bytes, headers: c.req.raw.headers },
       { seen: deps.seen },
     );
     if (!v.ok) {
       deps.log.warn("refused unsigned request", { path: url.pathname, reason: v.reason });
       return problemResponse(problem(401, "Unauthorized", v.reason));
     }
-    c.set("body", body);
+    c.set("body", new TextDecoder().decode(bytes));
     await next();
   };
 

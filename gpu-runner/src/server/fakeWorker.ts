@@ -11,6 +11,11 @@ export interface FakeWorker {
   events: RunnerEvent[];
   uploads: Map<string, { contentType: string; bytes: Uint8Array }>;
   refused: string[];
+  /**
+   * When set and returning a status, a signed request is answered with that status (and not recorded): a worker that
+   * refuses an attempt (410), or is down (503).
+   */
+  answer: ((method: string, path: string) => number | undefined) | null;
   /** Resolves when an event matching `pred` arrives. */
   waitFor(pred: (e: RunnerEvent) => boolean, timeoutMs?: number): Promise<RunnerEvent>;
   close(): Promise<void>;
@@ -30,6 +35,7 @@ export async function startFakeWorker(secret: string): Promise<FakeWorker> {
   const uploads = new Map<string, { contentType: string; bytes: Uint8Array }>();
   const refused: string[] = [];
   const waiters: { pred: (e: RunnerEvent) => boolean; resolve: (e: RunnerEvent) => void }[] = [];
+  let answer: FakeWorker["answer"] = null;
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
     const headers: Record<string, string> = {};
@@ -41,6 +47,11 @@ export async function startFakeWorker(secret: string): Promise<FakeWorker> {
       return;
     }
     const path = req.url ?? "/";
+    const forced = answer?.(req.method ?? "GET", path);
+    if (forced !== undefined) {
+      res.writeHead(forced, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: forced }));
+      return;
+    }
     if (req.method === "POST" && path.endsWith("/events")) {
       const e = RunnerEventSchema.parse(JSON.parse(new TextDecoder().decode(body)));
       events.push(e);
@@ -72,6 +83,12 @@ export async function startFakeWorker(secret: string): Promise<FakeWorker> {
     events,
     uploads,
     refused,
+    get answer() {
+      return answer;
+    },
+    set answer(f) {
+      answer = f;
+    },
     waitFor(pred, timeoutMs = 20_000) {
       const hit = events.find(pred);
       if (hit) return Promise.resolve(hit);

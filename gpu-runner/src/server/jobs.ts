@@ -1,11 +1,13 @@
 /**
  * One job at a time per GPU, a bounded queue behind it, idempotent job ids, cancellation and graceful drain.
+ * Every job in hand keeps the worker's lease alive (JobEvents.keepAlive): a queued one repeats `accepted` with its
+ * current queue position, a running one its latest progress. A job whose events cannot be delivered is stopped.
  */
 import type { ArtifactKind, RunnerJob } from "@accdiff/shared";
 import { sha256Hex } from "@accdiff/shared";
 import type { JobEngine, JobHooks, JobOutcome } from "./engine";
-import { JobEvents } from "./events";
-import { type SignedHttp, signedFetch } from "./http";
+import { type EventBody, JobEvents } from "./events";
+import { type SignedHttp, signedFetch, transferTimeoutMs } from "./http";
 import type { JobRecord, Journal } from "./journal";
 
 export interface JobManagerOptions {
@@ -15,7 +17,12 @@ export interface JobManagerOptions {
   /** Jobs waiting behind the running one. */
   queueCapacity: number;
   progressIntervalMs?: number;
+  /** The longest a job in hand stays silent towards the worker (default 60 s; the worker's lease is 180 s). */
+  heartbeatMs?: number;
 }
+
+/** The largest artifact the worker stores (and so the largest download): it sets a download's deadline. */
+const LARGEST_ARTIFACT_BYTES = 100 * 1024 * 1024;
 
 interface Active {
   record: JobRecord;
@@ -23,7 +30,7 @@ interface Active {
   controller: AbortController;
   events: JobEvents;
   /** Why the job was aborted, when it was. */
-  abortReason?: "cancel" | "shutdown";
+  abortReason?: "cancel" | "shutdown" | "undeliverable";
 }
 
 export type SubmitResult =
@@ -104,13 +111,19 @@ export class JobManager {
       record,
       job,
       controller: new AbortController(),
-      events: new JobEvents(job, this.opts.http, this.opts.progressIntervalMs),
+      events: new JobEvents(job, this.opts.http, {
+        progressIntervalMs: this.opts.progressIntervalMs,
+        heartbeatMs: this.opts.heartbeatMs,
+        onUndeliverable: (event, error) => this.abandon(active, `event ${event.seq} (${event.type}): ${String(error)}`),
+      }),
     };
     this.records.set(job.jobId, record);
     this.save(active);
     this.queue.push(active);
-    const queuePosition = this.queue.length - 1 + (this.current ? 1 : 0);
+    const queuePosition = this.positionOf(active);
     void this.emit(active, { type: "accepted", queuePosition });
+    // Waiting behind a long job must not look like silence to the worker's lease.
+    active.events.keepAlive(() => ({ type: "accepted", queuePosition: this.positionOf(active) }));
     this.wake?.();
     return { kind: "accepted", record, queuePosition };
   }
@@ -150,6 +163,30 @@ export class JobManager {
     await this.idle;
   }
 
+  /**
+   * The worker did not take one of this job's events after every retry (it is unreachable, or answered that the
+   * attempt is superseded): stop the job without another event. The worker's lease re-dispatches it if needed.
+   */
+  private abandon(a: Active, why: string): void {
+    const reason = `events could not be delivered: ${why}`;
+    const qi = this.queue.indexOf(a);
+    if (qi >= 0) {
+      this.queue.splice(qi, 1);
+      this.finish(a, "failed", { reason, retryable: true });
+      this.opts.http.log.error("job abandoned", { jobId: a.record.jobId, attempt: a.record.attempt, reason });
+    } else if (this.current === a && !a.controller.signal.aborted) {
+      a.abortReason = "undeliverable";
+      a.controller.abort(new Error(reason));
+    }
+    // Otherwise the job had ended already (its last event was the one lost): its record stays as it ended.
+  }
+
+  /** Jobs ahead of `a`: the running one and those queued before it. */
+  private positionOf(a: Active): number {
+    const qi = this.queue.indexOf(a);
+    return qi < 0 ? 0 : qi + (this.current ? 1 : 0);
+  }
+
   private async loop(): Promise<void> {
     for (;;) {
       if (this.draining && !this.current) return;
@@ -172,6 +209,9 @@ export class JobManager {
     a.record.status = "running";
     a.record.startedAt = now();
     this.save(a);
+    // A single model call or upload may outlast the worker's lease: repeat where the job is (before the first
+    // progress, that it is at the head of the queue).
+    a.events.keepAlive((): EventBody => a.events.lastProgress ?? { type: "accepted", queuePosition: 0 });
     const started = Date.now();
     try {
       const outcome = await this.opts.engine.run(a.job, this.hooks(a));
@@ -181,7 +221,12 @@ export class JobManager {
       this.avgJobMs.value = 0.7 * this.avgJobMs.value + 0.3 * (Date.now() - started);
     } catch (e) {
       const phasesCompleted = [...a.record.phasesCompleted];
-      if (a.abortReason === "cancel") {
+      if (a.abortReason === "undeliverable") {
+        // No event: the stream is dead (see abandon).
+        const reason = String((a.controller.signal.reason as Error).message);
+        this.finish(a, "failed", { reason, retryable: true });
+        this.opts.http.log.error("job abandoned", { jobId: a.record.jobId, attempt: a.record.attempt, reason });
+      } else if (a.abortReason === "cancel") {
         this.finish(a, "cancelled", { reason: "cancelled" });
         await this.emit(a, { type: "cancelled", phasesCompleted });
       } else {
@@ -208,6 +253,7 @@ export class JobManager {
           body: art.bytes,
           contentType: art.contentType,
           stop: a.controller.signal,
+          timeoutMs: transferTimeoutMs(this.opts.http, art.bytes.byteLength),
         });
         if (
           (art.kind === "phase_image" || art.kind === "lowres_image") &&
@@ -230,7 +276,11 @@ export class JobManager {
       },
       download: async (keyOrUrl) => {
         const url = /^https?:\/\//.test(keyOrUrl) ? keyOrUrl : `${job.uploadUrl}/${keyOrUrl}`;
-        const res = await signedFetch(this.opts.http, url, { method: "GET", stop: a.controller.signal });
+        const res = await signedFetch(this.opts.http, url, {
+          method: "GET",
+          stop: a.controller.signal,
+          timeoutMs: transferTimeoutMs(this.opts.http, LARGEST_ARTIFACT_BYTES),
+        });
         return new Uint8Array(await res.arrayBuffer());
       },
     };
@@ -241,11 +291,17 @@ export class JobManager {
   }
 
   private finish(a: Active, status: JobRecord["status"], extra: Partial<JobRecord>): void {
+    a.events.stopKeepAlive();
     Object.assign(a.record, { status, finishedAt: now(), ...extra });
     this.save(a);
   }
 
+  /**
+   * Journals a record, unless a newer attempt of its job replaced it: records are keyed by job id, and a superseded
+   * attempt that ends after its successor was accepted must not overwrite the successor's record.
+   */
   private save(a: Active): void {
+    if (this.records.get(a.record.jobId) !== a.record) return;
     this.opts.journal.save(a.record);
   }
 }

@@ -25,6 +25,12 @@ export interface RunnerServiceOptions {
   version?: string;
   retry?: RetryPolicy;
   progressIntervalMs?: number;
+  /** The longest a job in hand stays silent towards the worker (default 60 s; the worker's lease is 180 s). */
+  heartbeatMs?: number;
+  /** Deadline of one try of a request to the worker (default 30 s; uploads get more in proportion to their size). */
+  requestTimeoutMs?: number;
+  /** The largest request body the API reads (default 1 MB). */
+  maxBodyBytes?: number;
   fetch?: typeof fetch;
 }
 
@@ -39,7 +45,13 @@ export interface RunnerService {
 export async function startRunnerService(o: RunnerServiceOptions): Promise<RunnerService> {
   if (!o.secret) throw new Error("RUNNER_SECRET is required: the runner only accepts signed jobs");
   const log = o.log ?? jsonLogger();
-  const http = { secret: o.secret, fetch: o.fetch ?? fetch, retry: o.retry ?? DEFAULT_RETRY, log };
+  const http = {
+    secret: o.secret,
+    fetch: o.fetch ?? fetch,
+    retry: o.retry ?? DEFAULT_RETRY,
+    log,
+    timeoutMs: o.requestTimeoutMs,
+  };
   const journal = o.journal ?? (o.stateDir ? fileJournal(o.stateDir) : memoryJournal());
   const manager = new JobManager({
     engine: o.engine,
@@ -47,6 +59,7 @@ export async function startRunnerService(o: RunnerServiceOptions): Promise<Runne
     journal,
     queueCapacity: o.queueCapacity ?? 4,
     progressIntervalMs: o.progressIntervalMs,
+    heartbeatMs: o.heartbeatMs,
   });
   const app = createRunnerApp({
     manager,
@@ -55,6 +68,7 @@ export async function startRunnerService(o: RunnerServiceOptions): Promise<Runne
     seen: memoryReplayGuard(),
     version: o.version ?? "dev",
     log,
+    maxBodyBytes: o.maxBodyBytes,
   });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: o.port ?? 0, hostname: o.hostname ?? "127.0.0.1" }, () => resolve(s));

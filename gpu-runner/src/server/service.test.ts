@@ -3,47 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunnerJob, resolveRequest, signRequest } from "@accdiff/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { JobEngine, JobOutcome } from "./engine";
 import { type FakeWorker, startFakeWorker } from "./fakeWorker";
 import { silentLogger } from "./log";
 import { type RunnerService, startRunnerService } from "./serve";
+import { steppingEngine } from "./steppingEngine";
 
 const secret = "runner-test-secret";
-
-/**
- * A cheap engine for the service layer: `steps` steps of `stepMs`, checking the abort signal between "model calls"
- * like the pipeline does, one phase image per phase. The real pipeline engine is tested end to end elsewhere.
- */
-function steppingEngine(steps = 6, stepMs = 15, calls = { runs: 0 }): JobEngine {
-  return {
-    readiness: () => ({ ready: true, provider: "cpu", bundle: { name: "fake", version: "1", hash: "h" } }),
-    async run(job, hooks): Promise<JobOutcome> {
-      calls.runs++;
-      for (let phase = 1; phase <= 2; phase++) {
-        for (let step = 0; step < steps; step++) {
-          if (hooks.signal.aborted) throw hooks.signal.reason;
-          await new Promise((r) => setTimeout(r, stepMs));
-          hooks.progress({ phase, step: step + 1, steps, percent: ((phase - 1) * steps + step + 1) * (50 / steps) });
-        }
-        await hooks.artifact({
-          kind: "phase_image",
-          phase,
-          name: `phase-${phase}.png`,
-          contentType: "image/png",
-          bytes: new Uint8Array([phase, 1, 2]),
-        });
-      }
-      return {
-        width: job.params.width,
-        height: job.params.height,
-        phasesComputed: [1, 2],
-        modelEvaluations: {},
-        timingsMs: { total: 1 },
-        warnings: [],
-      };
-    },
-  };
-}
 
 let worker: FakeWorker;
 let runner: RunnerService | null = null;
