@@ -6,7 +6,8 @@
  *   results.json, results.md, <seed>/lowres.png, <seed>/<setting>.png, montage-<seed>.png.
  *
  * Options: --seeds 1,2,3  --size 1536  --steps 10  --only name,name  --out <dir>
- *          --report-only: rewrite results.md from an existing results.json (after editing notes.ts), no runs.
+ *          --report-only: re-judge the claims of an existing results.json and rewrite results.md (after editing
+ *          notes.ts or the verdict rule), no runs.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { loadOnnxModels } from "../src/models/index";
 import { ensureToyWorld } from "../src/toyworld/index";
 import { montage, type Tile } from "./montage";
 import { notesFor } from "./notes";
-import { type ResultsJson, resultsJson, resultsMarkdown } from "./report";
+import { checkClaims, type ResultsJson, resultsJson, resultsMarkdown, SCORE_INFO } from "./report";
 import { type RunRecord, runSetting } from "./run";
 import type { Scores } from "./scores";
 import { DEFAULT_CONFIG, type ExperimentConfig, findSetting, SETTINGS } from "./settings";
@@ -52,9 +53,12 @@ const short = (s: Scores) =>
 async function main(): Promise<void> {
   const { config, only, out, reportOnly } = parseConfig();
   if (reportOnly) {
-    const json = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as ResultsJson;
+    const saved = JSON.parse(await readFile(join(out, "results.json"), "utf8")) as ResultsJson;
+    // The claims are re-judged from the saved per-setting results, so a change of the verdict rule shows too.
+    const json: ResultsJson = { ...saved, scoreDefinitions: SCORE_INFO, claims: checkClaims(saved.settings) };
+    await writeFile(join(out, "results.json"), `${JSON.stringify(json, null, 2)}\n`);
     await writeFile(join(out, "results.md"), resultsMarkdown(json, notesFor(json)));
-    console.log(`rewrote ${join(out, "results.md")}`);
+    console.log(`rewrote ${join(out, "results.md")} and the claims of results.json`);
     return;
   }
   const settings = SETTINGS.filter((s) => !only || only.includes(s.name));
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
   await mkdir(out, { recursive: true });
   await writeFile(join(out, "results.json"), `${JSON.stringify(json, null, 2)}\n`);
   await writeFile(join(out, "results.md"), resultsMarkdown(json, notesFor(json)));
-  console.log(`\n${json.claims.map((c) => `${c.holds ? "holds  " : "FAILS  "} ${c.claim} (${c.test})`).join("\n")}`);
+  console.log(`\n${json.claims.map((c) => `${c.verdict.padEnd(5)}  ${c.claim} (${c.test})`).join("\n")}`);
   console.log(`\nwrote ${join(out, "results.md")} and results.json (${seconds.toFixed(0)} s)`);
 }
 

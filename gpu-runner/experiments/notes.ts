@@ -3,26 +3,14 @@
  * true whatever the run), then what the pictures show and why the toy world behaves so (written after looking at
  * the default run's montages; the mechanisms do not depend on the seed).
  */
-import type { ClaimResult, ResultsJson, SettingResult } from "./report";
+import type { ResultsJson, Verdict } from "./report";
 
-export type Strength = "clear" | "weak" | "fails";
-
-/**
- * clear: the paper's direction on the means, on every seed, by more than the larger seed-to-seed std;
- * weak: the direction on the means only; fails: not even that.
- */
-export function strength(c: ClaimResult, settings: readonly SettingResult[]): Strength {
-  if (!c.holds) return "fails";
-  const [a, b] = c.test.split(/ [<>] /);
-  const spread = Math.max(...[a, b].map((n) => settings.find((s) => s.name === n)?.scores[c.score].std ?? 0));
-  const gap = Math.abs(c.means[0] - c.means[1]);
-  return c.seedWins === c.seeds && gap > spread ? "clear" : "weak";
-}
-
-const VERDICT: Record<Strength, string> = {
-  clear: "holds clearly",
+/** The claim's verdict (report.ts claimVerdict: the same rule as the table's "holds" column) in words. */
+const VERDICT: Record<Verdict, string> = {
+  yes: "holds clearly",
   weak: "holds only weakly (not on every seed, or within the seed-to-seed spread)",
-  fails: "**does not hold**",
+  tie: "**a tie** (the means differ by less than the score's margin: no effect measured)",
+  no: "**does not hold**",
 };
 
 const WHY = `
@@ -66,9 +54,9 @@ What the pictures show, and why (toy world: flat boxes on a lawn, README in gpu-
 export function notesFor(r: ResultsJson): string {
   const lines = r.claims.map(
     (c) =>
-      `- Experiment ${c.experiment}, ${c.claim}: ${VERDICT[strength(c, r.settings)]} ` +
-      `(${c.test}: ${c.score} ${c.means[0].toFixed(2)} vs ${c.means[1].toFixed(2)}, in the paper's direction on ` +
-      `${c.seedWins} of ${c.seeds} seeds).`,
+      `- Experiment ${c.experiment}, ${c.claim}: ${VERDICT[c.verdict]} ` +
+      `(${c.test}: ${c.score} ${c.means[0].toFixed(2)} vs ${c.means[1].toFixed(2)}, beyond the margin ${c.margin} in the ` +
+      `paper's direction on ${c.seedWins} of ${c.seeds} seeds).`,
   );
   return `${lines.join("\n")}\n${WHY}`;
 }

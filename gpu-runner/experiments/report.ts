@@ -1,7 +1,10 @@
 /**
- * Aggregates the runs into results.json and results.md, and checks each of the paper's claims against the numbers
- * (a claim "holds" when the mean score of the setting the paper favours is strictly better; the per-seed tally is
- * reported beside it, so a mean carried by one seed shows).
+ * Aggregates the runs into results.json and results.md, and checks each of the paper's claims against the numbers.
+ * A claim's verdict (claimVerdict) is "yes" only when the means differ in the paper's direction by more than the
+ * score's margin, on every seed, and by more than the seed-to-seed spread; "weak" when the means differ beyond the
+ * margin in that direction but a seed disagrees or the gap is within the spread; "tie" when the means are within the
+ * margin (e.g. 0.80 vs 0.80); "no" when they differ beyond it the other way. Three seeds cannot show more, and a
+ * strict comparison of means would call a difference in the fourth decimal a confirmation.
  */
 import type { RunRecord } from "./run";
 import type { Scores } from "./scores";
@@ -9,24 +12,38 @@ import { type ExperimentConfig, SETTINGS, type Setting } from "./settings";
 
 export type ScoreName = keyof Scores;
 
-export const SCORE_INFO: Record<ScoreName, { better: "lower" | "higher" | "none"; definition: string }> = {
+export interface ScoreInfo {
+  better: "lower" | "higher" | "none";
+  /** Differences of means (and per-seed differences) up to this are ties: below what the score can resolve. */
+  margin: number;
+  definition: string;
+}
+
+export const SCORE_INFO: Record<ScoreName, ScoreInfo> = {
   repetition: {
     better: "lower",
+    margin: 0.5, // instances are counted: less than half an instance per image is no difference
     definition:
       "object instances in the final image beyond those in the low-res image, summed over objects " +
       "(instance = connected region of an object's colour on the 8x8-cell grid, >= 0.05% of the image; gaps of one low-res cell bridged)",
   },
   structure: {
     better: "higher",
+    margin: 0.01, // IoU: one point
     definition:
       "mean IoU of the object masks of the final image and of the bicubically upscaled low-res image, over the objects present",
   },
   speckle: {
     better: "lower",
+    margin: 0.05, // cells per thousand: a few cells of a 192 x 192 grid
     definition:
       "cells per thousand whose class is shared by < 3 of their 8 neighbours: one-cell lines and dots (window seams, the dither of inconsistent dilated samples)",
   },
-  instances: { better: "none", definition: "object instances in the final image (context for repetition)" },
+  instances: {
+    better: "none",
+    margin: 0.5,
+    definition: "object instances in the final image (context for repetition)",
+  },
 };
 
 const SCORE_NAMES = Object.keys(SCORE_INFO) as ScoreName[];
@@ -64,11 +81,33 @@ export interface ClaimResult {
   test: string;
   /** The two means compared (the second is the threshold for a one-setting claim). */
   means: [number, number];
-  holds: boolean;
-  /** Seeds on which the comparison holds, ties, and seeds compared. */
+  /** Difference of the means in the paper's direction (positive: the paper's way). */
+  gap: number;
+  /** The score's tie margin (SCORE_INFO). */
+  margin: number;
+  /** The larger unbiased std over the seeds of the settings compared. */
+  spread: number;
+  verdict: Verdict;
+  /** Seeds on which the comparison holds by more than the margin, seeds within the margin, and seeds compared. */
   seedWins: number;
   seedTies: number;
   seeds: number;
+}
+
+/** yes: shown; weak: the paper's direction, not on every seed or within the spread; tie: no difference; no: the reverse. */
+export type Verdict = "yes" | "weak" | "tie" | "no";
+
+/** The verdict on one claim (see the header): pure, so the table and the notes cannot disagree. */
+export function claimVerdict(c: {
+  gap: number;
+  margin: number;
+  spread: number;
+  seedWins: number;
+  seeds: number;
+}): Verdict {
+  if (!(Math.abs(c.gap) > c.margin)) return "tie";
+  if (c.gap < 0) return "no";
+  return c.seeds > 0 && c.seedWins === c.seeds && c.gap > c.spread ? "yes" : "weak";
 }
 
 export const CLAIMS: readonly Claim[] = [
@@ -152,7 +191,14 @@ export function aggregate(records: readonly RunRecord[]): SettingResult[] {
   return out;
 }
 
-const isBetter = (score: ScoreName, a: number, b: number) => (SCORE_INFO[score].better === "higher" ? a > b : a < b);
+/** a - b in the score's better direction (positive when a is better). */
+const advantage = (score: ScoreName, a: number, b: number) => (SCORE_INFO[score].better === "higher" ? a - b : b - a);
+
+function judged(base: Omit<ClaimResult, "verdict" | "gap" | "margin">, gap: number): ClaimResult {
+  const margin = SCORE_INFO[base.score].margin;
+  const r = { ...base, gap, margin };
+  return { ...r, verdict: claimVerdict(r) };
+}
 
 /** Each claim whose settings ran, checked on the means and seed by seed. */
 export function checkClaims(results: readonly SettingResult[]): ClaimResult[] {
@@ -162,22 +208,29 @@ export function checkClaims(results: readonly SettingResult[]): ClaimResult[] {
     if ("above" in c) {
       const r = results.find((x) => x.name === c.setting);
       if (!r) continue;
-      out.push({
-        experiment: c.experiment,
-        claim: c.claim,
-        score: k,
-        test: `${c.setting} > ${c.above}`,
-        means: [r.scores[k].mean, c.above],
-        holds: r.scores[k].mean > c.above,
-        seedWins: r.perSeed.filter((p) => p.scores[k] > c.above).length,
-        seedTies: r.perSeed.filter((p) => p.scores[k] === c.above).length,
-        seeds: r.perSeed.length,
-      });
+      const margin = SCORE_INFO[k].margin;
+      out.push(
+        judged(
+          {
+            experiment: c.experiment,
+            claim: c.claim,
+            score: k,
+            test: `${c.setting} > ${c.above}`,
+            means: [r.scores[k].mean, c.above],
+            spread: r.scores[k].std,
+            seedWins: r.perSeed.filter((p) => p.scores[k] - c.above > margin).length,
+            seedTies: r.perSeed.filter((p) => Math.abs(p.scores[k] - c.above) <= margin).length,
+            seeds: r.perSeed.length,
+          },
+          r.scores[k].mean - c.above,
+        ),
+      );
       continue;
     }
     const good = results.find((r) => r.name === c.better);
     const bad = results.find((r) => r.name === c.worse);
     if (!good || !bad) continue;
+    const margin = SCORE_INFO[k].margin;
     let wins = 0;
     let ties = 0;
     let seeds = 0;
@@ -185,28 +238,34 @@ export function checkClaims(results: readonly SettingResult[]): ClaimResult[] {
       const b = bad.perSeed.find((p) => p.seed === g.seed);
       if (!b) continue;
       seeds++;
-      if (isBetter(k, g.scores[k], b.scores[k])) wins++;
-      else if (g.scores[k] === b.scores[k]) ties++;
+      const d = advantage(k, g.scores[k], b.scores[k]);
+      if (d > margin) wins++;
+      else if (Math.abs(d) <= margin) ties++;
     }
     const means: [number, number] = [good.scores[k].mean, bad.scores[k].mean];
-    out.push({
-      experiment: c.experiment,
-      claim: c.claim,
-      score: k,
-      test: `${c.better} ${SCORE_INFO[k].better === "higher" ? ">" : "<"} ${c.worse}`,
-      means,
-      holds: isBetter(k, means[0], means[1]),
-      seedWins: wins,
-      seedTies: ties,
-      seeds,
-    });
+    out.push(
+      judged(
+        {
+          experiment: c.experiment,
+          claim: c.claim,
+          score: k,
+          test: `${c.better} ${SCORE_INFO[k].better === "higher" ? ">" : "<"} ${c.worse}`,
+          means,
+          spread: Math.max(good.scores[k].std, bad.scores[k].std),
+          seedWins: wins,
+          seedTies: ties,
+          seeds,
+        },
+        advantage(k, means[0], means[1]),
+      ),
+    );
   }
   return out;
 }
 
 export interface ResultsJson {
   config: ExperimentConfig;
-  scoreDefinitions: Record<ScoreName, { better: string; definition: string }>;
+  scoreDefinitions: Record<ScoreName, ScoreInfo>;
   settings: SettingResult[];
   claims: ClaimResult[];
   totalSeconds: number;
@@ -223,6 +282,7 @@ export function resultsJson(
 
 const fmt = (s: Stat) => `${s.mean.toFixed(2)} ± ${s.std.toFixed(2)}`;
 const on = (b: boolean) => (b ? "on" : "-");
+const VERDICT_CELL: Record<Verdict, string> = { yes: "**yes**", weak: "*weak*", tie: "*tie*", no: "**no**" };
 
 /** results.md: the settings and their switches, the score table, the claims, and the notes. */
 export function resultsMarkdown(r: ResultsJson, notes: string): string {
@@ -248,9 +308,19 @@ export function resultsMarkdown(r: ResultsJson, notes: string): string {
   for (const k of r.claims) {
     lines.push(
       `| ${k.experiment} | ${k.claim} | ${k.score} | ${k.test} (${k.means[0].toFixed(2)} vs ${k.means[1].toFixed(2)}) | ` +
-        `${k.holds ? "yes" : "**no**"} | ${k.seedWins}/${k.seeds}${k.seedTies ? ` (${k.seedTies} tied)` : ""} |`,
+        `${VERDICT_CELL[k.verdict]} | ${k.seedWins}/${k.seeds}${k.seedTies ? ` (${k.seedTies} tied)` : ""} |`,
     );
   }
+  lines.push(
+    "",
+    "holds: **yes** when the means differ in the claimed direction by more than the score's margin " +
+      `(${SCORE_NAMES.filter((k) => SCORE_INFO[k].better !== "none")
+        .map((k) => `${k} ${SCORE_INFO[k].margin}`)
+        .join(", ")}), ` +
+      "on every seed and by more than the larger seed-to-seed std; *weak* when they differ beyond the margin in that " +
+      "direction but not so; *tie* when they are within the margin; **no** when they differ beyond it the other way. " +
+      "A seed counts where the claim holds on it by more than the margin, as tied within it.",
+  );
   lines.push("", "## Settings (every switch of the request)", "");
   lines.push(
     "| setting | MultiDiffusion | patch prompts | ControlNet | dilated | window interaction | skip residual | what it shows |",
