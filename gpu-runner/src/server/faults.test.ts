@@ -128,6 +128,82 @@ describe("events the worker does not take", () => {
   });
 });
 
+describe("a job whose `completed` the worker never took", () => {
+  /** The worker refuses (503) every event on `path` once the job's last artifact event arrived: `completed` is lost. */
+  const loseCompleted = (job: RunnerJob, path = job.callbackUrl) => {
+    const eventsPath = new URL(path).pathname;
+    worker.answer = (method, p) =>
+      method === "POST" &&
+      p === eventsPath &&
+      eventsOf(job.jobId).some((e) => e.type === "artifact" && e.phase === 2 && e.attempt === job.attempt)
+        ? 503
+        : undefined;
+  };
+  const triedCompleted = (svc: RunnerService, job: RunnerJob) => () =>
+    svc.manager.get(job.jobId)?.status === "succeeded";
+
+  it("runs a newer attempt anew, and answers the attempt after a delivered `completed` as a duplicate", async () => {
+    const calls: SteppingCalls = { runs: 0 };
+    const svc = await start({ engine: steppingEngine(2, 5, calls) });
+    const job = makeJob();
+    loseCompleted(job);
+    expect(await submit(job)).toBe(202);
+    await until(triedCompleted(svc, job));
+    await sleep(50); // every retry of `completed` spent
+    expect(eventsOf(job.jobId).map((e) => e.type)).not.toContain("completed");
+    worker.answer = null;
+
+    // The worker's lease re-dispatched it: the runner must not answer "already done" and stay silent.
+    expect(await submit({ ...job, attempt: 2 })).toBe(202);
+    const done = await worker.waitFor((e) => e.jobId === job.jobId && e.attempt === 2 && e.type === "completed");
+    expect(done.seq).toBeGreaterThan(0);
+    const second = eventsOf(job.jobId).filter((e) => e.attempt === 2);
+    expect(second.map((e) => e.seq)).toEqual(second.map((_, i) => i));
+    expect(second.filter((e) => e.type === "artifact")).toHaveLength(2);
+    expect(calls.runs).toBe(2);
+    await until(() => svc.manager.depth === 0);
+
+    // This time the worker took `completed`: a later attempt is the duplicate it always was.
+    expect(await submit({ ...job, attempt: 3 })).toBe(200);
+    await sleep(50);
+    expect(calls.runs).toBe(2);
+    expect(eventsOf(job.jobId).filter((e) => e.attempt === 3)).toEqual([]);
+  });
+
+  it("runs anew an attempt that arrives while `completed` of the previous one is still being retried", async () => {
+    const calls: SteppingCalls = { runs: 0 };
+    const svc = await start({ engine: steppingEngine(2, 5, calls), retry: { attempts: 100, baseMs: 10, maxMs: 10 } });
+    const job = makeJob();
+    loseCompleted(job);
+    await submit(job);
+    await until(triedCompleted(svc, job));
+    // The lease expired meanwhile; attempt 2 reports on its own path so the fake can keep refusing attempt 1.
+    const callbackUrl = `${worker.url}/internal/jobs/${job.jobId}/attempt-2/events`;
+    expect(await submit({ ...job, attempt: 2, callbackUrl })).toBe(202);
+    await worker.waitFor((e) => e.jobId === job.jobId && e.attempt === 2 && e.type === "completed");
+    expect(calls.runs).toBe(2);
+    expect(svc.manager.get(job.jobId)).toMatchObject({ attempt: 2, status: "succeeded" });
+    worker.answer = null;
+  });
+
+  it("remembers across a restart that `completed` was not delivered", async () => {
+    const journal = memoryJournal();
+    const calls: SteppingCalls = { runs: 0 };
+    const first = await start({ engine: steppingEngine(2, 5, calls), journal });
+    const job = makeJob();
+    loseCompleted(job);
+    await submit(job);
+    await until(triedCompleted(first, job));
+    await first.shutdown();
+    worker.answer = null;
+
+    await start({ engine: steppingEngine(2, 5, calls), journal });
+    expect(await submit({ ...job, attempt: 2 })).toBe(202);
+    await worker.waitFor((e) => e.jobId === job.jobId && e.attempt === 2 && e.type === "completed");
+    expect(calls.runs).toBe(2);
+  });
+});
+
 describe("a superseded attempt", () => {
   it("never overwrites the journal record of the attempt that replaced it", async () => {
     const saves: JobRecord[] = [];

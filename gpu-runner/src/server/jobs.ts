@@ -86,11 +86,14 @@ export class JobManager {
     const existing = this.records.get(job.jobId);
     if (existing) {
       const active = existing.status === "queued" || existing.status === "running";
-      // The same attempt again, or any attempt of a job that succeeded here: nothing new to do.
-      if (existing.attempt >= job.attempt || existing.status === "succeeded")
+      // The same attempt again, or any attempt of a job whose success the worker was told of: nothing new to do.
+      if (existing.attempt >= job.attempt || (existing.status === "succeeded" && existing.completedDelivered))
         return { kind: "duplicate", record: existing };
       // A newer attempt supersedes an older one still in hand (the worker gave up on it); a failed or cancelled
-      // job (a runner restart included) runs anew.
+      // job (a runner restart included) runs anew, and so does one that succeeded here but whose `completed` was
+      // lost or is still being retried: the worker, which refuses the old attempt's events from now on, would
+      // otherwise wait for this attempt until it gave up. Its artifacts were uploaded under the old attempt, so
+      // the new one re-runs (the worker's phase cache makes that cheap) rather than re-sending only `completed`.
       if (active) this.cancel(job.jobId, "superseded by a newer attempt");
     }
     if (this.queue.length >= this.opts.queueCapacity) {
@@ -178,7 +181,8 @@ export class JobManager {
       a.abortReason = "undeliverable";
       a.controller.abort(new Error(reason));
     }
-    // Otherwise the job had ended already (its last event was the one lost): its record stays as it ended.
+    // Otherwise the job had ended already (its last event was the one lost): its record stays as it ended, and a
+    // success stays without completedDelivered, so the worker's next attempt runs anew.
   }
 
   /** Jobs ahead of `a`: the running one and those queued before it. */
@@ -218,6 +222,10 @@ export class JobManager {
       if (a.controller.signal.aborted) throw a.controller.signal.reason;
       this.finish(a, "succeeded", {});
       await this.emit(a, { type: "completed", ...outcome });
+      if (!a.events.undelivered) {
+        a.record.completedDelivered = true;
+        this.save(a);
+      }
       this.avgJobMs.value = 0.7 * this.avgJobMs.value + 0.3 * (Date.now() - started);
     } catch (e) {
       const phasesCompleted = [...a.record.phasesCompleted];

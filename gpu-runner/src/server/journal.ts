@@ -18,6 +18,11 @@ export interface JobRecord {
   retryable?: boolean;
   phasesCompleted: number[];
   callbackUrl: string;
+  /**
+   * The worker took this attempt's `completed` event. Until it has, "succeeded" is only the runner's view: the
+   * worker still waits, and a newer attempt of the job must run anew (see JobManager.submit).
+   */
+  completedDelivered?: boolean;
 }
 
 export interface Journal {
