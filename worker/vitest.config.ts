@@ -29,8 +29,10 @@ export default defineConfig({
             BUNDLE_HASH: "toy-test-hash",
             BASE_RESOLUTION: String(TEST_BASE_RESOLUTION),
             MAX_SIDE: "512",
-            // Tests expire leases explicitly (runDurableObjectAlarm); a real one must not fire mid-test.
-            LEASE_SECONDS: "600",
+            // Tests expire leases explicitly (test/jobsHelpers.ts expireLease: the clock moved past the deadline, then
+            // runDurableObjectAlarm); a real one must not fire mid-test. Under the 300 s signature window, so that
+            // requests signed across that clock jump are still accepted by the fakes and the worker.
+            LEASE_SECONDS: "240",
             MAX_UPLOAD_BYTES: "262144",
             MAX_UPLOAD_PIXELS: "262144",
           },

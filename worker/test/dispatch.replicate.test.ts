@@ -3,7 +3,6 @@
  * webhook and its event filter), webhooks verified (Standard Webhooks signatures), statuses mapped onto ours, outputs
  * copied to R2, billing as for runners.
  */
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { quote, RunnerJobSchema } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import {
@@ -12,9 +11,9 @@ import {
   audit,
   body2x,
   expectJob,
+  expireLease,
   FAKE,
   getJob,
-  jobObject,
   seedOf,
   setReplicateScenario,
   uniquePrompt,
@@ -116,7 +115,7 @@ describe("replicate backend", () => {
     const job = await submit(acct.key, prompt);
     await waitFor("prediction done", async () => (await replicateLog(prompt)).predictions[0]?.status === "succeeded");
     expect((await getJob(acct.key, job.id)).status).toBe("queued");
-    await runDurableObjectAlarm(jobObject(job.id));
+    await expireLease(job.id);
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");
     expect(done.attempt).toBe(1);

@@ -12,6 +12,7 @@ import {
   body2x,
   body4x,
   expectJob,
+  expireLease,
   getJob,
   jobObject,
   postEvent,
@@ -67,7 +68,7 @@ describe("dispatch", () => {
       return j.progress.phasesDone.includes(2) && (await runnerLog(prompt)).jobs[0]?.uploads.length === 8;
     });
     // The lease runs out (the alarm is the lease deadline): attempt 2 goes out, resuming from phase 2.
-    expect(await runDurableObjectAlarm(jobObject(job.id))).toBe(true);
+    expect(await expireLease(job.id)).toBe(true);
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");
     expect(done.attempt).toBe(2);
@@ -110,7 +111,7 @@ describe("dispatch", () => {
       "attempt 1",
       async () => (await runnerLog(prompt)).jobs.length === 1 && (await getJob(acct.key, job.id)).status === "running",
     );
-    await runDurableObjectAlarm(jobObject(job.id));
+    await expireLease(job.id);
     await waitFor("attempt 2 accepted", async () => (await runnerLog(prompt)).jobs[1]?.deliveries.length === 1);
     const stale = await postEvent(job.id, {
       type: "progress",

@@ -2,10 +2,11 @@
  * Helpers for the job tests: calls into the worker (through its real fetch handler), the loopback fakes' control
  * endpoints, and polling. Accounts come from the billing helpers (real AccountDO).
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { signRequest } from "@accdiff/shared";
-import type { Env } from "../src/env";
+import { vi } from "vitest";
+import { configOf, type Env } from "../src/env";
 import app from "../src/index";
 import { jobStub } from "../src/jobs/client";
 import type { JobView } from "../src/jobs/view";
@@ -108,6 +109,20 @@ export async function runnerLog(prompt: string): Promise<RunnerLog> {
 /** The job's Durable Object (for runDurableObjectAlarm / runInDurableObject). */
 export function jobObject(id: string): DurableObjectStub {
   return testEnv.JOBS.get(testEnv.JOBS.idFromString(id));
+}
+
+/**
+ * Lets a job's lease run out: the clock (Date, which the Durable Object shares with the tests) is moved just past the
+ * lease and the alarm fires. The lease is a deadline, so firing the alarm alone would change nothing.
+ */
+export async function expireLease(id: string): Promise<boolean> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  try {
+    vi.setSystemTime(Date.now() + configOf(testEnv).leaseMs + 1000);
+    return await runDurableObjectAlarm(jobObject(id));
+  } finally {
+    vi.useRealTimers();
+  }
 }
 
 /** Posts a runner event the way a runner does (signed with `secret`, the real one by default). */

@@ -48,6 +48,11 @@ const BILLING_RETRY_MS = 5_000;
 const DISPATCH_WATCHDOG_MS = 60_000;
 const ARTIFACT_KEY = /^([a-z_]+)\/[A-Za-z0-9._-]{1,128}$/;
 
+/** The lease has a deadline that has not passed yet (states saved before deadlines were kept have none). */
+function leaseRunning(s: JobState, now: number): boolean {
+  return s.alarm === "lease" && typeof s.leaseUntil === "number" && now < s.leaseUntil;
+}
+
 export class JobDO extends DurableObject<Env> {
   private state: JobState | null | undefined;
   private readonly lock = new Mutex();
@@ -205,7 +210,10 @@ export class JobDO extends DurableObject<Env> {
    */
   private async perform(s: JobState, effects: Effect[], now: number, inlineDispatch = false): Promise<void> {
     const plan = alarmPlan(effects, now, configOf(this.env).leaseMs, inlineDispatch ? DISPATCH_WATCHDOG_MS : 0);
-    if (plan.alarm !== undefined) s.alarm = plan.alarm;
+    if (plan.alarm !== undefined) {
+      s.alarm = plan.alarm;
+      s.leaseUntil = plan.alarm === "lease" ? (plan.at ?? null) : null;
+    }
     for (const e of effects) {
       try {
         if (e.type === "writeCache" && !s.cacheWritten.includes(`phase:${e.phase}`)) {
@@ -318,6 +326,7 @@ export class JobDO extends DurableObject<Env> {
     if (!cur || isFinished(cur) || cur.alarm !== "lease" || cur.backend !== "replicate" || !cur.dispatch.target) {
       return false;
     }
+    if (leaseRunning(cur, Date.now())) return false;
     const p = await getPrediction(replicateConfigOf(this.env), cur.dispatch.target);
     if (!p || p.id !== cur.dispatch.target) return false;
     if (p.status === "starting" || p.status === "processing") {
@@ -348,6 +357,11 @@ export class JobDO extends DurableObject<Env> {
         }
       }
       if (isFinished(s)) return null;
+      if (s.alarm === "lease" && leaseRunning(s, now)) {
+        // Renewed since this alarm was set (a sign of life raced it): wait for the new deadline.
+        await this.scheduleAlarm(s, now, s.leaseUntil);
+        return null;
+      }
       if (s.alarm === "lease") {
         // The runner said nothing for a whole lease: presume it dead, dispatch the next attempt.
         await this.perform(

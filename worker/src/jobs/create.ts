@@ -61,6 +61,8 @@ export function initialState(init: CreateInit, now: number): JobState {
     attempt: 1,
     dispatch: { target: null, tries: 0, lastError: null },
     alarm: "dispatch",
+    leaseUntil: null,
+    queuePosition: null,
     seq: { attempt: 1, next: 0, pending: {} },
     progress: null,
     artifacts: [],

@@ -3,7 +3,7 @@
  * JobDO must perform afterwards (billing, cache writes, lease, re-dispatch). Keeping the rules free of I/O makes the
  * money-relevant ones (capture once, release on failure, partial capture on cancel) easy to test exhaustively.
  *
- *   queued --accepted/progress--> running --completed--> succeeded       (capture the quote)
+ *   queued --accepted(position 0)/progress--> running --completed--> succeeded       (capture the quote)
  *      |                             |----failed(final)--> failed        (release)
  *      |                             |----failed(retryable) / lease expiry --> queued, attempt+1 (resume from cache)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
@@ -131,6 +131,7 @@ export function retryOrFail(s: JobState, reason: string, now: number, maxAttempt
   s.attempt += 1;
   s.seq = { attempt: s.attempt, next: 0, pending: {} };
   s.status = "queued";
+  s.queuePosition = null;
   s.progress = null;
   s.dispatch = { target: null, tries: 0, lastError: reason };
   return [...effects, { type: "redispatch" }];
@@ -183,14 +184,21 @@ export function applyEvent(
   s.updatedAt = now;
   switch (e.type) {
     case "accepted":
-      if (e.queuePosition === 0) s.status = "running";
+      // Runners re-send `accepted` (next seq, current position) while the job waits in their queue: each one is a
+      // sign of life. A late one (the runner had started meanwhile) never sends a running job back to "queued".
+      if (s.status === "queued") {
+        s.queuePosition = e.queuePosition === 0 ? null : e.queuePosition;
+        if (e.queuePosition === 0) s.status = "running";
+      }
       return [{ type: "renewLease" }];
     case "progress":
       s.status = "running";
+      s.queuePosition = null;
       s.progress = { phase: e.phase, step: e.step, steps: e.steps, percent: e.percent, etaMs: e.etaMs };
       return [{ type: "renewLease" }];
     case "artifact": {
       s.status = "running";
+      s.queuePosition = null;
       const v = opts.artifact;
       if (!v) {
         s.warnings.push(`artifact ${e.key} was announced but its upload is missing or does not match`);

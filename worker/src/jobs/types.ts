@@ -81,6 +81,13 @@ export interface JobState {
   };
   /** What the alarm means when it fires. */
   alarm: "dispatch" | "lease" | null;
+  /**
+   * When alarm is "lease": its deadline. The alarm expires the lease only once this has passed, so an alarm that fires
+   * while a renewal waits for the lock (or a stale one) cannot re-dispatch a live attempt. Absent in older states.
+   */
+  leaseUntil?: number | null;
+  /** The runner's queue position from its latest `accepted` while the job waits there (0: starting); else null. */
+  queuePosition?: number | null;
   /** Ordering of the current attempt's events. */
   seq: { attempt: number; next: number; pending: Record<string, RunnerEvent> };
   progress: Progress | null;

@@ -93,6 +93,7 @@ export async function jobView(s: JobState, o: ViewOptions) {
     id: s.id,
     object: "image" as const,
     status: s.status,
+    queuePosition: s.status === "queued" ? (s.queuePosition ?? null) : null,
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
     finishedAt: s.finishedAt === null ? null : new Date(s.finishedAt).toISOString(),

@@ -46,6 +46,11 @@ export const JobViewSchema = z.strictObject({
   id: z.string(),
   object: z.literal("image"),
   status: z.enum(JOB_STATUSES),
+  queuePosition: z
+    .number()
+    .int()
+    .nullable()
+    .describe("jobs ahead of this one in its runner's queue while queued there; null when not known or not queued"),
   createdAt: z.string(),
   updatedAt: z.string(),
   finishedAt: z.string().nullable(),

@@ -29,6 +29,8 @@ export interface AttemptPlan {
   afterPhase?: number;
   retryable?: boolean;
   delivery?: "inorder" | "reversed" | "shuffled" | "duplicated";
+  /** The queue position of the first `accepted` event (default 0: starts at once). */
+  queuePosition?: number;
 }
 
 export interface Scenario {
@@ -216,7 +218,7 @@ export class FakeRunnerPool {
       rec.imageDownload = res.status;
     }
 
-    await emit({ type: "accepted", queuePosition: 0 } as never);
+    await emit({ type: "accepted", queuePosition: plan.queuePosition ?? 0 } as never);
     const scales = phaseScales(job.params, TEST_BASE_RESOLUTION);
     const last = scales[scales.length - 1];
     const start = job.resume ? job.resume.fromPhase + 1 : 1;
