@@ -25,6 +25,7 @@ import { type PatchPlan, planPatchPrompts } from "./patchPlan";
 import { type PhasePlan, type PhaseSpec, planPhases } from "./phasePlan";
 import type { ProgressListener } from "./progress";
 import type { Injection } from "./randomness";
+import { assertReferenceAttentionGrid } from "./referenceLimits";
 import { type CannyResult, type PhaseResult, type PipelineResult, type ResumeState, totals } from "./result";
 import type { EulerSchedule } from "./scheduler";
 import { mean, stdUnbiased } from "./tensor/stats";
@@ -108,6 +109,8 @@ export async function runAccDiffusion(
     schedule: options.schedule,
     now,
   });
+  // Sizes whose phase-1 attention the reference cannot aggregate: refused before any model call.
+  assertReferenceAttentionGrid(ctx);
   const phases: PhaseResult[] = [];
 
   // 1. The low-resolution result: resumed, encoded from the caller's image, or generated (phase 1).

@@ -10,6 +10,7 @@ import { type JobContext, phaseTimeIds } from "./job";
 import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
+import { assertUniformViewBatch } from "./referenceLimits";
 import { ensure } from "./sampling";
 import type { PhaseMemory } from "./simd/phaseMemory";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
@@ -121,6 +122,7 @@ export class MultiDiffusionBranch {
     for (let j = 0; j < views.length; j += vbMax) {
       const batch = views.slice(j, j + vbMax);
       const vb = batch.length;
+      assertUniformViewBatch(ctx, phase, batch, phase.latentHeight + 2 * jr, phase.latentWidth + 2 * jr);
       const { vh, vw } = viewModelInput(frame, batch, clock.inputDivisor(i), this.buffers.input, mem);
       const modelIn = this.buffers.input.subarray(0, 2 * vb * C * vh * vw);
       const prompts = this.patches ? this.patches.prompts.slice(j, j + vb) : this.repeatPrompt(vb);
