@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { memoryReplayGuard, signRequest, timingSafeEqual, verifyRequest } from "./signing";
+import { memoryReplayGuard, signRequest, timingSafeEqual, toHex, verifyRequest } from "./signing";
 
 const secret = "s3cret-for-tests";
 const req = { method: "POST", path: "/v1/jobs", body: '{"jobId":"abcdefgh"}' };
@@ -68,6 +68,22 @@ describe("signing", () => {
     expect(
       (await verifyRequest(secret, { method: "PUT", path: "/u", body: new Uint8Array([0, 255, 1, 3]), headers })).ok,
     ).toBe(false);
+  });
+
+  it("verifies against the body's digest when the body was streamed elsewhere", async () => {
+    const body = new Uint8Array(70_000).map((_, i) => (i * 31) & 255);
+    const put = { method: "PUT", path: "/internal/jobs/x/attempts/1/artifacts/tokens/t.json", body };
+    const headers = await signRequest(secret, put);
+    const digest = toHex(await crypto.subtle.digest("SHA-256", body));
+    const byDigest = { method: put.method, path: put.path, headers };
+    expect(await verifyRequest(secret, { ...byDigest, bodySha256: digest })).toMatchObject({ ok: true });
+    const other = `${digest.slice(0, 63)}${digest[63] === "0" ? "1" : "0"}`;
+    expect(await verifyRequest(secret, { ...byDigest, bodySha256: other })).toEqual({
+      ok: false,
+      reason: "signature mismatch",
+    });
+    expect((await verifyRequest(secret, { ...byDigest, bodySha256: digest.toUpperCase() })).ok).toBe(false);
+    expect((await verifyRequest(secret, { ...put, headers, bodySha256: digest })).ok).toBe(false);
   });
 
   it("timingSafeEqual compares exactly", () => {

@@ -43,6 +43,11 @@ function hmacKey(secret: string): Promise<HmacKey> {
   return k;
 }
 
+/** The exact string that is signed, given the hex SHA-256 of the body. */
+function canonicalOfDigest(method: string, path: string, timestamp: string, nonce: string, bodySha256: string): string {
+  return `v1\n${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${bodySha256}`;
+}
+
 /** The exact string that is signed. */
 export async function canonicalString(
   method: string,
@@ -51,7 +56,7 @@ export async function canonicalString(
   nonce: string,
   body: SignableBody,
 ): Promise<string> {
-  return `v1\n${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${await sha256(bodyBytes(body))}`;
+  return canonicalOfDigest(method, path, timestamp, nonce, await sha256(bodyBytes(body)));
 }
 
 export async function hmacHex(secret: string, message: string): Promise<string> {
@@ -97,6 +102,11 @@ export type VerifyResult = { ok: true; nonce: string; timestamp: number } | { ok
 
 export interface VerifyInput extends SignInput {
   headers: Headers | Record<string, string | undefined>;
+  /**
+   * The lowercase hex SHA-256 of the body, in place of `body`, for a body that was streamed elsewhere while hashed
+   * (a large upload is never held in memory). The signature covers exactly this digest, so it is as strong.
+   */
+  bodySha256?: string;
 }
 
 function header(h: VerifyInput["headers"], name: string): string | undefined {
@@ -126,7 +136,15 @@ export async function verifyRequest(
   const now = Math.floor((opts.now ?? Date.now()) / 1000);
   const window = opts.windowSeconds ?? DEFAULT_WINDOW_SECONDS;
   if (Math.abs(now - t) > window) return { ok: false, reason: "timestamp outside the allowed window" };
-  const expected = await hmacHex(secret, await canonicalString(req.method, req.path, ts, nonce, req.body));
+  let canonical: string;
+  if (req.bodySha256 !== undefined) {
+    if (req.body != null) return { ok: false, reason: "both a body and its digest were given" };
+    if (!/^[0-9a-f]{64}$/.test(req.bodySha256)) return { ok: false, reason: "malformed body digest" };
+    canonical = canonicalOfDigest(req.method, req.path, ts, nonce, req.bodySha256);
+  } else {
+    canonical = await canonicalString(req.method, req.path, ts, nonce, req.body);
+  }
+  const expected = await hmacHex(secret, canonical);
   if (!timingSafeEqual(`v1=${expected}`, sig)) return { ok: false, reason: "signature mismatch" };
   if (opts.seen && (await opts.seen(nonce))) return { ok: false, reason: "replayed request" };
   return { ok: true, nonce, timestamp: t };

@@ -137,15 +137,22 @@ export class JobDO extends DurableObject<Env> {
     return seenBefore(this.ctx.storage, nonce, now);
   }
 
-  /** May the runner of `attempt` upload an artifact now? */
+  /** Would an upload of `attempt` be taken now? (Before its body is read; records nothing.) */
+  async uploadOpen(attempt: number): Promise<Exclude<UploadPermission, "replayed">> {
+    const s = await this.load();
+    if (!s) return "not-found";
+    if (isFinished(s)) return "finished";
+    if (attempt !== s.attempt || s.backend !== "runner") return "stale";
+    return "ok";
+  }
+
+  /** May the runner of `attempt` upload an artifact now? (Its signature checked: records the nonce.) */
   authorizeUpload(attempt: number, nonce: string): Promise<UploadPermission> {
     return this.lock.run(async () => {
       const s = await this.load();
       if (!s) return "not-found";
       if (await this.replayed(nonce, Date.now())) return "replayed";
-      if (isFinished(s)) return "finished";
-      if (attempt !== s.attempt || s.backend !== "runner") return "stale";
-      return "ok";
+      return this.uploadOpen(attempt);
     });
   }
 

@@ -13,6 +13,7 @@ export interface JobApi {
   create(init: CreateInit): Promise<CreateOutcome>;
   get(): Promise<JobState | null>;
   waitForChange(version: number, timeoutMs: number): Promise<JobState | null>;
+  uploadOpen(attempt: number): Promise<Exclude<UploadPermission, "replayed">>;
   authorizeUpload(attempt: number, nonce: string): Promise<UploadPermission>;
   runnerEvent(event: RunnerEvent, nonce: string): Promise<{ result: EventResult; status?: JobState["status"] }>;
   cancel(): Promise<JobState | null>;

@@ -7,14 +7,7 @@
  *   GET  /internal/blobs/<r2 key>?exp=&sig=                         resume artifacts and input images for runners
  *   POST /internal/replicate/:id?attempt=N                          Replicate webhooks (signed)
  */
-import {
-  ARTIFACT_KINDS,
-  fromZodError,
-  problemResponse,
-  RunnerEventSchema,
-  sha256Hex,
-  verifyRequest,
-} from "@accdiff/shared";
+import { ARTIFACT_KINDS, fromZodError, problemResponse, RunnerEventSchema, verifyRequest } from "@accdiff/shared";
 import { Hono } from "hono";
 import { verifyReplicateWebhook } from "../dispatch/replicateWebhook";
 import { artifactR2Key } from "../dispatch/runnerJob";
@@ -22,6 +15,7 @@ import { BodyTooLarge, readBody } from "../http/body";
 import { badRequest, notFound, problemOf, tooLarge, unauthorized } from "../http/problems";
 import { serveBlob } from "../http/serveBlob";
 import { verifySignedUrl } from "../http/signedUrl";
+import { hashStream, LengthMismatch, PENDING_PREFIX, publish, streamToR2 } from "../http/streamToR2";
 import { jobStub } from "../jobs/client";
 import type { EventResult } from "../jobs/JobDO";
 import type { Prediction } from "../jobs/replicateUpdate";
@@ -111,38 +105,63 @@ internalRoutes.post("/jobs/:id/events", async (c) => {
   return eventAnswer(r.result, r.status);
 });
 
+/**
+ * Artifacts (up to 100 MiB) are streamed, never buffered: Content-Length is required and enforced, the body goes to a
+ * pending R2 key while hashed, the signature is then checked over that hash (the runner signs the SHA-256 of the
+ * exact bytes), and only a verified body is published under the artifact's key. A body that will be refused anyway
+ * (no such job, superseded attempt) is hashed but not stored, so the answer still waits for the signature check.
+ */
 internalRoutes.put("/jobs/:id/attempts/:attempt/artifacts/:kind/:name", async (c) => {
+  const arrived = Date.now();
   const { id, kind, name } = c.req.param();
   const attempt = Number(c.req.param("attempt"));
-  const body = await limited(c.req.raw, MAX_ARTIFACT_BYTES);
-  if (body instanceof Response) return body;
-  const check = await verifyRequest(c.env.RUNNER_SECRET, {
-    method: "PUT",
-    path: pathOf(c.req.url),
-    body,
-    headers: c.req.raw.headers,
-  });
-  if (!check.ok) return unauthorized(check.reason);
   if (!(ARTIFACT_KINDS as readonly string[]).includes(kind) || !NAME.test(name) || !Number.isInteger(attempt)) {
     return badRequest("unknown artifact kind, bad name or attempt");
   }
+  const declared = c.req.header("content-length");
+  if (declared === undefined) return problemOf(411, "Length required", "an upload must announce its Content-Length");
+  if (!/^\d{1,16}$/.test(declared)) return badRequest("malformed Content-Length");
+  const length = Number(declared);
+  if (length > MAX_ARTIFACT_BYTES) return tooLarge(MAX_ARTIFACT_BYTES);
   const stub = jobStub(c.env.JOBS, id);
-  if (!stub) return notFound("no such job");
-  const permission = await stub.authorizeUpload(attempt, check.nonce);
+  const open = stub ? await stub.uploadOpen(attempt) : "not-found";
+  const key = `${kind}/${name}`;
+  const r2Key = artifactR2Key(id, attempt, key);
+  const pendingKey = open === "ok" ? `${PENDING_PREFIX}${r2Key}.${crypto.randomUUID()}` : null;
+  const contentType = c.req.header("content-type") ?? "application/octet-stream";
+  let sha256: string;
+  try {
+    sha256 = pendingKey
+      ? await streamToR2(c.env.IMAGES, pendingKey, c.req.raw.body, length, contentType)
+      : await hashStream(c.req.raw.body, length);
+  } catch (e) {
+    if (e instanceof LengthMismatch) return badRequest(e.message);
+    throw e;
+  }
+  const discard = () => (pendingKey ? c.env.IMAGES.delete(pendingKey) : Promise.resolve());
+  // The signature's time window is judged at arrival: a large body may take a while to stream.
+  const check = await verifyRequest(
+    c.env.RUNNER_SECRET,
+    { method: "PUT", path: pathOf(c.req.url), bodySha256: sha256, headers: c.req.raw.headers },
+    { now: arrived },
+  );
+  if (!check.ok) {
+    await discard();
+    return unauthorized(check.reason);
+  }
+  const permission = stub ? await stub.authorizeUpload(attempt, check.nonce) : "not-found";
+  if (permission !== "ok" || !pendingKey) await discard();
   if (permission === "not-found") return notFound("no such job");
   if (permission === "replayed") return unauthorized("replayed request");
   if (permission === "stale")
     return problemOf(410, "Superseded attempt", "this attempt was re-dispatched; stop working on it");
   if (permission === "finished") return problemOf(410, "Job finished", "the job has ended; uploads are closed");
-  const sha256 = await sha256Hex(body);
-  const key = `${kind}/${name}`;
-  const contentType = c.req.header("content-type") ?? "application/octet-stream";
-  await c.env.IMAGES.put(artifactR2Key(id, attempt, key), body, {
-    httpMetadata: { contentType },
-    customMetadata: { sha256 },
-    sha256,
-  });
-  return c.json({ key, bytes: body.byteLength, sha256 }, 201);
+  // Opened between the two checks (a newer attempt just began): the body was not kept; the runner retries a 409.
+  if (!pendingKey) return problemOf(409, "Retry", "the attempt was not open when the upload began; send it again");
+  if (!(await publish(c.env.IMAGES, pendingKey, r2Key, sha256, contentType))) {
+    return problemOf(503, "Upload lost", "the verified upload could not be published; send it again");
+  }
+  return c.json({ key, bytes: length, sha256 }, 201);
 });
 
 internalRoutes.get("/blobs/*", async (c) => {
