@@ -60,6 +60,26 @@ describe("runAccDiffusion", () => {
     expect([last.spec.latentHeight, last.spec.latentWidth, last.spec.scale]).toEqual([17, 25, 3]);
   });
 
+  it("renders sizes whose short side is under the window (4:1 at every seed, with and without patch prompts)", async () => {
+    // 256x64 on a 64-px base is 4096x1024 with SDXL: phase 2's latent is 4 high for a window of 8. Each window spans
+    // that whole axis, so every batch holds windows of one size (the reference's views reach past it instead and,
+    // jittered apart, get clipped to different sizes that cannot be batched).
+    for (const [width, height] of [
+      [256, 64],
+      [248, 72],
+      [64, 256],
+    ]) {
+      for (const usePatchPrompts of [true, false]) {
+        for (const seed of [1, 2, 3, 4]) {
+          const req = { ...request, width, height, seed, usePatchPrompts, viewBatchSize: 16 };
+          const r = await runAccDiffusion(fakes(), req, { embeddingCache: null });
+          expect([r.image.width, r.image.height]).toEqual([width, height]);
+          for (const p of r.phases) expect(p.latents.every(Number.isFinite)).toBe(true);
+        }
+      }
+    }
+  });
+
   it("is deterministic for a seed, and the seed matters", async () => {
     const a = await runAccDiffusion(fakes(), request, { embeddingCache: null });
     const b = await runAccDiffusion(fakes(), request, { embeddingCache: null });

@@ -78,7 +78,10 @@ export class MultiDiffusionBranch {
     this.promptsAll = [];
   }
 
-  /** The windows of step i: fixed patch windows, injected ones, or freshly jittered get_views. */
+  /**
+   * The windows of step i: fixed patch windows, injected ones, or freshly jittered get_views (outside compat fitted to
+   * an axis shorter than the window, so that a batch never mixes sizes).
+   */
   viewsFor(i: number): View[] {
     if (this.patches) return this.patches.views;
     const { window, stride } = this.ctx.params;
@@ -90,6 +93,7 @@ export class MultiDiffusionBranch {
       window,
       stride,
       this.ctx.random.viewJitter(this.phase.id),
+      this.ctx.params.referenceCompat ? "extend" : "fit",
     );
   }
 

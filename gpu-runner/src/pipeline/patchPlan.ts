@@ -99,7 +99,8 @@ function latentFramePatches(
   const H = ph.latentHeight;
   const W = ph.latentWidth;
   const jr = jitterRange(window, stride);
-  const views = getViews(H, W, window, stride, ctx.random.viewJitter(ph.id));
+  // Only outside referenceCompat (compat always takes the reference geometry), so windows fit a short axis.
+  const views = getViews(H, W, window, stride, ctx.random.viewJitter(ph.id), "fit");
   const coverage: Float64Array[] = [];
   const up = new Uint8Array(H * W);
   const sat = new Float64Array((H + 1) * (W + 1));

@@ -17,6 +17,8 @@
  *   by the windows' own jitter range, and the coverage divides by the window's area inside the padded
  *   frame. For square maps both modes give identical results: rows*cols is the window area and both
  *   paddings equal the jitter range.
+ * - a frame shorter than the window (a map more elongated than s): the reference's windows start at 0
+ *   and reach past it, jittered; outside compat they span exactly that axis, undrawn (views.ts ShortAxis).
  */
 import { resizeNearestU8 } from "./tensor/nearest";
 import { getAttentionViews, jitterRange, type RandInt, type View } from "./views";
@@ -195,7 +197,8 @@ export function patchPrompts(input: PatchPromptInput): PatchPrompts {
   for (let s = 2; s <= scaleNum; s++) {
     const frameH = (compat ? cols : rows) * s;
     const frameW = (compat ? rows : cols) * s;
-    const v = getAttentionViews(frameH, frameW, window, stride, randInt);
+    // A frame shorter than the window (map aspect above s): the reference's windows reach past it, ours fit it.
+    const v = getAttentionViews(frameH, frameW, window, stride, randInt, compat ? "extend" : "fit");
     let pad = 0;
     if (randInt) {
       // Reference: int((ori_h - ori_h/2) // 4) with ori_h = cols; correct: the windows' own jitter range.

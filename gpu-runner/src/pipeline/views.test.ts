@@ -126,3 +126,42 @@ describe("getAttentionViews", () => {
     expect(scaleViews([[1, 2, 3, 4]], 4)).toEqual([[4, 8, 12, 16]]);
   });
 });
+
+describe("views on an axis shorter than the window", () => {
+  it("extend (reference): starts at 0, reaches past the image, and is still drawn", () => {
+    const { rand, calls } = recording([0, 0, 0, 1]);
+    const views = getViews(4, 20, 8, 4, rand);
+    const jr = jitterRange(8, 4);
+    expect(views.length).toBe(4);
+    expect(calls.length).toBe(8); // w then h, per view
+    for (const [h0, h1] of views) expect(h1 - h0).toBe(8);
+    expect(new Set(views.map(([h0]) => h0)).size).toBeGreaterThan(1);
+    for (const [h0] of views) expect(h0).toBeLessThanOrEqual(jr);
+  });
+
+  it("fit: spans exactly the axis (in the padded frame), is not drawn there, and all views share one size", () => {
+    fc.assert(
+      fc.property(geometry, fc.array(fc.nat(1000), { minLength: 1, maxLength: 8 }), ({ g, stride }, values) => {
+        const { rand, calls } = recording(values);
+        const jr = jitterRange(g.window, stride);
+        const views = getViews(g.h, g.w, g.window, stride, rand, "fit");
+        const reference = recording(values);
+        const extended = getViews(g.h, g.w, g.window, stride, reference.rand);
+        expect(views.length).toBe(extended.length);
+        const sizes = new Set(views.map(([h0, h1, w0, w1]) => `${h1 - h0}x${w1 - w0}`));
+        expect(sizes).toEqual(new Set([`${Math.min(g.h, g.window)}x${Math.min(g.w, g.window)}`]));
+        for (const [h0, h1, w0, w1] of views) {
+          if (g.h < g.window) expect([h0, h1]).toEqual([jr, jr + g.h]);
+          if (g.w < g.window) expect([w0, w1]).toEqual([jr, jr + g.w]);
+          expect(Math.min(h0, w0)).toBeGreaterThanOrEqual(0);
+          expect(h1).toBeLessThanOrEqual(g.h + 2 * jr);
+          expect(w1).toBeLessThanOrEqual(g.w + 2 * jr);
+        }
+        // Axes at least the window long are tiled and drawn exactly as the reference does.
+        const drawsPerView = (g.h > g.window ? 1 : 0) + (g.w > g.window ? 1 : 0);
+        if (g.h >= g.window && g.w >= g.window) expect(views).toEqual(extended);
+        else expect(calls.length).toBe(views.length * drawsPerView);
+      }),
+    );
+  });
+});

@@ -34,6 +34,14 @@ export function jitterRange(window: number, stride: number): number {
   return pyFloorDiv(window - stride, 4);
 }
 
+/**
+ * What a window does on an axis shorter than itself. The reference's "extend": it starts at 0 and reaches past the
+ * image (slicing clips it), and is still jittered, so the views of a batch can clip to different sizes, which the
+ * reference cannot batch (see referenceLimits.ts). "fit" (outside referenceCompat): the window is the whole axis, so
+ * it has nothing to jitter against and is not drawn on that axis; every view of a phase then has the same size.
+ */
+export type ShortAxis = "extend" | "fit";
+
 /** Windows along one axis: 1 when the window covers it, else enough to reach the far edge. */
 function blockCount(size: number, window: number, stride: number): number {
   return size > window ? Math.trunc((size - window) / stride - 1e-6) + 2 : 1;
@@ -52,7 +60,14 @@ function drawJitter(start: number, end: number, size: number, range: number, ran
   return 0;
 }
 
-function tileViews(height: number, width: number, window: number, stride: number, jitter?: RandInt): View[] {
+function tileViews(
+  height: number,
+  width: number,
+  window: number,
+  stride: number,
+  jitter: RandInt | undefined,
+  shortAxis: ShortAxis,
+): View[] {
   const nbH = blockCount(height, window, stride);
   const nbW = blockCount(width, window, stride);
   const range = jitter ? jitterRange(window, stride) : 0;
@@ -80,6 +95,10 @@ function tileViews(height: number, width: number, window: number, stride: number
       w1 -= w0;
       w0 = 0;
     }
+    if (shortAxis === "fit") {
+      h1 = Math.min(h1, height);
+      w1 = Math.min(w1, width);
+    }
     if (jitter) {
       // Order matters for replaying the reference's draws: w first, then h.
       const wj = drawJitter(w0, w1, width, range, jitter);
@@ -98,8 +117,15 @@ function tileViews(height: number, width: number, window: number, stride: number
  * `pipeline.get_views` in latent units (the reference takes pixels and floor-divides by 8 first).
  * Row-major over the grid. With `jitter`, views are in the frame padded by jitterRange(window, stride).
  */
-export function getViews(height: number, width: number, window: number, stride: number, jitter?: RandInt): View[] {
-  return tileViews(height, width, window, stride, jitter);
+export function getViews(
+  height: number,
+  width: number,
+  window: number,
+  stride: number,
+  jitter?: RandInt,
+  shortAxis: ShortAxis = "extend",
+): View[] {
+  return tileViews(height, width, window, stride, jitter, shortAxis);
 }
 
 /**
@@ -112,8 +138,9 @@ export function getAttentionViews(
   window: number,
   stride: number,
   jitter?: RandInt,
+  shortAxis: ShortAxis = "extend",
 ): View[] {
-  return tileViews(height, width, window, stride, jitter);
+  return tileViews(height, width, window, stride, jitter, shortAxis);
 }
 
 /** Multiplies all four coordinates (the reference turns attention views into latent views with a fixed 4). */
