@@ -33,6 +33,8 @@ export default defineConfig({
             // runDurableObjectAlarm); a real one must not fire mid-test. Under the 300 s signature window, so that
             // requests signed across that clock jump are still accepted by the fakes and the worker.
             LEASE_SECONDS: "240",
+            // A runner that does not answer a dispatch is given up on quickly (the fakes answer in milliseconds).
+            DISPATCH_TIMEOUT_MS: "1500",
             MAX_UPLOAD_BYTES: "262144",
             MAX_UPLOAD_PIXELS: "262144",
           },

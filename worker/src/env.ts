@@ -43,6 +43,8 @@ export interface Env {
   LEASE_SECONDS?: string;
   /** Dispatch attempts (runner crashes) before a job fails. */
   MAX_ATTEMPTS?: string;
+  /** How long a runner may take to answer a dispatch or a cancel (default 10000). */
+  DISPATCH_TIMEOUT_MS?: string;
   /** Limits on what a client may send. */
   MAX_UPLOAD_BYTES?: string;
   MAX_UPLOAD_PIXELS?: string;
@@ -54,6 +56,7 @@ export interface WorkerConfig {
   limits: RequestLimits;
   leaseMs: number;
   maxAttempts: number;
+  dispatchTimeoutMs: number;
   maxUploadBytes: number;
   maxUploadPixels: number;
   /** JSON bodies without an embedded image. */
@@ -82,6 +85,7 @@ export function configOf(env: Env): WorkerConfig {
     },
     leaseMs: int(env.LEASE_SECONDS, 180, 1, 86_400) * 1000,
     maxAttempts: int(env.MAX_ATTEMPTS, 4, 1, 100),
+    dispatchTimeoutMs: int(env.DISPATCH_TIMEOUT_MS, 10_000, 100, 120_000),
     maxUploadBytes: int(env.MAX_UPLOAD_BYTES, 20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     maxUploadPixels: int(env.MAX_UPLOAD_PIXELS, 4096 * 4096, 64 * 64, 16384 * 16384),
     maxJsonBytes: 64 * 1024,

@@ -5,6 +5,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { quote } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
+import { configOf } from "../src/env";
 import {
   account,
   api,
@@ -19,6 +20,7 @@ import {
   runnerLog,
   seedOf,
   setScenario,
+  testEnv,
   uniquePrompt,
   waitFor,
   waitForStatus,
@@ -56,6 +58,42 @@ describe("dispatch", () => {
     const log = await runnerLog(prompt);
     expect(log.jobs).toHaveLength(1);
     expect(log.jobs[0].job.attempt).toBe(1);
+  });
+
+  it("a dispatch that times out is cancelled at that runner before the next one gets a new attempt", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("late answer");
+    // Runner a takes attempt 1 and starts it (its `accepted` arrives) but answers the POST only after the worker's
+    // dispatch timeout; told to cancel, it reports `cancelled` for attempt 1.
+    await setScenario(prompt, {
+      slowAccept: { a: 3 * configOf(testEnv).dispatchTimeoutMs },
+      attempts: { "1": { mode: "hold", afterPhase: 0 } },
+    });
+    const job = await submit(acct.key, prompt);
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed", "cancelled"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.attempt).toBe(2);
+    expect(done.warnings.join(" ")).toContain("timed out");
+    const log = await runnerLog(prompt);
+    expect(log.jobs.map((j) => [j.runner, j.job.attempt])).toEqual([
+      ["a", 1],
+      ["b", 2],
+    ]);
+    // The cancel reached a before b was sent anything.
+    expect(log.cancels.map((c) => c.runner)).toEqual(["a"]);
+    expect(log.cancels[0].at).toBeLessThanOrEqual(log.jobs[1].receivedAt);
+    // a's events of the abandoned attempt could not touch the job: its `cancelled` was refused as superseded.
+    await waitFor("a's cancelled event", async () => (await runnerLog(prompt)).jobs[0].finished);
+    const a = (await runnerLog(prompt)).jobs[0].deliveries;
+    expect(a.map((d) => [d.type, d.status])).toEqual([
+      ["accepted", 200],
+      ["cancelled", 410],
+    ]);
+    const after = await getJob(acct.key, job.id);
+    expect(after.status).toBe("succeeded");
+    const price = quote(done.request, 64, []).price;
+    expect(after.billing).toEqual({ state: "captured", reserved: price, charged: price });
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
   });
 
   it("re-dispatches a silent runner's job from the deepest phase it finished, completing and billing once", async () => {

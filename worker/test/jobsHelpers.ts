@@ -97,7 +97,7 @@ export async function setReplicateScenario(prompt: string, scenario: ReplicateSc
 
 export interface RunnerLog {
   jobs: ReceivedJob[];
-  cancels: { runner: string; jobId: string }[];
+  cancels: { runner: string; jobId: string; at: number }[];
   refusals: { runner: string; jobId: string; attempt: number; status: number }[];
 }
 

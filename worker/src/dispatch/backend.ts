@@ -3,9 +3,9 @@
  * accepted, so a configuration change does not strand jobs in flight).
  */
 import type { RunnerJob } from "@accdiff/shared";
-import { type Env, runnerUrls } from "../env";
+import { configOf, type Env, runnerUrls } from "../env";
 import { cancelPrediction, createPrediction, type ReplicateConfig } from "./replicate";
-import { cancelOnRunner, dispatchToPool } from "./runnerPool";
+import { cancelOnRunner, dispatchToPool, type PoolOptions } from "./runnerPool";
 import type { DispatchResult } from "./types";
 
 export type Backend = "runner" | "replicate";
@@ -18,22 +18,27 @@ export function replicateWebhookUrl(base: string, jobId: string, attempt: number
   return `${base}/internal/replicate/${jobId}?attempt=${attempt}`;
 }
 
-/** Sends one attempt out. `tries` (failed rounds so far) rotates the runner the round starts with. */
+/**
+ * Sends one attempt out. `tries` (failed rounds so far) rotates the runner the round starts with; `abandon` moves the
+ * job to a new attempt when a runner times out (runner backend; see runnerPool.ts).
+ */
 export function dispatchAttempt(
   env: Env,
   backend: Backend,
   job: RunnerJob,
   base: string,
   tries: number,
+  abandon?: PoolOptions["abandon"],
 ): Promise<DispatchResult> {
   if (backend === "replicate") {
     return createPrediction(replicateConfigOf(env), job, replicateWebhookUrl(base, job.jobId, job.attempt));
   }
-  return dispatchToPool(runnerUrls(env), env.RUNNER_SECRET, job, job.attempt - 1 + tries);
+  const timeoutMs = configOf(env).dispatchTimeoutMs;
+  return dispatchToPool(runnerUrls(env), env.RUNNER_SECRET, job, job.attempt - 1 + tries, { timeoutMs, abandon });
 }
 
 /** Asks the backend to stop an attempt (best effort). */
 export function cancelAttempt(env: Env, backend: Backend, target: string, jobId: string): Promise<void> {
   if (backend === "replicate") return cancelPrediction(replicateConfigOf(env), target);
-  return cancelOnRunner(target, env.RUNNER_SECRET, jobId);
+  return cancelOnRunner(target, env.RUNNER_SECRET, jobId, configOf(env).dispatchTimeoutMs);
 }

@@ -1,12 +1,27 @@
 /**
  * The `runner` backend: a signed RunnerJob POSTed to `<runner>/v1/jobs` of a configured pool. A runner that answers
- * 429, 5xx, or not at all (timeout, connection refused) is skipped for the next one; the round starts at a different
- * runner for each attempt and try, so a re-dispatch after a silent runner goes elsewhere first.
+ * 429 or 5xx, or cannot be reached, is skipped for the next one; the round starts at a different runner for each
+ * attempt and try, so a re-dispatch after a silent runner goes elsewhere first.
+ *
+ * A runner that does not answer in time may have taken the job all the same (the answer, not the request, was lost).
+ * Its attempt is then abandoned before anything else is sent: the caller moves the job to a new attempt number (so
+ * the events of the first runner, which carry the old one, are refused as superseded), the first runner is told to
+ * cancel, and only then does the next runner get the job, under the new attempt. One attempt number is therefore
+ * only ever in the hands of one runner.
  */
 import { type RunnerJob, signRequest } from "@accdiff/shared";
 import type { DispatchResult } from "./types";
 
 export const RUNNER_TIMEOUT_MS = 10_000;
+
+export interface PoolOptions {
+  timeoutMs?: number;
+  /**
+   * `runner` did not answer `job` in time: abandon that attempt and return the job of the next one (a new attempt
+   * number), or null when there is none (the job ended meanwhile, or its attempts are used up).
+   */
+  abandon?: (runner: string, job: RunnerJob, reason: string) => Promise<RunnerJob | null>;
+}
 
 function retryAfterMs(res: Response): number | null {
   const v = res.headers.get("retry-after");
@@ -27,40 +42,59 @@ async function post(url: string, body: string, secret: string, timeoutMs: number
   });
 }
 
+/** The request may have been delivered and its answer lost: a timeout (not a refused connection). */
+function mayHaveArrived(err: unknown): boolean {
+  return err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
+}
+
 /** One round over the pool, starting at `start`. */
 export async function dispatchToPool(
   runners: string[],
   secret: string,
-  job: RunnerJob,
+  first: RunnerJob,
   start: number,
-  timeoutMs = RUNNER_TIMEOUT_MS,
+  opts: PoolOptions = {},
 ): Promise<DispatchResult> {
   if (runners.length === 0) return { ok: false, retryAfterMs: null, reason: "no runners configured", permanent: true };
-  const body = JSON.stringify(job);
+  const timeoutMs = opts.timeoutMs ?? RUNNER_TIMEOUT_MS;
+  let job = first;
   const reasons: string[] = [];
   let wait: number | null = null;
   for (let i = 0; i < runners.length; i++) {
     const runner = runners[(start + i) % runners.length];
-    const url = `${runner}/v1/jobs`;
     try {
-      const res = await post(url, body, secret, timeoutMs);
+      const res = await post(`${runner}/v1/jobs`, JSON.stringify(job), secret, timeoutMs);
       await res.body?.cancel();
-      if (res.ok) return { ok: true, target: runner };
+      if (res.ok) return { ok: true, target: runner, attempt: job.attempt };
       reasons.push(`${runner}: HTTP ${res.status}`);
       const ra = retryAfterMs(res);
       if (ra !== null) wait = wait === null ? ra : Math.min(wait, ra);
     } catch (err) {
-      reasons.push(`${runner}: ${err instanceof Error ? err.message : String(err)}`);
+      const reason = `${runner}: ${err instanceof Error ? err.message : String(err)}`;
+      reasons.push(reason);
+      if (opts.abandon && mayHaveArrived(err)) {
+        const next = await opts.abandon(runner, job, `dispatch to ${reason} (timed out; it may have taken the job)`);
+        // Awaited: a cancel that overtook a later dispatch to the same runner would stop the wrong attempt.
+        await cancelOnRunner(runner, secret, job.jobId, timeoutMs);
+        if (!next)
+          return { ok: false, retryAfterMs: null, reason: reasons.join("; "), attempt: job.attempt, ended: true };
+        job = next;
+      }
     }
   }
-  return { ok: false, retryAfterMs: wait, reason: reasons.join("; ") };
+  return { ok: false, retryAfterMs: wait, reason: reasons.join("; "), attempt: job.attempt };
 }
 
 /** Asks a runner to stop a job (best effort: the job's outcome no longer depends on it). */
-export async function cancelOnRunner(runner: string, secret: string, jobId: string): Promise<void> {
+export async function cancelOnRunner(
+  runner: string,
+  secret: string,
+  jobId: string,
+  timeoutMs = RUNNER_TIMEOUT_MS,
+): Promise<void> {
   try {
     const url = `${runner}/v1/jobs/${encodeURIComponent(jobId)}/cancel`;
-    const res = await post(url, "", secret, RUNNER_TIMEOUT_MS);
+    const res = await post(url, "", secret, timeoutMs);
     await res.body?.cancel();
   } catch {
     // The lease and attempt numbers make a runner that never hears this harmless.

@@ -1,7 +1,11 @@
-/** What a dispatch backend answers: the job was taken (by whom), or try again later (and why). */
+/**
+ * What a dispatch backend answers: the job was taken (by whom, under which attempt), or try again later (and why).
+ * `attempt` is the attempt number that was last sent (a pool moves a job to a new attempt when a runner times out);
+ * `ended`: the job ended while it was being dispatched, nothing is left to do.
+ */
 export type DispatchResult =
-  | { ok: true; target: string }
-  | { ok: false; retryAfterMs: number | null; reason: string; permanent?: boolean };
+  | { ok: true; target: string; attempt?: number }
+  | { ok: false; retryAfterMs: number | null; reason: string; permanent?: boolean; attempt?: number; ended?: boolean };
 
 /** Backoff between dispatch rounds: 1 s, 2 s, 4 s, ... capped at a minute, or what the runners asked for. */
 export function backoffMs(tries: number, retryAfterMs: number | null): number {

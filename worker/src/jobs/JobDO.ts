@@ -6,7 +6,7 @@
  * Events of the superseded attempt are refused from then on, so a job never completes (or is billed) twice.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RunnerEvent } from "@accdiff/shared";
+import type { RunnerEvent, RunnerJob } from "@accdiff/shared";
 import { capture, release, reserve } from "../accounts";
 import { writePatchPromptRecord, writePhaseRecord } from "../cache/fill";
 import { cancelAttempt, dispatchAttempt, replicateConfigOf } from "../dispatch/backend";
@@ -348,6 +348,22 @@ export class JobDO extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * A runner did not answer the dispatch of `attempt` in time and may be running it: that attempt is given up (as if
+   * its runner had gone silent) so that its events are refused from now on. Returns the next attempt's RunnerJob for
+   * the pool to send elsewhere, or null when the job ended or has no attempts left.
+   */
+  private abandonAttempt(attempt: number, reason: string): Promise<RunnerJob | null> {
+    return this.lock.run(async () => {
+      const s = await this.draft();
+      if (!s || isFinished(s) || s.attempt !== attempt) return null;
+      const now = Date.now();
+      await this.perform(s, retryOrFail(s, reason, now, configOf(this.env).maxAttempts), now, true);
+      if (isFinished(s)) return null;
+      return buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now);
+    });
+  }
+
   override async alarm(): Promise<void> {
     if (await this.reconcileReplicate()) return;
     const cfg = configOf(this.env);
@@ -391,11 +407,15 @@ export class JobDO extends DurableObject<Env> {
     if (!work) return;
 
     // Outside the lock: a fast runner may post its first events before this call returns.
-    const result = await dispatchAttempt(this.env, work.backend, work.job, work.base, work.tries);
+    const result = await dispatchAttempt(this.env, work.backend, work.job, work.base, work.tries, (_runner, job, why) =>
+      this.abandonAttempt(job.attempt, why),
+    );
+    const attempt = result.attempt ?? work.attempt;
+    if (!result.ok && result.ended) return;
 
     await this.lock.run(async () => {
       const s = await this.draft();
-      if (!s || s.attempt !== work.attempt) return;
+      if (!s || s.attempt !== attempt) return;
       const now = Date.now();
       if (isFinished(s)) {
         // Cancelled while the dispatch was in flight: stop what was just started.

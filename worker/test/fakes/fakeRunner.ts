@@ -36,6 +36,8 @@ export interface AttemptPlan {
 export interface Scenario {
   /** Runner name -> HTTP status it answers every dispatch with. */
   refuse?: Record<string, number>;
+  /** Runner name -> ms it takes to answer a dispatch it has already taken and started (a lost or late answer). */
+  slowAccept?: Record<string, number>;
   /** Attempt number -> plan (default: complete, in order). */
   attempts?: Record<string, AttemptPlan>;
 }
@@ -73,7 +75,7 @@ function bytesFor(label: string, n: number): Buffer {
 export class FakeRunnerPool {
   private scenarios = new Map<string, Scenario>();
   readonly received: ReceivedJob[] = [];
-  readonly cancels: { runner: string; jobId: string }[] = [];
+  readonly cancels: { runner: string; jobId: string; at: number }[] = [];
   readonly refusals: { runner: string; jobId: string; attempt: number; status: number; prompt: string }[] = [];
   private holds = new Map<string, () => void>();
 
@@ -117,7 +119,7 @@ export class FakeRunnerPool {
       return true;
     }
     if (cancelId) {
-      this.cancels.push({ runner, jobId: cancelId });
+      this.cancels.push({ runner, jobId: cancelId, at: Date.now() });
       this.holds.get(cancelId)?.();
       send(res, 202, { ok: true });
       return true;
@@ -136,7 +138,13 @@ export class FakeRunnerPool {
       return true;
     }
     const dup = this.received.find((r) => r.job.jobId === job.jobId && r.job.attempt === job.attempt);
-    send(res, 202, { accepted: true, duplicate: Boolean(dup) });
+    const delay = scenario.slowAccept?.[runner];
+    if (delay) {
+      // By then the worker has given up on this answer (its connection is gone): writing to it is a no-op.
+      setTimeout(() => {
+        if (!res.destroyed) send(res, 202, { accepted: true, duplicate: Boolean(dup) });
+      }, delay);
+    } else send(res, 202, { accepted: true, duplicate: Boolean(dup) });
     if (dup) return true;
     const rec: ReceivedJob = {
       runner,
