@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { quote } from "./prices";
 import { fromZodError } from "./problem";
 import {
   DEFAULT_LIMITS,
@@ -145,6 +146,21 @@ describe("phase plan", () => {
     expect(phaseSize(r, 1024, 3)).toEqual({ width: 3000, height: 2000 });
     expect(phaseSize(r, 1024, 1).width).toBe(1024);
     const np = resolveRequest({ ...ok, width: 4096, height: 4096, switches: { progressiveUpscaling: false } });
+    expect(phaseScales(np, 1024)).toEqual([1, 4]);
+  });
+
+  it("from an image, the encoded base and the scale-1 refinement are one phase (1), listed and priced once", () => {
+    const image = { sha256: "a".repeat(64), width: 1024, height: 1024 };
+    const r = resolveRequest({ ...ok, width: 2048, height: 2048, image });
+    expect(phaseScales(r, 1024)).toEqual([1, 2]);
+    // Phase 1's size is the refinement's, which is the encoded base's.
+    expect(phaseSize(r, 1024, 1)).toEqual({ width: 1024, height: 1024 });
+    expect(quote(r, 1024, []).lines.map((l) => l.phase)).toEqual([1, 2]);
+    expect(quote(r, 1024, [1, 2]).lines.every((l) => l.cached)).toBe(true);
+    const same = resolveRequest({ ...ok, width: 1024, height: 1024, image });
+    expect(phaseScales(same, 1024)).toEqual([1]);
+    expect(quote(same, 1024, [1]).lines).toHaveLength(1);
+    const np = resolveRequest({ ...ok, width: 4096, height: 4096, image, switches: { progressiveUpscaling: false } });
     expect(phaseScales(np, 1024)).toEqual([1, 4]);
   });
 });

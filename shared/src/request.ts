@@ -282,8 +282,10 @@ export function requestPlan(
 }
 
 /**
- * The phases a render computes, by phase id: 1 (the base phase) then the upscaling scales, e.g. [1, 2, 3, 4] for a
- * 4x render with progressive upscaling, [1, 4] without.
+ * The phases a render computes, by protocol phase: 1 (the base phase) then the upscaling scales, e.g. [1, 2, 3, 4]
+ * for a 4x render with progressive upscaling, [1, 4] without. From an image, the encoded base (pipeline id 0) and the
+ * scale-1 refinement that follows it (id 1) are one phase, 1, as the runner reports them: each phase is listed (and
+ * priced) once.
  */
 export function phaseScales(
   r: Pick<ResolvedRequest, "width" | "height" | "switches"> &
@@ -291,7 +293,8 @@ export function phaseScales(
   baseResolution: number,
 ): number[] {
   const plan = requestPlan({ image: null, referenceCompat: false, ...r }, baseResolution);
-  return [plan.base.id, ...plan.upscales.map((u) => u.id).filter((id) => id !== plan.base.id)];
+  const ids = [plan.base.id, ...plan.upscales.map((u) => u.id)].map((id) => Math.max(1, id));
+  return ids.filter((id, i) => ids.indexOf(id) === i);
 }
 
 /** Pixel size of phase `id` of a render (the last phase is the output size). */

@@ -5,6 +5,7 @@
 import { PRICE_TABLE, patchPromptCacheKey, quote } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { readPatchPrompts, readPhase, readPhase1 } from "../src/cache/records";
+import { makePng } from "./fakes/png";
 import {
   account,
   api,
@@ -138,6 +139,64 @@ describe("cache", () => {
     expect(job.cacheKeys.phases["2"]).not.toBe(log.jobs[0].job.cacheKeys.phases["2"]);
     const pp = await readPatchPrompts(testEnv.CACHE, await patchPromptCacheKey(job.cacheKeys.phase1, 0.5, 2));
     expect(pp).toMatchObject({ c: 0.5, scale: 2 });
+  });
+
+  it("serves an upscaled image as its job returned it (the refinement, not the encoding), each phase priced once", async () => {
+    const acct = await account(FUNDS);
+    const up = await api("POST", "/v1/uploads", {
+      key: acct.key,
+      body: new Uint8Array(makePng(64, 64, 11)),
+      headers: { "content-type": "image/png" },
+    });
+    const { sha256 } = (await up.json()) as { sha256: string };
+    const prompt = uniquePrompt("image refinement");
+    const seed = seedOf();
+    const body = (side: number) =>
+      body4x(prompt, seed, { width: side, height: side, image: { sha256, width: 64, height: 64 } });
+    const lines = (j: { quote: { lines: { phase: number; cached: boolean }[] } }) =>
+      j.quote.lines.map((l) => [l.phase, l.cached]);
+
+    // 1x: phase 1 is the encoded image, then its scale-1 refinement, which is the result.
+    const first = await render(acct.key, body(64));
+    expect(first.status).toBe("succeeded");
+    expect(first.phases).toEqual([1]);
+    expect(lines(first)).toEqual([[1, false]]);
+    const refined = first.phaseImages[0];
+    expect(refined.kind).toBe("phase_image");
+    expect(first.image?.sha256).toBe(refined.sha256);
+    expect(first.preview?.sha256).not.toBe(refined.sha256);
+
+    // The same request: a full hit serving the refinement, priced once as cached.
+    const again = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body(64) }), 200);
+    expect(again.dispatched).toBe(false);
+    expect(again.image?.sha256).toBe(first.image?.sha256);
+    expect(again.phaseImages.map((f) => f.sha256)).toEqual([refined.sha256]);
+    expect(lines(again)).toEqual([[1, true]]);
+
+    // 2x: resumes from the encoded image (level 1 reused), so the runner refines again: phase 1 is priced computed.
+    const two = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body(128) }), 202);
+    expect(two.cache).toEqual({ phase1: "hit", phases: [], computed: [1, 2], patchPromptsRecomputed: true });
+    expect(lines(two)).toEqual([
+      [1, false],
+      [2, false],
+    ]);
+    const twoDone = await waitForStatus(acct.key, two.id, ["succeeded", "failed"]);
+    expect(twoDone.status).toBe("succeeded");
+    expect((await runnerLog(prompt)).jobs[1].job.resume?.fromPhase).toBe(1);
+    expect(twoDone.phaseImages.map((f) => [f.phase, f.kind, f.sha256 === refined.sha256])).toEqual([
+      [1, "phase_image", true],
+      [2, "phase_image", false],
+    ]);
+
+    // 2x again: a full hit with the same final image and the refinement as phase 1's image, both lines cached.
+    const twoAgain = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body(128) }), 200);
+    expect(twoAgain.image?.sha256).toBe(twoDone.image?.sha256);
+    expect(twoAgain.phaseImages.map((f) => f.sha256)).toEqual(twoDone.phaseImages.map((f) => f.sha256));
+    expect(lines(twoAgain)).toEqual([
+      [1, true],
+      [2, true],
+    ]);
+    expect((await runnerLog(prompt)).jobs).toHaveLength(2);
   });
 
   it("quotes with the cache in mind", async () => {

@@ -35,10 +35,18 @@ function imagesOf(arts: ArtifactRef[]): Partial<Record<ImageFormat, BlobRef>> {
   return out;
 }
 
-/** Builds the record of `phase` from the job's artifacts; null when something it needs is missing. */
-export function recordFor(s: JobState, phase: number, now: number): Phase1Record | PhaseRecord | null {
+/**
+ * Builds the record of `phase` from the job's artifacts; null when something it needs is missing. Phase 1 is the
+ * level-1 record, or with `refinement` the level-k record of an image's scale-1 refinement (keys.ts refinesPhase1).
+ */
+export function recordFor(
+  s: JobState,
+  phase: number,
+  now: number,
+  refinement = false,
+): Phase1Record | PhaseRecord | null {
   const last = s.scales[s.scales.length - 1];
-  if (phase === 1) {
+  if (phase === 1 && !refinement) {
     const latents = find(s, "lowres_latents", 1);
     const attentionMaps = find(s, "attention_maps", null);
     const tokens = find(s, "tokens", null);
@@ -82,10 +90,16 @@ export function recordFor(s: JobState, phase: number, now: number): Phase1Record
 }
 
 /** Writes the record of `phase`; returns whether it was written. */
-export async function writePhaseRecord(env: { CACHE: KVNamespace }, s: JobState, phase: number, now: number) {
-  const rec = recordFor(s, phase, now);
+export async function writePhaseRecord(
+  env: { CACHE: KVNamespace },
+  s: JobState,
+  phase: number,
+  now: number,
+  refinement = false,
+) {
+  const rec = recordFor(s, phase, now, refinement);
   if (!rec) return false;
-  if (phase === 1) await writePhase1(env.CACHE, rec as Phase1Record);
+  if (phase === 1 && !refinement) await writePhase1(env.CACHE, rec as Phase1Record);
   else await writePhase(env.CACHE, rec as PhaseRecord);
   return true;
 }

@@ -27,6 +27,24 @@ describe("render keys", () => {
     for (const k of ["2", "3", "4"]) expect(b.phases[k]).not.toBe(a.phases[k]);
   });
 
+  it("give the scale-1 refinement of an image its own key (it depends on the upscale parameters)", async () => {
+    const image = { sha256: "b".repeat(64), width: 512, height: 512 };
+    const a = await renderKeys("bundle", req(1024, { image }), 512);
+    expect(a.scales).toEqual([1, 2]);
+    expect(Object.keys(a.phases).sort()).toEqual(["1", "2"]);
+    const b = await renderKeys("bundle", req(1024, { image, sigma: 0.5 }), 512);
+    expect(b.phase1).toBe(a.phase1);
+    expect(b.phases["1"]).not.toBe(a.phases["1"]);
+    const same = await renderKeys("bundle", req(512, { image }), 512);
+    expect(same.scales).toEqual([1]);
+    expect(same.phases["1"]).toBe(a.phases["1"]);
+    // Without progressive upscaling a 2x render from an image has no refinement: phase 1 is the encoded image.
+    const np = await renderKeys("bundle", req(1024, { image, switches: { progressiveUpscaling: false } }), 512);
+    expect(Object.keys(np.phases)).toEqual(["2"]);
+    // Generated renders have no phase-1 pointer.
+    expect(Object.keys((await renderKeys("bundle", req(1024), 512)).phases)).toEqual(["2"]);
+  });
+
   it("depend on the bundle", async () => {
     expect((await renderKeys("other", req(1024), 512)).phase1).not.toBe(
       (await renderKeys("bundle", req(1024), 512)).phase1,

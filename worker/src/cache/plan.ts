@@ -6,10 +6,14 @@
  *   patch prompts again from the cached attention maps instead of re-running phase 1;
  * - miss: everything is computed.
  * Every blob a plan relies on is checked in R2, so an expired blob turns into a miss rather than a broken job.
+ *
+ * From an image (see keys.ts refinesPhase1), phase 1 is the encoded image (level 1) and its scale-1 refinement (its
+ * own record, phases["1"]): a full hit at 1x serves the refinement, as the job that computed it returned; a resume
+ * from phase 1 resumes from the encoded image, so the runner refines again and phase 1 is priced as computed.
  */
 import type { ImageFormat, ResolvedRequest } from "@accdiff/shared";
 import type { ArtifactRef, CacheUse } from "../jobs/types";
-import { type RenderKeys, renderKeys } from "./keys";
+import { type RenderKeys, refinesPhase1, renderKeys } from "./keys";
 import { type BlobRef, type Phase1Record, type PhaseRecord, readPhase, readPhase1 } from "./records";
 
 export interface RenderPlan {
@@ -83,27 +87,32 @@ export async function planRender(
   const keys = await renderKeys(bundleHash, r, baseResolution);
   const S = keys.scales[keys.scales.length - 1];
   const upscales = keys.scales.filter((k) => k > 1);
+  const refines = refinesPhase1(r, baseResolution);
+  // Phases with a level-k record: the upscaling ones, and phase 1 when it is an image's refinement.
+  const pointed = keys.scales.filter((k) => keys.phases[String(k)] !== undefined);
   const [p1, ...recs] = await Promise.all([
     readPhase1(env.CACHE, keys.phase1),
-    ...upscales.map((k) => readPhase(env.CACHE, keys.phases[String(k)])),
+    ...pointed.map((k) => readPhase(env.CACHE, keys.phases[String(k)])),
   ]);
   const byPhase = new Map<number, PhaseRecord>();
-  upscales.forEach((k, i) => {
+  pointed.forEach((k, i) => {
     const rec = recs[i];
     if (rec && rec.key === keys.phases[String(k)] && rec.phase === k) byPhase.set(k, rec);
   });
   const phase1 =
     p1 && p1.key === keys.phase1 && (await allExist(env.IMAGES, [p1.latents, p1.attentionMaps, p1.tokens])) ? p1 : null;
 
-  // Full hit: the final image exists in the requested format.
-  const finalBlob = S === 1 ? phase1?.images[r.format] : byPhase.get(S)?.images[r.format];
+  // Full hit: the final image exists in the requested format (the last phase's own record, except a generated 1x,
+  // whose final image is phase 1's).
+  const finalFromPhase1 = S === 1 && !refines;
+  const finalBlob = finalFromPhase1 ? phase1?.images[r.format] : byPhase.get(S)?.images[r.format];
   if (finalBlob && (await allExist(env.IMAGES, [finalBlob]))) {
     const artifacts: ArtifactRef[] = phase1 ? phase1Artifacts(phase1) : [];
-    for (const k of upscales) {
+    for (const k of pointed) {
       const rec = byPhase.get(k);
       if (rec) artifacts.push(...phaseArtifacts(rec, k === S));
     }
-    if (S === 1) artifacts.push(ref("final_image", null, finalBlob));
+    if (finalFromPhase1) artifacts.push(ref("final_image", null, finalBlob));
     return {
       keys,
       fullHit: true,
@@ -114,10 +123,11 @@ export async function planRender(
     };
   }
 
-  // Resume: phase 1 plus the deepest earlier phase with latents and an image (checked from the deepest down).
+  // Resume: phase 1 plus the deepest earlier phase with latents and an image (checked from the deepest down). A 1x
+  // render has nothing to resume into: it is computed whole.
   let resumeFrom: number | null = null;
   const artifacts: ArtifactRef[] = [];
-  if (phase1 && anyImage(phase1.images)) {
+  if (phase1 && anyImage(phase1.images) && S > 1) {
     resumeFrom = 1;
     for (const k of [...upscales].reverse()) {
       if (k === S) continue;
@@ -128,12 +138,14 @@ export async function planRender(
       }
     }
     artifacts.push(...phase1Artifacts(phase1));
-    for (const k of upscales) {
+    for (const k of pointed) {
       const rec = byPhase.get(k);
-      if (k <= resumeFrom && rec) artifacts.push(...phaseArtifacts(rec, false));
+      // The refinement is served only when the runner resumes past it (from phase 1 it refines again).
+      if (rec && (k < resumeFrom || (k === resumeFrom && k > 1))) artifacts.push(...phaseArtifacts(rec, false));
     }
   }
-  const cachedPhases = resumeFrom === null ? [] : keys.scales.filter((k) => k <= resumeFrom);
+  const resumesBeforeRefinement = refines && resumeFrom === 1;
+  const cachedPhases = resumeFrom === null || resumesBeforeRefinement ? [] : keys.scales.filter((k) => k <= resumeFrom);
   const computed = keys.scales.filter((k) => !cachedPhases.includes(k));
   return {
     keys,

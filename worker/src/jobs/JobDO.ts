@@ -22,6 +22,7 @@ import { admit } from "./sequence";
 import {
   alarmPlan,
   applyEvent,
+  cacheMarker,
   cancelByUser,
   dispatchGaveUp,
   type Effect,
@@ -223,8 +224,8 @@ export class JobDO extends DurableObject<Env> {
     }
     for (const e of effects) {
       try {
-        if (e.type === "writeCache" && !s.cacheWritten.includes(`phase:${e.phase}`)) {
-          if (await writePhaseRecord(this.env, s, e.phase, now)) s.cacheWritten.push(`phase:${e.phase}`);
+        if (e.type === "writeCache" && !s.cacheWritten.includes(cacheMarker(e))) {
+          if (await writePhaseRecord(this.env, s, e.phase, now, e.refinement)) s.cacheWritten.push(cacheMarker(e));
         } else if (e.type === "writePatchPrompts") {
           await writePatchPromptRecord(this.env, s, e.artifact);
         }

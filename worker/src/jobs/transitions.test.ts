@@ -195,6 +195,32 @@ describe("transitions", () => {
     ]);
   });
 
+  it("from an image, phase 1 is done with its refinement, which gets a record of its own", () => {
+    const s = job();
+    s.params = { ...s.params, width: 128, height: 128, image: { sha256: "c".repeat(64), width: 64, height: 64 } };
+    s.scales = [1, 2];
+    s.cacheKeys = { phase1: "p1", phases: { "1": "k1", "2": "k2" } };
+    const writes: string[] = [];
+    const done: number[][] = [];
+    for (const [kind, phase] of [
+      ["lowres_latents", 1],
+      ["attention_maps", undefined],
+      ["tokens", undefined],
+      ["lowres_image", 1],
+      ["phase_image", 1],
+      ["phase_latents", 1],
+    ] as const) {
+      const { e, v } = artifact(kind, phase);
+      for (const x of applyEvent(s, e, 1, { maxAttempts: 4, artifact: v })) {
+        if (x.type === "writeCache") writes.push(`${x.refinement ? "refinement" : "phase"} ${x.phase}`);
+      }
+      done.push([...s.phasesDone]);
+    }
+    expect(writes).toEqual(["phase 1", "refinement 1"]);
+    // The encoded image alone does not finish phase 1; the refinement's image does.
+    expect(done).toEqual([[], [], [], [], [1], [1]]);
+  });
+
   it("records an artifact whose upload did not verify as a warning, not a file", () => {
     const s = job();
     const { e } = artifact("final_image");

@@ -9,13 +9,17 @@
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
 import { quote, type RunnerEvent } from "@accdiff/shared";
+import { refinesPhase1 } from "../cache/keys";
 import { type ArtifactRef, isFinished, type JobState } from "./types";
 
 export type Effect =
   | { type: "capture"; amount: number }
   | { type: "release" }
-  /** Write the cache record of this phase (1: phase-1 record; k: phase-k pointer) from the job's artifacts. */
-  | { type: "writeCache"; phase: number }
+  /**
+   * Write the cache record of this phase (1: phase-1 record; k: phase-k pointer) from the job's artifacts;
+   * `refinement`: the phase-1 pointer of an image's scale-1 refinement (cache/keys.ts refinesPhase1).
+   */
+  | { type: "writeCache"; phase: number; refinement?: boolean }
   | { type: "writePatchPrompts"; artifact: ArtifactRef }
   /** Push the lease deadline forward: the runner is alive. */
   | { type: "renewLease" }
@@ -59,9 +63,19 @@ function lastScale(s: JobState): number {
   return s.scales[s.scales.length - 1];
 }
 
+/** The marker in `cacheWritten` of a cache record, so that each is written once. */
+export function cacheMarker(e: { phase: number; refinement?: boolean }): string {
+  return e.refinement ? "refinement:1" : `phase:${e.phase}`;
+}
+
+/** Phase 1 of this job is an image's encoding followed by a refinement (whose image is phase 1's result). */
+function refines(s: JobState): boolean {
+  return refinesPhase1(s.params, s.baseResolution);
+}
+
 /** The phase an artifact's image completes, if any. */
 function phaseCompletedBy(s: JobState, a: Pick<ArtifactRef, "kind" | "phase">): number | null {
-  if (a.kind === "lowres_image") return 1;
+  if (a.kind === "lowres_image") return refines(s) ? null : 1;
   if (a.kind === "phase_image" && a.phase !== null) return a.phase;
   if (a.kind === "final_image") return lastScale(s);
   return null;
@@ -145,6 +159,15 @@ function artifactEffects(s: JobState, a: ArtifactRef): Effect[] {
       PHASE1_KINDS.every((k) => has(s, k, k.startsWith("lowres") ? 1 : null))
     ) {
       effects.push({ type: "writeCache", phase: 1 });
+    }
+  }
+  if ((a.kind === "phase_image" || a.kind === "phase_latents") && a.phase === 1 && refines(s) && lastScale(s) > 1) {
+    if (
+      !s.cacheWritten.includes(cacheMarker({ phase: 1, refinement: true })) &&
+      has(s, "phase_image", 1, "computed") &&
+      has(s, "phase_latents", 1, "computed")
+    ) {
+      effects.push({ type: "writeCache", phase: 1, refinement: true });
     }
   }
   if ((a.kind === "phase_image" || a.kind === "phase_latents") && a.phase !== null && a.phase > 1) {
@@ -236,7 +259,10 @@ export function applyEvent(
       for (const w of e.warnings) s.warnings.push(w);
       finish(s, "succeeded", now);
       const effects: Effect[] = [...settle(s, s.quote.price), { type: "clearAlarm" }];
-      if (!s.cacheWritten.includes(`phase:${S}`) && S > 1) effects.push({ type: "writeCache", phase: S });
+      const last = { phase: S, refinement: S === 1 && refines(s) };
+      if ((S > 1 || last.refinement) && !s.cacheWritten.includes(cacheMarker(last))) {
+        effects.push({ type: "writeCache", ...last });
+      }
       return effects;
     }
     case "failed":

@@ -114,17 +114,15 @@ export async function jobView(s: JobState, o: ViewOptions) {
     billing: { state: s.billing.state, reserved: s.billing.reserved, charged: s.billing.charged },
     preview: pick(previewArt),
     image,
+    // Each phase's result; phase 1's is the low-res image, or from an image its scale-1 refinement when there is one.
     phaseImages: s.scales
-      .map((k) =>
-        pick(
-          k === 1
-            ? previewArt
-            : preferred(
-                s.artifacts.filter((a) => a.kind === "phase_image" && a.phase === k),
-                s.params.format,
-              ),
-        ),
-      )
+      .map((k) => {
+        const own = preferred(
+          s.artifacts.filter((a) => a.kind === "phase_image" && a.phase === k),
+          s.params.format,
+        );
+        return pick(k === 1 ? (own ?? previewArt) : own);
+      })
       .filter((f) => f !== null),
     files,
     result: s.result,

@@ -17,6 +17,7 @@ import {
   type RunnerEvent,
   type RunnerJob,
   RunnerJobSchema,
+  requestPlan,
   signRequest,
   verifyRequest,
 } from "@accdiff/shared";
@@ -228,9 +229,12 @@ export class FakeRunnerPool {
 
     await emit({ type: "accepted", queuePosition: plan.queuePosition ?? 0 } as never);
     const scales = phaseScales(job.params, TEST_BASE_RESOLUTION);
+    const refines =
+      job.params.image !== null && requestPlan(job.params, TEST_BASE_RESOLUTION).upscales.some((u) => u.id === 1);
     const last = scales[scales.length - 1];
-    const start = job.resume ? job.resume.fromPhase + 1 : 1;
-    const done: number[] = job.resume ? scales.filter((k) => k <= job.resume!.fromPhase) : [];
+    // Resumed from phase 1 of an image, the runner has the encoded image and refines it again (phase 1 is redone).
+    const start = job.resume ? job.resume.fromPhase + (refines && job.resume.fromPhase === 1 ? 0 : 1) : 1;
+    const done: number[] = job.resume ? scales.filter((k) => k < start) : [];
     const label = (what: string, k: number) =>
       `${job.cacheKeys.phase1}:${job.cacheKeys.phases[String(k)] ?? ""}:${what}`;
     for (const k of scales) {
@@ -272,15 +276,30 @@ export class FakeRunnerPool {
       const latents = bytesFor(label("latents", k), 4 * (size.width / 8) * (size.height / 8) * 4);
       const dims = { width: size.width, height: size.height };
       if (k === 1) {
-        await upload("lowres_latents", "lowres.bin", latents, "application/octet-stream", { phase: 1 });
-        await upload(
-          "attention_maps",
-          "attention.bin",
-          bytesFor(label("attention", 1), 2048),
-          "application/octet-stream",
-        );
-        await upload("tokens", "tokens.json", Buffer.from(JSON.stringify(["a", "cat", "dog"])), "application/json");
-        await upload("lowres_image", "lowres.png", png, "image/png", { phase: 1, ...dims });
+        if (!job.resume) {
+          await upload("lowres_latents", "lowres.bin", latents, "application/octet-stream", { phase: 1 });
+          await upload(
+            "attention_maps",
+            "attention.bin",
+            bytesFor(label("attention", 1), 2048),
+            "application/octet-stream",
+          );
+          await upload("tokens", "tokens.json", Buffer.from(JSON.stringify(["a", "cat", "dog"])), "application/json");
+          // From an image, phase 1 is first the encoded image (its VAE round trip).
+          const lowres = refines ? makePng(size.width, size.height, 1000 + job.params.seed) : png;
+          await upload("lowres_image", "lowres.png", lowres, "image/png", { phase: 1, ...dims });
+        }
+        if (refines) {
+          // Then its scale-1 refinement, whose image is phase 1's result (and the final image at 1x), as the real
+          // runner reports them.
+          const refined = bytesFor(label("refined latents", 1), latents.length);
+          await upload("phase_image", "phase-1.png", png, "image/png", { phase: 1, ...dims });
+          await upload("phase_latents", "phase-1.bin", refined, "application/octet-stream", { phase: 1 });
+          await upload("canny", "phase-1.png", makePng(size.width, size.height, 98), "image/png", {
+            phase: 1,
+            ...dims,
+          });
+        }
       } else {
         const prompts = Buffer.from(
           JSON.stringify({ c: job.params.c, scale: k, prompts: Array(k * k).fill(job.params.prompt) }),
