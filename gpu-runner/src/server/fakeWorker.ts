@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type RunnerEvent, RunnerEventSchema, verifyRequest } from "@accdiff/shared";
+import { type RunnerEvent, RunnerEventSchema, type RunnerJob, resolveRequest, verifyRequest } from "@accdiff/shared";
 
 export interface FakeWorker {
   url: string;
@@ -104,5 +104,22 @@ export async function startFakeWorker(secret: string): Promise<FakeWorker> {
       });
     },
     close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * A job whose callback and upload URLs point at `worker`: a 1024x1024 toy-bundle request unless `over` says otherwise.
+ * Shared by the service tests so that they all submit the same baseline job.
+ */
+export function jobFor(worker: Pick<FakeWorker, "url">, jobId: string, over: Partial<RunnerJob> = {}): RunnerJob {
+  return {
+    jobId,
+    attempt: 1,
+    bundleId: "toy",
+    params: resolveRequest({ prompt: "a cat", width: 1024, height: 1024, seed: 1 }),
+    callbackUrl: `${worker.url}/internal/jobs/${jobId}/events`,
+    uploadUrl: `${worker.url}/internal/jobs/${jobId}/artifacts`,
+    cacheKeys: { phase1: "a".repeat(64), phases: {} },
+    ...over,
   };
 }

@@ -2,9 +2,9 @@
  * The runner service when things go wrong between it and the worker: long waits (the worker's lease must not
  * expire), a worker that refuses or cannot take events, a superseded attempt ending late, an oversized body.
  */
-import { type RunnerEvent, type RunnerJob, resolveRequest, signRequest } from "@accdiff/shared";
+import { type RunnerEvent, type RunnerJob, signRequest } from "@accdiff/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeWorker, startFakeWorker } from "./fakeWorker";
+import { type FakeWorker, jobFor, startFakeWorker } from "./fakeWorker";
 import { type JobRecord, memoryJournal } from "./journal";
 import { silentLogger } from "./log";
 import { type RunnerService, type RunnerServiceOptions, startRunnerService } from "./serve";
@@ -22,19 +22,7 @@ const start = async (o: Omit<RunnerServiceOptions, "secret">) => {
   return runner;
 };
 
-function makeJob(over: Partial<RunnerJob> = {}): RunnerJob {
-  const jobId = `job_fault_${++n}_${Date.now()}`;
-  return {
-    jobId,
-    attempt: 1,
-    bundleId: "toy",
-    params: resolveRequest({ prompt: "a cat", width: 1024, height: 1024, seed: 1 }),
-    callbackUrl: `${worker.url}/internal/jobs/${jobId}/events`,
-    uploadUrl: `${worker.url}/internal/jobs/${jobId}/artifacts`,
-    cacheKeys: { phase1: "a".repeat(64), phases: {} },
-    ...over,
-  };
-}
+const makeJob = (over: Partial<RunnerJob> = {}) => jobFor(worker, `job_fault_${++n}_${Date.now()}`, over);
 
 async function submit(job: RunnerJob): Promise<number> {
   const body = JSON.stringify(job);

@@ -1,9 +1,9 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type RunnerJob, resolveRequest, signRequest } from "@accdiff/shared";
+import { type RunnerJob, signRequest } from "@accdiff/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeWorker, startFakeWorker } from "./fakeWorker";
+import { type FakeWorker, jobFor, startFakeWorker } from "./fakeWorker";
 import { silentLogger } from "./log";
 import { type RunnerService, startRunnerService } from "./serve";
 import { steppingEngine } from "./steppingEngine";
@@ -14,19 +14,7 @@ let worker: FakeWorker;
 let runner: RunnerService | null = null;
 let n = 0;
 
-function makeJob(over: Partial<RunnerJob> = {}): RunnerJob {
-  const jobId = `job_test_${++n}_${Date.now()}`;
-  return {
-    jobId,
-    attempt: 1,
-    bundleId: "toy",
-    params: resolveRequest({ prompt: "a cat", width: 1024, height: 1024, seed: 1 }),
-    callbackUrl: `${worker.url}/internal/jobs/${jobId}/events`,
-    uploadUrl: `${worker.url}/internal/jobs/${jobId}/artifacts`,
-    cacheKeys: { phase1: "a".repeat(64), phases: {} },
-    ...over,
-  };
-}
+const makeJob = (over: Partial<RunnerJob> = {}) => jobFor(worker, `job_test_${++n}_${Date.now()}`, over);
 
 async function post(
   path: string,
