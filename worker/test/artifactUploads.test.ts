@@ -6,29 +6,7 @@
 import { sha256Hex, signRequest } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { PENDING_PREFIX } from "../src/http/streamToR2";
-import {
-  account,
-  api,
-  body2x,
-  expectJob,
-  getJob,
-  seedOf,
-  setScenario,
-  testEnv,
-  uniquePrompt,
-  waitFor,
-} from "./jobsHelpers";
-
-const FUNDS = 1_000_000;
-
-async function heldJob(label: string) {
-  const acct = await account(FUNDS);
-  const prompt = uniquePrompt(label);
-  await setScenario(prompt, { attempts: { "1": { mode: "hold", afterPhase: 0 } } });
-  const job = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body2x(prompt, seedOf()) }), 202);
-  await waitFor("accepted", async () => (await getJob(acct.key, job.id)).status === "running");
-  return { acct, job };
-}
+import { api, heldJob, testEnv } from "./jobsHelpers";
 
 function bytes(n: number, salt: number): Uint8Array {
   const out = new Uint8Array(n);

@@ -11,27 +11,17 @@ import {
   body2x,
   expectJob,
   getJob,
+  heldJob,
   postEvent,
   runnerLog,
   seedOf,
   setScenario,
   testEnv,
   uniquePrompt,
-  waitFor,
   waitForStatus,
 } from "./jobsHelpers";
 
 const FUNDS = 1_000_000;
-
-/** A job whose runner accepted it (seq 0) and then waits: the test plays the runner from seq 1. */
-async function heldJob(label: string) {
-  const acct = await account(FUNDS);
-  const prompt = uniquePrompt(label);
-  await setScenario(prompt, { attempts: { "1": { mode: "hold", afterPhase: 0 } } });
-  const job = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body2x(prompt, seedOf()) }), 202);
-  await waitFor("accepted", async () => (await getJob(acct.key, job.id)).status === "running");
-  return { acct, prompt, job };
-}
 
 const progress = (seq: number, percent = 10) => ({
   type: "progress",

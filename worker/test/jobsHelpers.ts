@@ -194,3 +194,15 @@ export function body4x(prompt: string, seed: number, extra: Record<string, unkno
 export function body2x(prompt: string, seed: number, extra: Record<string, unknown> = {}) {
   return { prompt, width: 128, height: 128, seed, steps: 4, ...extra };
 }
+
+/**
+ * A 2x job whose runner accepted it (seq 0) and then holds: the test plays the runner from seq 1 (events, uploads).
+ */
+export async function heldJob(label: string, funds = 1_000_000) {
+  const acct = await account(funds);
+  const prompt = uniquePrompt(label);
+  await setScenario(prompt, { attempts: { "1": { mode: "hold", afterPhase: 0 } } });
+  const job = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body2x(prompt, seedOf()) }), 202);
+  await waitFor("accepted", async () => (await getJob(acct.key, job.id)).status === "running");
+  return { acct, prompt, job };
+}
