@@ -10,6 +10,7 @@
  * - VAE decodes: decoder evaluations, i.e. tiles when a phase is decoded tiled.
  */
 import type { PhaseCalls } from "../../gpu-runner/src/pipeline/index";
+import { batchCounts } from "../../gpu-runner/src/runner/outcome";
 
 export interface EvalCounts {
   unetCalls: number;
@@ -59,18 +60,7 @@ export function sumPhases(p: PhaseCounts, ids: readonly number[] = phaseIds(p)):
 
 /** Our pipeline's per-phase record -> EvalCounts (VAE encodes are not decodes: an image start has them, not us). */
 export function fromPhaseCalls(c: PhaseCalls): EvalCounts {
-  let unetSamples = 0;
-  for (const b of c.unetBatchSizes) unetSamples += b;
-  let controlnetSamples = 0;
-  for (const b of c.controlnetBatchSizes) controlnetSamples += b;
-  return {
-    unetCalls: c.unetBatchSizes.length,
-    unetSamples,
-    controlnetCalls: c.controlnetBatchSizes.length,
-    controlnetSamples,
-    textEncodings: c.encodeTextCalls,
-    vaeDecodes: c.vaeDecodeCalls,
-  };
+  return { ...batchCounts(c), textEncodings: c.encodeTextCalls, vaeDecodes: c.vaeDecodeCalls };
 }
 
 /**

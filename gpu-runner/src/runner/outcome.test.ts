@@ -1,19 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { PhaseCalls } from "../pipeline/index";
+import { emptyPhaseCalls } from "../pipeline/modelCalls";
 import { protocolPhase } from "./artifacts";
 import { modelEvaluations } from "./outcome";
 import { pipelinePhaseId } from "./resumeState";
 
-const calls = (over: Partial<PhaseCalls>): PhaseCalls => ({
-  unetBatchSizes: [],
-  controlnetBatchSizes: [],
-  encodeTextCalls: 0,
-  referenceEncodePromptCalls: 0,
-  vaeDecodeCalls: 0,
-  vaeEncodeCalls: 0,
-  modelMs: 0,
-  ...over,
-});
+const calls = (over: Partial<PhaseCalls>): PhaseCalls => ({ ...emptyPhaseCalls(), ...over });
 
 describe("outcome mapping", () => {
   it("counts calls and samples per protocol phase", () => {

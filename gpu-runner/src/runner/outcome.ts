@@ -8,7 +8,13 @@ import { protocolPhase } from "./artifacts";
 
 type Evaluations = JobOutcome["modelEvaluations"][string];
 
-function evaluations(c: PhaseCalls): Evaluations {
+/**
+ * UNet and ControlNet forward passes of a phase and their samples (batch sizes summed, CFG doubling included): what
+ * the worker bills here and the benchmark compares against the reference (tests/bench/evalCounts.ts).
+ */
+export function batchCounts(
+  c: PhaseCalls,
+): Pick<Evaluations, "unetCalls" | "unetSamples" | "controlnetCalls" | "controlnetSamples"> {
   let unetSamples = 0;
   for (const b of c.unetBatchSizes) unetSamples += b;
   let controlnetSamples = 0;
@@ -18,9 +24,11 @@ function evaluations(c: PhaseCalls): Evaluations {
     unetSamples,
     controlnetCalls: c.controlnetBatchSizes.length,
     controlnetSamples,
-    textEncodings: c.encodeTextCalls,
-    vaeCalls: c.vaeDecodeCalls + c.vaeEncodeCalls,
   };
+}
+
+function evaluations(c: PhaseCalls): Evaluations {
+  return { ...batchCounts(c), textEncodings: c.encodeTextCalls, vaeCalls: c.vaeDecodeCalls + c.vaeEncodeCalls };
 }
 
 /** Model evaluations keyed by protocol phase (as strings); pipeline phases sharing a protocol phase are summed. */
