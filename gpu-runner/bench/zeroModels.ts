@@ -3,6 +3,7 @@
  * measures only the pipeline's own work. The UNet exports SDXL-like 32x32 cross-attention maps at the native size (a
  * fixed non-uniform pattern) so that attention masks and patch prompts are exercised.
  */
+import { SDXL_SCHEDULER_CONFIG } from "../src/models/sdxlScheduler";
 import type {
   BundleInfo,
   ControlNetInput,
@@ -24,15 +25,7 @@ export const SDXL_INFO: BundleInfo = {
   latentChannels: 4,
   vaeScalingFactor: 0.13025,
   dtype: "fp16",
-  scheduler: {
-    numTrainTimesteps: 1000,
-    betaStart: 0.00085,
-    betaEnd: 0.012,
-    betaSchedule: "scaled_linear",
-    timestepSpacing: "leading",
-    stepsOffset: 1,
-    predictionType: "epsilon",
-  },
+  scheduler: SDXL_SCHEDULER_CONFIG,
   attentionDivisor: 32,
   textEmbedDim: 2048,
   pooledDim: 1280,
