@@ -92,6 +92,14 @@ export function buildVocabulary(): Vocabulary {
       }
     }
   }
+  return vocabularyOf(merges, words);
+}
+
+/**
+ * CLIP's vocabulary for a merge table: the 256 byte symbols, the same with `</w>`, each merge's result (first
+ * occurrence), then BOS and EOS last. `words` are the whole words whose tokens `wordTokens` lists.
+ */
+export function vocabularyOf(merges: readonly string[], words: readonly string[] = []): Vocabulary {
   const vocab = new Map<string, number>();
   const symbols = byteSymbols();
   for (const c of symbols) vocab.set(c, vocab.size);

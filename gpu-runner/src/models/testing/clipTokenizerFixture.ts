@@ -7,23 +7,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-
-/** GPT-2/CLIP byte -> printable unicode char mapping (bytes_to_unicode). */
-export function bytesToUnicode(): string[] {
-  const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) printable.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) printable.push(b);
-  for (let b = 0xae; b <= 0xff; b++) printable.push(b);
-  const table: string[] = new Array(256);
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    table[b] = printable.includes(b) ? String.fromCharCode(b) : String.fromCharCode(256 + extra++);
-  }
-  return table;
-}
-
-const CLIP_SPLIT =
-  "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
+import { tokenizerJson, vocabularyOf } from "../../toyworld/tokenizer";
 
 /** Merges producing: a, cat, dog, on, the, red, sofa, beauti+ful (sub-word), in CLIP's format. */
 export const FIXTURE_MERGES: readonly string[] = [
@@ -54,71 +38,9 @@ export interface ClipFixtureOptions {
   maxLength?: number;
 }
 
+/** tokenizer.json for FIXTURE_MERGES, built as the toy world builds its own (one CLIP layout to keep right). */
 export function clipTokenizerJson(): Record<string, unknown> {
-  // CLIP's vocab lists the byte symbols printable bytes first (so '!' is id 0), then the rest.
-  const table = bytesToUnicode();
-  const byteChars = [...table].sort((a, b) => a.charCodeAt(0) - b.charCodeAt(0));
-  const vocab: Record<string, number> = {};
-  let next = 0;
-  for (const c of byteChars) vocab[c] = next++;
-  for (const c of byteChars) vocab[`${c}</w>`] = next++;
-  for (const m of FIXTURE_MERGES) {
-    const merged = m.replace(" ", "");
-    if (!(merged in vocab)) vocab[merged] = next++;
-  }
-  const bos = next++;
-  const eos = next++;
-  vocab["<|startoftext|>"] = bos;
-  vocab["<|endoftext|>"] = eos;
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: true,
-    special: true,
-  });
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [special(bos, "<|startoftext|>"), special(eos, "<|endoftext|>")],
-    normalizer: {
-      type: "Sequence",
-      normalizers: [
-        { type: "NFC" },
-        { type: "Replace", pattern: { Regex: "\\s+" }, content: " " },
-        { type: "Lowercase" },
-      ],
-    },
-    pre_tokenizer: {
-      type: "Sequence",
-      pretokenizers: [
-        { type: "Split", pattern: { Regex: CLIP_SPLIT }, behavior: "Removed", invert: true },
-        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-      ],
-    },
-    post_processor: {
-      type: "RobertaProcessing",
-      sep: ["<|endoftext|>", eos],
-      cls: ["<|startoftext|>", bos],
-      trim_offsets: false,
-      add_prefix_space: false,
-    },
-    decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: "<|endoftext|>",
-      continuing_subword_prefix: "",
-      end_of_word_suffix: "</w>",
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: [...FIXTURE_MERGES],
-    },
-  };
+  return tokenizerJson(vocabularyOf(FIXTURE_MERGES));
 }
 
 /** Writes tokenizer.json, tokenizer_config.json and special_tokens_map.json into `dir`. */
