@@ -9,20 +9,13 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { attentionMaskFile } from "../../gpu-runner/src/cli/outputs";
 import { attentionPictures, patchGrids } from "./explain";
 import type { DemoRun, RenderRecord } from "./flow";
 import { type PhasePicture, type ReportPictures, renderHtml } from "./html";
 import { buildSummary, type DemoSummary, type SummaryContext } from "./summary";
 
 export const fileOf = (r: Pick<RenderRecord, "label">, name: string) => `${r.label}/${name}`;
-
-function slug(word: string): string {
-  const s = word
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-+|-+$/g, "");
-  return s.slice(0, 32) || "token";
-}
 
 async function put(dir: string, rel: string, bytes: Uint8Array | string): Promise<void> {
   const path = join(dir, rel);
@@ -66,7 +59,7 @@ export async function writeReport(dir: string, run: DemoRun, ctx: ReportContext)
     const final = first.files.find((f) => f.kind === "final_image");
     pictures.final = final ? fileOf(first, final.name) : null;
     for (const a of await attentionPictures(first.files)) {
-      const rel = fileOf(first, `attention/${String(a.token).padStart(2, "0")}-${slug(a.word)}.png`);
+      const rel = fileOf(first, attentionMaskFile(a.token, a.word));
       await put(dir, rel, a.png);
       pictures.attention.push({ token: a.token, word: a.word, file: rel });
     }

@@ -38,6 +38,11 @@ function slug(word: string): string {
   return s.slice(0, 32) || "token";
 }
 
+/** Where a token's attention mask picture goes, relative to the output folder (the CLI's and the demo's layout). */
+export function attentionMaskFile(token: number, word: string): string {
+  return `attention/${String(token).padStart(2, "0")}-${slug(word)}.png`;
+}
+
 /** Pixel boxes of a phase's windows (views are latent pixels in the frame padded by the jitter range). */
 export function patchBoxes(result: PipelineResult, ph: PhaseResult): PatchBox[] {
   const views = ph.patchViews ?? [];
@@ -84,7 +89,7 @@ export async function writeOutputs(dir: string, result: PipelineResult, run: Run
     const all = tokenMasks(a.data, a.rows, a.cols, a.tokens, count);
     // Words only: BOS and EOS have masks too, but nothing in the image to point at.
     for (let t = 1; t < count - 1; t++) {
-      const file = `attention/${String(t).padStart(2, "0")}-${slug(result.tokens[t])}.png`;
+      const file = attentionMaskFile(t, result.tokens[t]);
       await put(file, await maskOverlay(base.image, all[t], a.rows, a.cols));
       masks.push({ token: t, word: result.tokens[t], file });
     }
