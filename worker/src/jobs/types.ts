@@ -3,19 +3,13 @@
  * strongly consistent). Public representations are derived from it in routes/; money lives in the AccountDO.
  */
 import type { ArtifactKind, ImageFormat, JobStatus, Quote, ResolvedRequest, RunnerEvent } from "@accdiff/shared";
+import type { BlobRef } from "../cache/records";
 
 /** A stored blob the job can serve: computed by one of its attempts, or reused from the cache. */
-export interface ArtifactRef {
+export interface ArtifactRef extends BlobRef {
   kind: ArtifactKind;
   /** Phase (scale) it belongs to; null for phase-independent ones (attention maps, tokens). */
   phase: number | null;
-  r2Key: string;
-  contentType: string;
-  bytes: number;
-  sha256: string;
-  width?: number;
-  height?: number;
-  meta?: Record<string, unknown>;
   source: "computed" | "cache";
   /** The attempt that produced it (0 for cache). */
   attempt: number;
