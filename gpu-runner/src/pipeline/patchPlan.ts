@@ -14,9 +14,8 @@
  */
 import { type AttentionMap, tokenMasks } from "./attention";
 import type { JobContext } from "./job";
-import { patchPrompts, promptsForThreshold } from "./patchPrompts";
+import { coverageInFrame, patchPrompts, promptsForThreshold } from "./patchPrompts";
 import type { PhaseSpec } from "./phasePlan";
-import { resizeNearestU8 } from "./tensor/nearest";
 import { getViews, jitterRange, scaleViews, type View } from "./views";
 
 export interface PhasePatches {
@@ -101,44 +100,7 @@ function latentFramePatches(
   const jr = jitterRange(window, stride);
   // Only outside referenceCompat (compat always takes the reference geometry), so windows fit a short axis.
   const views = getViews(H, W, window, stride, ctx.random.viewJitter(ph.id), "fit");
-  const coverage: Float64Array[] = [];
-  const up = new Uint8Array(H * W);
-  const sat = new Float64Array((H + 1) * (W + 1));
-  const PH = H + 2 * jr;
-  const PW = W + 2 * jr;
-  for (let k = 1; k < masks.length - 1; k++) {
-    resizeNearestU8(masks[k], rows, cols, H, W, up);
-    integral(up, H, W, sat);
-    const ratios = new Float64Array(views.length);
-    for (let v = 0; v < views.length; v++) {
-      const [h0, h1, w0, w1] = views[v];
-      const y0 = clamp(h0 - jr, 0, H);
-      const y1 = clamp(h1 - jr, y0, H);
-      const x0 = clamp(w0 - jr, 0, W);
-      const x1 = clamp(w1 - jr, x0, W);
-      const sw = W + 1;
-      const hits = (sat[y1 * sw + x1] - sat[y0 * sw + x1] - sat[y1 * sw + x0] + sat[y0 * sw + x0]) / 255;
-      const area = (clamp(h1, 0, PH) - clamp(h0, 0, PH)) * (clamp(w1, 0, PW) - clamp(w0, 0, PW));
-      ratios[v] = area > 0 ? hits / area : 0;
-    }
-    coverage.push(ratios);
-  }
+  const coverage = coverageInFrame(masks, rows, cols, H, W, views, jr, null);
   const prompts = promptsForThreshold(tokens.slice(1, -1), { [ph.scale]: coverage }, patchThreshold)[ph.scale] ?? [];
   return { views, prompts: prompts.length ? prompts : views.map(() => ""), geometry: "latent" };
-}
-
-/** Summed-area table ((h+1) x (w+1)) of a 0/255 mask. */
-function integral(src: Uint8Array, h: number, w: number, sat: Float64Array): void {
-  const sw = w + 1;
-  for (let y = 0; y < h; y++) {
-    let row = 0;
-    for (let x = 0; x < w; x++) {
-      row += src[y * w + x];
-      sat[(y + 1) * sw + x + 1] = sat[y * sw + x + 1] + row;
-    }
-  }
-}
-
-function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : Math.min(v, hi);
 }

@@ -122,6 +122,25 @@ export function coverageRatios(
 ): Float64Array[] {
   const frameH = (referenceCompat ? cols : rows) * scale;
   const frameW = (referenceCompat ? rows : cols) * scale;
+  // The reference divides by ori_h*ori_w whatever the window size.
+  return coverageInFrame(masks, rows, cols, frameH, frameW, views, pad, referenceCompat ? rows * cols : null);
+}
+
+/**
+ * Coverage ratios of every word in every window, each `rows x cols` mask upscaled (nearest) to `frameH x frameW` and
+ * zero-padded by `pad`. The denominator is the window's area clipped to the padded frame, or `fixedDenom` when given.
+ * Shared by the reference geometry (coverageRatios) and the latent-frame fallback (patchPlan).
+ */
+export function coverageInFrame(
+  masks: readonly Uint8Array[],
+  rows: number,
+  cols: number,
+  frameH: number,
+  frameW: number,
+  views: readonly View[],
+  pad: number,
+  fixedDenom: number | null,
+): Float64Array[] {
   const paddedH = frameH + 2 * pad;
   const paddedW = frameW + 2 * pad;
   const up = new Uint8Array(frameH * frameW);
@@ -140,14 +159,8 @@ export function coverageRatios(
       const x0 = clamp(w0 - pad, 0, frameW);
       const x1 = clamp(w1 - pad, x0, frameW);
       const sum = sat[y1 * sw + x1] - sat[y0 * sw + x1] - sat[y1 * sw + x0] + sat[y0 * sw + x0];
-      let denom: number;
-      if (referenceCompat) {
-        denom = rows * cols; // the reference divides by ori_h*ori_w whatever the window size
-      } else {
-        const vh = clamp(h1, 0, paddedH) - clamp(h0, 0, paddedH);
-        const vw = clamp(w1, 0, paddedW) - clamp(w0, 0, paddedW);
-        denom = vh * vw;
-      }
+      const denom =
+        fixedDenom ?? (clamp(h1, 0, paddedH) - clamp(h0, 0, paddedH)) * (clamp(w1, 0, paddedW) - clamp(w0, 0, paddedW));
       // Masks are 0/255: (mask/255).sum() is exactly the count of 255s.
       ratios[v] = denom > 0 ? sum / 255 / denom : 0;
     }
