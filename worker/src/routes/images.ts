@@ -8,7 +8,7 @@
  * A job belongs to the account whose key created it: any other key gets 404, exactly as for a job that never existed.
  */
 import { Hono } from "hono";
-import { configOf, publicBase } from "../env";
+import { configOf, type Env, publicBase } from "../env";
 import { notFound, problemOf, unauthorized } from "../http/problems";
 import { serveBlob } from "../http/serveBlob";
 import { verifySignedUrl } from "../http/signedUrl";
@@ -26,6 +26,11 @@ const SSE_POLL_MS = 15_000;
 
 function clientBase(url: string): string {
   return new URL(url).origin;
+}
+
+/** How a job is shown to the client that asked at `url`: file links signed for its origin, for the configured time. */
+function viewOptions(env: Env, url: string) {
+  return { base: clientBase(url), urlSecret: env.URL_SIGNING_SECRET, ttlSeconds: configOf(env).signedUrlSeconds };
 }
 
 async function ownedJob(env: AppEnv["Bindings"], id: string, accountId: string | null): Promise<JobState | null> {
@@ -67,14 +72,7 @@ imageRoutes.post("/", async (c) => {
 imageRoutes.get("/:id", async (c) => {
   const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
   if (!s) return notFound("no such job");
-  const cfg = configOf(c.env);
-  return c.json(
-    await jobView(s, {
-      base: clientBase(c.req.url),
-      urlSecret: c.env.URL_SIGNING_SECRET,
-      ttlSeconds: cfg.signedUrlSeconds,
-    }),
-  );
+  return c.json(await jobView(s, viewOptions(c.env, c.req.url)));
 });
 
 imageRoutes.delete("/:id", async (c) => {
@@ -84,22 +82,14 @@ imageRoutes.delete("/:id", async (c) => {
     return problemOf(409, "Job already finished", `the job ${s.status}; there is nothing to cancel`);
   }
   const after = (await jobStub(c.env.JOBS, s.id)!.cancel()) ?? s;
-  const cfg = configOf(c.env);
-  return c.json(
-    await jobView(after, {
-      base: clientBase(c.req.url),
-      urlSecret: c.env.URL_SIGNING_SECRET,
-      ttlSeconds: cfg.signedUrlSeconds,
-    }),
-  );
+  return c.json(await jobView(after, viewOptions(c.env, c.req.url)));
 });
 
 imageRoutes.get("/:id/events", async (c) => {
   const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
   if (!s) return notFound("no such job");
   const stub = jobStub(c.env.JOBS, s.id)!;
-  const cfg = configOf(c.env);
-  const base = clientBase(c.req.url);
+  const options = viewOptions(c.env, c.req.url);
   const enc = new TextEncoder();
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const writer = writable.getWriter();
@@ -112,11 +102,7 @@ imageRoutes.get("/:id/events", async (c) => {
         if (!cur) break;
         if (cur.version !== version) {
           version = cur.version;
-          const view = await jobView(cur, {
-            base,
-            urlSecret: c.env.URL_SIGNING_SECRET,
-            ttlSeconds: cfg.signedUrlSeconds,
-          });
+          const view = await jobView(cur, options);
           await send(`id: ${cur.version}\nevent: job\ndata: ${JSON.stringify(view)}\n\n`);
         } else {
           await send(": keep-alive\n\n");
