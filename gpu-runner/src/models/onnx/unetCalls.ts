@@ -2,7 +2,7 @@
  * UNet and ControlNet calls: input validation, batch splitting above `maxBatchRows`, ControlNet
  * residuals fed as given or as cached zeros ("no ControlNet"), outputs concatenated back.
  */
-import type * as ort from "onnxruntime-node";
+import * as ort from "onnxruntime-node";
 import {
   CONTROLNET_MID_OUTPUT,
   CONTROLNET_RESIDUAL_OUTPUT,
@@ -13,13 +13,15 @@ import {
 } from "../contract";
 import type { BundleInfo, ControlNetInput, ControlResiduals, Tensor, UNetInput, UNetOutput } from "../types";
 import type { ComponentSession } from "./componentSession";
-import { assertTensor, concatRows, floatFeed, scalarFeed, sliceRows, zerosFeed } from "./tensors";
+import { assertTensor, concatRows, floatFeed, type HalfCache, scalarFeed, sliceRows, zerosFeed } from "./tensors";
 
 export interface UNetContext {
   session: ComponentSession;
   info: BundleInfo;
   maxBatchRows: number | undefined;
   zeros: ZeroResidualCache;
+  /** Half copies of the text conditioning (null: convert at every call, the data path before the cache). */
+  halves: HalfCache | null;
 }
 
 interface ResidualSlot {
@@ -66,7 +68,7 @@ export class ZeroResidualCache {
 }
 
 /** Checks the UNet conditioning tensors against each other and the bundle; returns [B, h, w]. */
-function validate(input: UNetInput, info: BundleInfo, what: string): [number, number, number] {
+export function validate(input: UNetInput, info: BundleInfo, what: string): [number, number, number] {
   assertTensor(input.sample, `${what} sample`, 4);
   const [rows, channels, h, w] = input.sample.shape;
   const expect = (t: Tensor, name: string, shape: number[]) => {
@@ -85,25 +87,39 @@ function validate(input: UNetInput, info: BundleInfo, what: string): [number, nu
   return [rows, h, w];
 }
 
-/** Row ranges of at most `max` rows covering [0, rows). */
-function chunks(rows: number, max: number | undefined): [number, number][] {
-  const size = max === undefined || max <= 0 ? Math.max(rows, 1) : max;
+/** Row ranges of at most `max` rows (rounded down to a multiple of `unit`, at least `unit`) covering [0, rows). */
+export function chunks(rows: number, max: number | undefined, unit = 1): [number, number][] {
+  const size = max === undefined || max <= 0 ? Math.max(rows, 1) : Math.max(unit, max - (max % unit));
   const out: [number, number][] = [];
   for (let s = 0; s < rows; s += size) out.push([s, Math.min(rows, s + size)]);
   return out;
 }
 
-/** The five conditioning feeds shared by UNet and ControlNet, for rows [s, e). */
-function conditioningFeeds(session: ComponentSession, input: UNetInput, s: number, e: number, timestep: ort.Tensor) {
+/** The five conditioning feeds shared by UNet, ControlNet and the fused model, for rows [s, e). */
+export function conditioningFeeds(
+  session: ComponentSession,
+  input: UNetInput,
+  s: number,
+  e: number,
+  timestep: ort.Tensor,
+  halves: HalfCache | null,
+) {
   const feed = (name: string, t: Tensor) => {
     const rows = sliceRows(t, s, e);
     return floatFeed(rows.data, rows.shape, session.inputType(name));
   };
+  // Text conditioning is fixed per phase: its half copy is made once (rows of it per call).
+  const text = (name: string, t: Tensor) => {
+    if (!halves || session.inputType(name) !== "float16") return feed(name, t);
+    const stride = t.shape[0] === 0 ? 0 : t.data.length / t.shape[0];
+    const half = halves.get(t.data).subarray(s * stride, e * stride);
+    return new ort.Tensor("float16", half, [e - s, ...t.shape.slice(1)]);
+  };
   return {
     sample: feed("sample", input.sample),
     timestep,
-    encoder_hidden_states: feed("encoder_hidden_states", input.encoderHiddenStates),
-    text_embeds: feed("text_embeds", input.textEmbeds),
+    encoder_hidden_states: text("encoder_hidden_states", input.encoderHiddenStates),
+    text_embeds: text("text_embeds", input.textEmbeds),
     time_ids: feed("time_ids", input.timeIds),
   };
 }
@@ -137,7 +153,7 @@ export async function runUNet(ctx: UNetContext, input: UNetInput, residuals?: Co
   const noise: Tensor[] = [];
   const attention: Tensor[] = [];
   for (const [s, e] of chunks(rows, ctx.maxBatchRows)) {
-    const feeds: Record<string, ort.Tensor> = conditioningFeeds(session, input, s, e, timestep);
+    const feeds: Record<string, ort.Tensor> = conditioningFeeds(session, input, s, e, timestep, ctx.halves);
     if (given) {
       slots.forEach((slot, i) => {
         const part = sliceRows(given[i], s, e);
@@ -181,7 +197,7 @@ export async function runControlNet(ctx: UNetContext, input: ControlNetInput): P
   for (const [s, e] of chunks(rows, ctx.maxBatchRows)) {
     const cond = sliceRows(input.cond, s, e);
     const feeds: Record<string, ort.Tensor> = {
-      ...conditioningFeeds(session, input, s, e, timestep),
+      ...conditioningFeeds(session, input, s, e, timestep, ctx.halves),
       controlnet_cond: floatFeed(cond.data, cond.shape, session.inputType("controlnet_cond")),
       conditioning_scale: scale,
     };
