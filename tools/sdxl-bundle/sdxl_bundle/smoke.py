@@ -30,6 +30,9 @@ TEST_PROMPTS = (
     "don't stop: the robot's 3 red balloons & 2 blue kites!!",
     "a café in the naïve style",
     "a very long prompt " + "with many repeated words " * 20,
+    "a cat and a dog are playing on the lawn",
+    "blurry, ugly, duplicate, poorly drawn, deformed, mosaic",
+    "wow!! hello! (a) [b] {c} 100% 1,000,000 3.14 #tag @user",
 )
 
 

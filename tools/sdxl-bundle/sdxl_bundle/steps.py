@@ -10,6 +10,7 @@ and at an odd size, with time ids of the base resolution.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +24,7 @@ from .export_onnx import export_component
 from .layout import attention_layers, base_resolution, vae_scale_factor
 from .shapes import ODD_LATENT, TEXT_TRACE_BATCH, TRACE_LATENT, UNET_TRACE_BATCH, VAE_TRACE_LATENT
 from .smoke import (
+    TEST_PROMPTS,
     Report,
     attention_row_check,
     ids_fill,
@@ -106,9 +108,17 @@ def _target(ctx: Context, component: str) -> Path:
 
 
 def export_tokenizers(ctx: Context) -> None:
+    from transformers import CLIPTokenizer
+
+    ids = {"prompts": list(TEST_PROMPTS)}
     for which in ("tokenizer", "tokenizer_2"):
         dest = sources.copy_tokenizer(ctx.src, which, ctx.bundle / ctx.components[which])
         ctx.log(f"  wrote {dest}/ ({', '.join(sorted(p.name for p in dest.iterdir()))})")
+        # The slow tokenizer's ids as the pipeline asks for them, for checks of tokenizer.json elsewhere.
+        slow = CLIPTokenizer.from_pretrained(str(dest))
+        ids[which] = [slow(p, padding="max_length", max_length=slow.model_max_length, truncation=True).input_ids for p in TEST_PROMPTS]
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    (ctx.work / "tokenizer_ids.json").write_text(json.dumps(ids, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def export_text_encoders(ctx: Context) -> None:
