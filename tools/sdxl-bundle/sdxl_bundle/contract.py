@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DYNAMIC_SYMBOLS = frozenset(["B", "h", "w", "H", "W", "N", "h/2", "w/2", "h/4", "w/4"])
+DYNAMIC_SYMBOLS = frozenset(["B", "h", "w", "H", "W", "N", "h/2", "w/2", "h/4", "w/4", "V", "Hc", "Wc"])
 BATCH_OF_ONE = "b"
 BUNDLE_SYMBOLS = {"T": "maxTokens", "C": "latentChannels", "D": "textEmbedDim", "P": "pooledDim"}
 
@@ -36,6 +36,8 @@ ACCEPTED_TYPES = {
     ("timestep", "fp16"): ("float32", "float16", "int64", "int32"),
     ("scale", "fp32"): ("float32", "float16"),
     ("scale", "fp16"): ("float32", "float16"),
+    ("boxes", "fp32"): ("int64", "int32"),
+    ("boxes", "fp16"): ("int64", "int32"),
 }
 
 
@@ -142,6 +144,25 @@ CONTRACT = {
             TensorSpec("conditioning_scale", "scale", (1,), "multiplies every residual"),
         ),
         outputs=_residual_specs(controlnet_residual_output, CONTROLNET_MID_OUTPUT, "scaled residual"),
+    ),
+    # accdiff-bundle/2: ControlNet -> residuals -> UNet in one graph, the condition cropped in-graph.
+    "unet_controlnet": ComponentSpec(
+        "unet_controlnet",
+        inputs=(
+            *_UNET_CONDITIONING,
+            TensorSpec(
+                "controlnet_cond",
+                "float",
+                (1, 1, "Hc", "Wc"),
+                "rows of the phase's zero-padded single-channel condition that hold the batch's crops",
+            ),
+            TensorSpec("crop_boxes", "boxes", ("V", 2), "(top, left) of each view's 8h x 8w crop, pixels"),
+            TensorSpec("conditioning_scale", "scale", (1,), "multiplies every residual"),
+        ),
+        outputs=(TensorSpec("out_sample", "float", ("B", "C", "h", "w"), "predicted noise"),),
+        feature_outputs=(
+            TensorSpec("attention_probs", "float", ("B", "N", "T"), "cross-attention probabilities (as the unet's)"),
+        ),
     ),
     "vae_decoder": ComponentSpec(
         "vae_decoder",
@@ -273,7 +294,7 @@ class ExportSignature:
 #                       for `fp16_tensor * python_float` (opmath), so the residuals match bit for bit.
 #   attention_probs     the mean of 1000 (layer, head) fp16 maps, accumulated and returned in float32
 #                       (the reference sums fp16 maps; see docs/sdxl-bundle.md).
-RULE_DTYPE = {"ids": "int32", "timestep": "float32", "scale": "float32"}
+RULE_DTYPE = {"ids": "int32", "timestep": "float32", "scale": "float32", "boxes": "int64"}
 FLOAT32_IN_FP16 = {("unet", "attention_probs")}
 
 

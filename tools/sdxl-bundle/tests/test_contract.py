@@ -19,7 +19,12 @@ from sdxl_bundle.contract import (  # noqa: E402
 
 class ContractTable(unittest.TestCase):
     def test_components_and_residual_names(self):
-        self.assertEqual(set(CONTRACT), {"text_encoder", "text_encoder_2", "unet", "controlnet", "vae_decoder", "vae_encoder"})
+        self.assertEqual(
+            set(CONTRACT),
+            {"text_encoder", "text_encoder_2", "unet", "controlnet", "unet_controlnet", "vae_decoder", "vae_encoder"},
+        )
+        fused = [t.name for t in CONTRACT["unet_controlnet"].inputs]
+        self.assertEqual(fused[-3:], ["controlnet_cond", "crop_boxes", "conditioning_scale"])
         unet = CONTRACT["unet"]
         names = [t.name for t in unet.residual_inputs]
         self.assertEqual(names, [f"down_block_additional_residual_{k}" for k in range(9)] + ["mid_block_additional_residual"])
