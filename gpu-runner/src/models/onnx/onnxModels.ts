@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import {
+  BUNDLE_FORMAT,
   type BundleJson,
   bundleComponents,
   componentPath,
@@ -264,6 +265,7 @@ class OnnxBundleModels implements OnnxModels {
       info: this.info,
       maxBatchRows: this.maxBatchRows,
       zeros: this.zeros,
+      broadcastZeros: this.bundle.format === BUNDLE_FORMAT,
       halves: this.halves,
     };
   }

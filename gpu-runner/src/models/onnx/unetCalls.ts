@@ -20,6 +20,8 @@ export interface UNetContext {
   info: BundleInfo;
   maxBatchRows: number | undefined;
   zeros: ZeroResidualCache;
+  /** Zero residuals as [rows, R, 1, 1] (accdiff-bundle/2 UNets broadcast them). */
+  broadcastZeros: boolean;
   /** Half copies of the text conditioning (null: convert at every call, the data path before the cache). */
   halves: HalfCache | null;
 }
@@ -42,12 +44,17 @@ function residualSlots(session: ComponentSession, rows: number, h: number, w: nu
 /**
  * Zero residual feeds per (rows, h, w), reused across calls: the pipeline calls the UNet with the
  * same shapes step after step. Only the two most recent shapes are kept (SDXL's largest set is
- * hundreds of MiB).
+ * hundreds of MiB). With `broadcast` (accdiff-bundle/2: the UNet adds residuals with broadcasting)
+ * they are [rows, R, 1, 1]: the same sums (x + 0), without ~54 MB per SDXL row to hand over.
  */
 export class ZeroResidualCache {
   private entries: { key: string; feeds: Record<string, ort.Tensor> }[] = [];
 
-  get(session: ComponentSession, rows: number, h: number, w: number): Record<string, ort.Tensor> {
+  get(session: ComponentSession, rows: number, h: number, w: number, broadcast = false): Record<string, ort.Tensor> {
+    if (broadcast) {
+      h = 1;
+      w = 1;
+    }
     const key = `${session.file}:${rows}x${h}x${w}`;
     const hit = this.entries.findIndex((e) => e.key === key);
     if (hit >= 0) {
@@ -160,7 +167,7 @@ export async function runUNet(ctx: UNetContext, input: UNetInput, residuals?: Co
         feeds[slot.name] = floatFeed(part.data, part.shape, session.inputType(slot.name));
       });
     } else if (takesResiduals) {
-      Object.assign(feeds, ctx.zeros.get(session, e - s, h, w));
+      Object.assign(feeds, ctx.zeros.get(session, e - s, h, w, ctx.broadcastZeros));
     }
     const out = await session.run(feeds, fetches);
     noise.push(out.out_sample);
