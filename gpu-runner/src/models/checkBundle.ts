@@ -9,7 +9,6 @@ import { loadOnnxModels, type OnnxModels } from "./onnx/onnxModels";
 import { assertCudaInstalled, executionProviders, type ProviderName, providerFailure } from "./onnx/providers";
 import { type Bindings, checkSignature, crossCheck, type SignatureContext, signatureOf } from "./signatureCheck";
 import { loadClipTokenizer } from "./tokenizer";
-import type { Models } from "./types";
 
 export interface CheckOptions {
   /** Also run one UNet call on zeros through the backend and check its outputs. */
