@@ -66,7 +66,8 @@ async function runChild(size: number, path: Path, dir: string, steps: number): P
     provider: "cpu",
     controlPath: before ? "separate" : "fused",
     halfCopies: !before,
-    intraOpNumThreads: 2,
+    // One onnxruntime thread: its pool threads would otherwise spin after each run, on CPU time outside session.run.
+    intraOpNumThreads: 1,
   });
   interface Step {
     phase: number;

@@ -85,6 +85,13 @@ export interface UNetInput {
   textEmbeds: Tensor;
   /** [B, 6]: SDXL add_time_ids (orig h, orig w, crop top, crop left, target h, target w). */
   timeIds: Tensor;
+  /** false: the caller needs no attention maps (the models may skip returning them; default true). */
+  attention?: boolean;
+  /**
+   * Where the models may write the noise prediction (at least B*C*h*w floats): a caller that copies the noise into
+   * its own buffer anyway saves the copy when `noise.data` comes back as (the start of) this array.
+   */
+  noiseOut?: Float32Array;
 }
 
 /** ControlNet residuals (SDXL: 9 down-block residuals and 1 mid-block residual), already scaled. */

@@ -130,6 +130,8 @@ export class MultiDiffusionBranch {
         encoderHiddenStates: cond.encoderHiddenStates,
         textEmbeds: cond.textEmbeds,
         timeIds: { data: viewTimeIds(this.timeIdBase, batch, info.vaeScaleFactor), shape: [2 * vb, 6] },
+        attention: false, // only phase 1's maps are used
+        noiseOut: stageNoise ? this.buffers.noise : undefined,
       };
       let out: UNetOutput;
       // The reference calls the ControlNet even when controlnet_keep is 0 (its residuals are then exactly zero);
@@ -144,7 +146,9 @@ export class MultiDiffusionBranch {
       const step = { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext };
       let noise = out.noise.data;
       if (stageNoise) {
-        this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
+        // Models that honour noiseOut have written it there already.
+        if (noise.buffer !== this.buffers.noise.buffer || noise.byteOffset !== this.buffers.noise.byteOffset)
+          this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
         noise = this.buffers.noise;
       }
       accumulateGuided(frame, batch, noise, step, this.sums, recount, mem);

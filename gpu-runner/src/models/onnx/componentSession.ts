@@ -96,6 +96,13 @@ export class ComponentSession {
     return this.signature.inputs.some((i) => i.name === name);
   }
 
+  /** Declared element type of an output. */
+  outputType(name: string): string {
+    const v = this.signature.outputs.find((o) => o.name === name);
+    if (!v) throw new Error(`${this.file}: no output '${name}'`);
+    return v.type;
+  }
+
   hasOutput(name: string): boolean {
     return this.signature.outputs.some((o) => o.name === name);
   }
@@ -109,11 +116,28 @@ export class ComponentSession {
 
   /** Runs with `feeds`, fetching only `fetches` (onnxruntime skips what they do not need). */
   async run(feeds: Record<string, ort.Tensor>, fetches: readonly string[]): Promise<Record<string, Tensor>> {
+    const out = await this.runRaw(feeds, fetches);
+    const result: Record<string, Tensor> = {};
+    for (const name of fetches) result[name] = toTensor(out[name] as ort.Tensor, `${this.file} output '${name}'`);
+    return result;
+  }
+
+  /**
+   * Runs and returns onnxruntime's tensors as they are. `into` names outputs to write into given tensors (of the
+   * exact output shape and type): onnxruntime fills them in place.
+   */
+  async runRaw(
+    feeds: Record<string, ort.Tensor>,
+    fetches: readonly string[],
+    into: Record<string, ort.Tensor> = {},
+  ): Promise<ort.InferenceSession.ReturnType> {
+    const wanted: Record<string, ort.Tensor | null> = {};
+    for (const name of fetches) wanted[name] = into[name] ?? null;
     let out: ort.InferenceSession.ReturnType;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     try {
-      out = await this.session.run(feeds, [...fetches]);
+      out = await this.session.run(feeds, wanted as ort.InferenceSession.FetchesType);
       const c = process.cpuUsage(c0);
       this.io.runs++;
       this.io.runMs += performance.now() - t0;
@@ -126,9 +150,7 @@ export class ComponentSession {
         .join("; ");
       throw new Error(`${this.file}: inference failed: ${(e as Error).message} (feeds: ${shapes})`);
     }
-    const result: Record<string, Tensor> = {};
-    for (const name of fetches) result[name] = toTensor(out[name] as ort.Tensor, `${this.file} output '${name}'`);
-    return result;
+    return out;
   }
 
   async release(): Promise<void> {

@@ -10,7 +10,7 @@ import { boxCount } from "../controlCrops";
 import type { ControlCondition, ControlRequest, Tensor, UNetInput, UNetOutput } from "../types";
 import { toHalf } from "./halfCodec";
 import { concatRows, scalarFeed } from "./tensors";
-import { chunks, conditioningFeeds, type UNetContext, validate } from "./unetCalls";
+import { chunks, conditioningFeeds, noiseTarget, runDenoiser, type UNetContext, validate } from "./unetCalls";
 
 /** The phase condition, zero-padded, in the element type the model declares: [height, width]. */
 interface PaddedCondition {
@@ -93,12 +93,11 @@ export async function runFused(ctx: FusedContext, input: UNetInput, control: Con
       );
     }
   }
-  const withAttention = session.hasOutput("attention_probs");
-  const fetches = withAttention ? ["out_sample", "attention_probs"] : ["out_sample"];
+  const withAttention = input.attention !== false && session.hasOutput("attention_probs");
   const timestep = scalarFeed(input.timestep, session.inputType("timestep"));
   const scale = scalarFeed(control.conditioningScale, session.inputType("conditioning_scale"));
   const boxType = session.inputType("crop_boxes");
-  const noise: Tensor[] = [];
+  const noise = noiseTarget(ctx, input);
   const attention: Tensor[] = [];
   for (const [s, e] of chunks(rows, ctx.maxBatchRows, perView)) {
     const boxes = control.boxes.subarray((2 * s) / perView, (2 * e) / perView);
@@ -112,16 +111,15 @@ export async function runFused(ctx: FusedContext, input: UNetInput, control: Con
     const band = padded.data.subarray(top * padded.width, bottom * padded.width);
     const dims = [1, 1, bottom - top, padded.width];
     const feeds: Record<string, ort.Tensor> = {
-      ...conditioningFeeds(session, input, s, e, timestep, ctx.halves),
+      ...conditioningFeeds(session, input, s, e, timestep, ctx.halves, false),
       controlnet_cond:
         band instanceof Float32Array ? new ort.Tensor("float32", band, dims) : new ort.Tensor("float16", band, dims),
       crop_boxes: boxesFeed(boxes, top, boxType),
       conditioning_scale: scale,
     };
-    const out = await session.run(feeds, fetches);
-    noise.push(out.out_sample);
-    if (withAttention) attention.push(out.attention_probs);
+    const att = await runDenoiser(ctx, input, s, e, feeds, withAttention, noise);
+    if (att) attention.push(att);
   }
-  const result: UNetOutput = { noise: concatRows(noise) };
+  const result: UNetOutput = { noise: { data: noise, shape: [...input.sample.shape] } };
   return withAttention ? { ...result, attention: concatRows(attention) } : result;
 }

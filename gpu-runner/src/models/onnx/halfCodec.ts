@@ -12,9 +12,9 @@
  * Data passes through a fixed 6 MiB scratch in the module's own memory (never grown, so no view is ever detached):
  * copy in, convert, copy out, a chunk at a time. Tails (n % 8) and runtimes without WebAssembly use fp16.ts.
  */
-import { wasm } from "../../pipeline/simd/wasmApi";
+import { type WasmMemory, type WasmModule, wasm } from "../../pipeline/simd/wasmApi";
 import { type Code, encodeModule, I32, type KernelFunction, op, uleb, V128 } from "../../pipeline/simd/wasmEncoding";
-import { float32BitsToHalfBits, fromHalfArray, halfBitsToFloat32, toHalfArray } from "./fp16";
+import { float32BitsToHalfBits, float32ToHalfBits, fromHalfArray, halfBitsToFloat32, toHalfArray } from "./fp16";
 
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
 const I = {
@@ -277,21 +277,104 @@ class WasmHalfCodec {
   }
 }
 
+let compiled: WasmModule | null | undefined;
+
+function codecModule(): WasmModule | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
+  if (wasm) {
+    try {
+      compiled = new wasm.Module(encodeModule([toHalfKernel(), fromHalfKernel()]));
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+function instantiate(pages: number): { fns: CodecExports; memory: WasmMemory } | null {
+  const module = codecModule();
+  if (!module || !wasm) return null;
+  try {
+    const memory = new wasm.Memory({ initial: pages });
+    const instance = new wasm.Instance(module, { env: { memory } });
+    return { fns: instance.exports as unknown as CodecExports, memory };
+  } catch {
+    return null;
+  }
+}
+
 let codec: WasmHalfCodec | null | undefined;
 
 function wasmCodec(): WasmHalfCodec | null {
   if (codec !== undefined) return codec;
-  codec = null;
-  if (!wasm) return codec;
-  try {
-    const module = new wasm.Module(encodeModule([toHalfKernel(), fromHalfKernel()]));
-    const memory = new wasm.Memory({ initial: (6 * CHUNK) / 65536 });
-    const instance = new wasm.Instance(module, { env: { memory } });
-    codec = new WasmHalfCodec(instance.exports as unknown as CodecExports, memory.buffer);
-  } catch {
-    codec = null;
-  }
+  const made = instantiate((6 * CHUNK) / 65536);
+  codec = made ? new WasmHalfCodec(made.fns, made.memory.buffer) : null;
   return codec;
+}
+
+/**
+ * A call's half-precision tensor in WebAssembly memory, converted in place: a model input (the sample, copied in and
+ * narrowed there, then fed to onnxruntime as a view of that memory) or a model output (onnxruntime writes into the
+ * view, the kernel widens it, one copy out). Saves the JS-side array and a copy each way. One tensor at a time per
+ * scratch: `acquire` returns null while it is in use (callers then take the chunked path), and growing happens only
+ * while nothing is held, so no live view is ever detached.
+ */
+export class HalfScratch {
+  private made: { fns: CodecExports; memory: WasmMemory } | null | undefined;
+  private busy = false;
+  private halves = new Uint16Array(0);
+  private floats = new Float32Array(0);
+
+  /** `n` halves and `n` floats next to them, or null (in use, or no WebAssembly). */
+  acquire(n: number): { halves: Uint16Array; floats: Float32Array } | null {
+    if (this.busy || !halfCodec.enabled) return null;
+    if (this.made === undefined) this.made = instantiate(1);
+    if (!this.made) return null;
+    const bytes = 6 * n + 16;
+    const { memory } = this.made;
+    if (memory.buffer.byteLength < bytes) {
+      try {
+        memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / 65536));
+      } catch {
+        return null;
+      }
+    }
+    if (this.floats.length < n || this.floats.buffer !== memory.buffer) {
+      const cap = Math.floor((memory.buffer.byteLength - 16) / 24) * 4; // keeps both regions 16-byte aligned
+      this.floats = new Float32Array(memory.buffer, 0, cap);
+      this.halves = new Uint16Array(memory.buffer, 4 * cap, cap);
+    }
+    this.busy = true;
+    return { halves: this.halves.subarray(0, n), floats: this.floats.subarray(0, n) };
+  }
+
+  release(): void {
+    this.busy = false;
+  }
+
+  /** floats[0, n) -> halves[0, n) in place (after `acquire(n)`). */
+  narrow(n: number): void {
+    this.run(n, true);
+  }
+
+  /** halves[0, n) -> floats[0, n) in place (after `acquire(n)`). */
+  widen(n: number): void {
+    this.run(n, false);
+  }
+
+  private run(n: number, narrow: boolean): void {
+    const fns = this.made!.fns;
+    const blocks = n >>> 3;
+    const f = this.floats.byteOffset;
+    const h = this.halves.byteOffset;
+    if (narrow) fns.toHalf(f, h, blocks);
+    else fns.fromHalf(h, f, blocks);
+    for (let i = 8 * blocks; i < n; i++) {
+      if (narrow) this.halves[i] = float32ToHalfBits(this.floats[i]);
+      else this.floats[i] = halfBitsToFloat32(this.halves[i]);
+    }
+  }
 }
 
 /** Whether conversions run in WebAssembly (tests compare both ways). */

@@ -30,6 +30,7 @@ import type {
 } from "../types";
 import { ComponentSession, ContractError, emptyIoStats, type IoStats, type SessionConfig } from "./componentSession";
 import { PaddedConditions, runFused } from "./fusedCalls";
+import { HalfScratch } from "./halfCodec";
 import {
   assertCudaInstalled,
   cudaProviderInstalled,
@@ -192,6 +193,7 @@ class OnnxBundleModels implements OnnxModels {
   readonly fused: boolean;
   private readonly maxBatchRows: number | undefined;
   private readonly halves: HalfCache | null;
+  private readonly scratch: { feed: HalfScratch; fetch: HalfScratch } | null;
 
   constructor(
     readonly bundle: BundleJson,
@@ -206,6 +208,7 @@ class OnnxBundleModels implements OnnxModels {
     this.maxBatchRows = opts.maxBatchRows;
     this.fused = opts.fused;
     this.halves = opts.halves;
+    this.scratch = opts.halves ? { feed: new HalfScratch(), fetch: new HalfScratch() } : null;
   }
 
   ioStats(): IoStats {
@@ -267,6 +270,7 @@ class OnnxBundleModels implements OnnxModels {
       zeros: this.zeros,
       broadcastZeros: this.bundle.format === BUNDLE_FORMAT,
       halves: this.halves,
+      scratch: this.scratch,
     };
   }
 

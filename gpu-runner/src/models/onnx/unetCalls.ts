@@ -13,7 +13,18 @@ import {
 } from "../contract";
 import type { BundleInfo, ControlNetInput, ControlResiduals, Tensor, UNetInput, UNetOutput } from "../types";
 import type { ComponentSession } from "./componentSession";
-import { assertTensor, concatRows, floatFeed, type HalfCache, scalarFeed, sliceRows, zerosFeed } from "./tensors";
+import type { HalfScratch } from "./halfCodec";
+import {
+  assertTensor,
+  concatRows,
+  floatFeed,
+  type HalfCache,
+  numel,
+  scalarFeed,
+  sliceRows,
+  toTensor,
+  zerosFeed,
+} from "./tensors";
 
 export interface UNetContext {
   session: ComponentSession;
@@ -24,6 +35,74 @@ export interface UNetContext {
   broadcastZeros: boolean;
   /** Half copies of the text conditioning (null: convert at every call, the data path before the cache). */
   halves: HalfCache | null;
+  /**
+   * WebAssembly memory the sample is narrowed in and the noise widened in, fed / filled by onnxruntime in place
+   * (null: JS arrays each way, and `noiseOut` ignored: the data path before).
+   */
+  scratch: { feed: HalfScratch; fetch: HalfScratch } | null;
+}
+
+/** The sample rows [s, e) as a feed: narrowed in WebAssembly memory when the model takes float16. */
+function sampleFeed(ctx: UNetContext, input: UNetInput, s: number, e: number): { feed: ort.Tensor; done(): void } {
+  const rows = sliceRows(input.sample, s, e);
+  const type = ctx.session.inputType("sample");
+  const slot = type === "float16" ? (ctx.scratch?.feed.acquire(rows.data.length) ?? null) : null;
+  if (!slot) return { feed: floatFeed(rows.data, rows.shape, type), done: () => {} };
+  slot.floats.set(rows.data);
+  ctx.scratch!.feed.narrow(rows.data.length);
+  return { feed: new ort.Tensor("float16", slot.halves, rows.shape), done: () => ctx.scratch!.feed.release() };
+}
+
+/** Where a call's noise prediction goes: the caller's `noiseOut` when it fits (and the data path is current). */
+export function noiseTarget(ctx: UNetContext, input: UNetInput): Float32Array {
+  const n = input.sample.data.length;
+  const out = input.noiseOut;
+  if (ctx.scratch && out && out.length >= n) return out.subarray(0, n);
+  return new Float32Array(n);
+}
+
+/**
+ * One run of a denoiser (unet or unet_controlnet) for rows [s, e): the sample fed (narrowed in WebAssembly memory
+ * for float16), the noise written into `noise` at those rows (a float16 output is filled by onnxruntime in
+ * WebAssembly memory and widened there); returns attention_probs when fetched.
+ */
+export async function runDenoiser(
+  ctx: UNetContext,
+  input: UNetInput,
+  s: number,
+  e: number,
+  feeds: Record<string, ort.Tensor>,
+  withAttention: boolean,
+  noise: Float32Array,
+): Promise<Tensor | undefined> {
+  const { session } = ctx;
+  const fetches = withAttention ? ["out_sample", "attention_probs"] : ["out_sample"];
+  const dims = [e - s, ...input.sample.shape.slice(1)];
+  const n = numel(dims);
+  const at = s * (n / (e - s));
+  const sample = sampleFeed(ctx, input, s, e);
+  try {
+    feeds.sample = sample.feed;
+    const fetch = ctx.scratch?.fetch;
+    const slot = session.outputType("out_sample") === "float16" ? (fetch?.acquire(n) ?? null) : null;
+    if (slot) {
+      try {
+        const out = await session.runRaw(feeds, fetches, { out_sample: new ort.Tensor("float16", slot.halves, dims) });
+        fetch!.widen(n);
+        noise.set(slot.floats, at);
+        return withAttention
+          ? toTensor(out.attention_probs as ort.Tensor, `${session.file} attention_probs`)
+          : undefined;
+      } finally {
+        fetch!.release();
+      }
+    }
+    const out = await session.run(feeds, fetches);
+    noise.set(out.out_sample.data, at);
+    return out.attention_probs;
+  } finally {
+    sample.done();
+  }
 }
 
 interface ResidualSlot {
@@ -110,6 +189,7 @@ export function conditioningFeeds(
   e: number,
   timestep: ort.Tensor,
   halves: HalfCache | null,
+  withSample = true,
 ) {
   const feed = (name: string, t: Tensor) => {
     const rows = sliceRows(t, s, e);
@@ -123,7 +203,7 @@ export function conditioningFeeds(
     return new ort.Tensor("float16", half, [e - s, ...t.shape.slice(1)]);
   };
   return {
-    sample: feed("sample", input.sample),
+    sample: withSample ? feed("sample", input.sample) : (undefined as unknown as ort.Tensor),
     timestep,
     encoder_hidden_states: text("encoder_hidden_states", input.encoderHiddenStates),
     text_embeds: text("text_embeds", input.textEmbeds),
@@ -154,13 +234,12 @@ export async function runUNet(ctx: UNetContext, input: UNetInput, residuals?: Co
       }
     });
   }
-  const withAttention = session.hasOutput("attention_probs");
-  const fetches = withAttention ? ["out_sample", "attention_probs"] : ["out_sample"];
+  const withAttention = input.attention !== false && session.hasOutput("attention_probs");
   const timestep = scalarFeed(input.timestep, session.inputType("timestep"));
-  const noise: Tensor[] = [];
+  const noise = noiseTarget(ctx, input);
   const attention: Tensor[] = [];
   for (const [s, e] of chunks(rows, ctx.maxBatchRows)) {
-    const feeds: Record<string, ort.Tensor> = conditioningFeeds(session, input, s, e, timestep, ctx.halves);
+    const feeds: Record<string, ort.Tensor> = conditioningFeeds(session, input, s, e, timestep, ctx.halves, false);
     if (given) {
       slots.forEach((slot, i) => {
         const part = sliceRows(given[i], s, e);
@@ -169,11 +248,10 @@ export async function runUNet(ctx: UNetContext, input: UNetInput, residuals?: Co
     } else if (takesResiduals) {
       Object.assign(feeds, ctx.zeros.get(session, e - s, h, w, ctx.broadcastZeros));
     }
-    const out = await session.run(feeds, fetches);
-    noise.push(out.out_sample);
-    if (withAttention) attention.push(out.attention_probs);
+    const att = await runDenoiser(ctx, input, s, e, feeds, withAttention, noise);
+    if (att) attention.push(att);
   }
-  const result: UNetOutput = { noise: concatRows(noise) };
+  const result: UNetOutput = { noise: { data: noise, shape: [...input.sample.shape] } };
   if (withAttention) {
     const a = info.attentionDivisor / info.vaeScaleFactor;
     const att = concatRows(attention);
