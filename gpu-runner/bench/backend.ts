@@ -16,7 +16,9 @@
  * runs on the main thread and onnxruntime's pool), wall milliseconds. Then peak RSS (getrusage) and whether the
  * image is byte-identical to the other path's.
  *
- *   npx tsx gpu-runner/bench/backend.ts [--sizes 2048,4096] [--steps 3] [--paths before,after]
+ *   npx tsx gpu-runner/bench/backend.ts [--sizes 2048,4096] [--steps 3] [--paths before,after] [--provider cpu]
+ *
+ * `--provider webgpu` is for a GPU machine (bench/webgpu-device.sh); the figures above are the CPU provider's.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -34,16 +36,18 @@ interface Args {
   sizes: number[];
   steps: number;
   paths: Path[];
+  provider: "cpu" | "webgpu";
   child?: { size: number; path: Path; dir: string };
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [2048, 4096], steps: 3, paths: ["before", "after"] };
+  const a: Args = { sizes: [2048, 4096], steps: 3, paths: ["before", "after"], provider: "cpu" };
   for (let k = 0; k < argv.length; k += 2) {
     const v = argv[k + 1];
     if (argv[k] === "--sizes") a.sizes = v.split(",").map(Number);
     else if (argv[k] === "--steps") a.steps = Number(v);
     else if (argv[k] === "--paths") a.paths = v.split(",") as Path[];
+    else if (argv[k] === "--provider") a.provider = v === "webgpu" ? "webgpu" : "cpu";
     else if (argv[k] === "--child") {
       const [size, path, dir] = v.split(":");
       a.child = { size: Number(size), path: path as Path, dir };
@@ -59,11 +63,17 @@ function summary(v: number[]): { min: number; median: number } {
   return { min: round(sorted[0]), median: round(sorted[Math.floor(sorted.length / 2)]) };
 }
 
-async function runChild(size: number, path: Path, dir: string, steps: number): Promise<void> {
+async function runChild(
+  size: number,
+  path: Path,
+  dir: string,
+  steps: number,
+  provider: Args["provider"],
+): Promise<void> {
   const before = path === "before";
   halfCodec.enabled = !before;
   const models = await loadOnnxModels(dir, {
-    provider: "cpu",
+    provider,
     controlPath: before ? "separate" : "fused",
     halfCopies: !before,
     // One onnxruntime thread: its pool threads would otherwise spin after each run, on CPU time outside session.run.
@@ -119,6 +129,7 @@ async function runChild(size: number, path: Path, dir: string, steps: number): P
   const out = {
     size,
     path,
+    provider: models.provider,
     steps,
     lastPhase: {
       stepMB: summary(ls.map((s) => s.bytes / 1e6)),
@@ -130,6 +141,13 @@ async function runChild(size: number, path: Path, dir: string, steps: number): P
     },
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     imageSha256: createHash("sha256").update(result.image.data).digest("hex"),
+    // Every phase's final latents (float32 bytes): the strict check (the cheap VAE saturates most pixels).
+    latentsSha256: result.phases
+      .reduce(
+        (h, p) => h.update(new Uint8Array(p.latents.buffer, p.latents.byteOffset, p.latents.byteLength)),
+        createHash("sha256"),
+      )
+      .digest("hex"),
   };
   await models.dispose();
   console.log(JSON.stringify(out));
@@ -137,7 +155,7 @@ async function runChild(size: number, path: Path, dir: string, steps: number): P
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  if (args.child) return runChild(args.child.size, args.child.path, args.child.dir, args.steps);
+  if (args.child) return runChild(args.child.size, args.child.path, args.child.dir, args.steps, args.provider);
   const dir = await mkdtemp(join(tmpdir(), "bench-backend-"));
   try {
     await writeSdxlShapedBundle(dir);
@@ -154,6 +172,8 @@ async function main(): Promise<void> {
             self,
             "--steps",
             String(args.steps),
+            "--provider",
+            args.provider,
             "--child",
             `${size}:${path}:${dir}`,
           ],
@@ -165,8 +185,8 @@ async function main(): Promise<void> {
         console.log(JSON.stringify(row));
       }
       if (rows.length === 2) {
-        const same = rows[0].imageSha256 === rows[1].imageSha256;
-        console.log(JSON.stringify({ size, imagesIdentical: same }));
+        const same = rows[0].imageSha256 === rows[1].imageSha256 && rows[0].latentsSha256 === rows[1].latentsSha256;
+        console.log(JSON.stringify({ size, imagesAndLatentsIdentical: same }));
         if (!same) process.exitCode = 1;
       }
     }
