@@ -80,6 +80,7 @@ describe.skipIf(!present)("the tiny real-architecture SDXL, exported by tools/sd
       "unet vs diffusers, ControlNet residuals",
       "unet attention_probs vs reference aggregation",
       "controlnet residuals",
+      "unet_controlnet",
       "vae_decoder",
       "vae_encoder",
       "tokenizer.json vs CLIPTokenizer ids",
@@ -107,6 +108,24 @@ describe.skipIf(!present)("the tiny real-architecture SDXL, exported by tools/sd
       expect(r.measurements.filter((m) => !m.ok)).toEqual([]);
     }, 600_000);
   }
+
+  it("gives the same bits through the fused unet_controlnet as through the separate models (cpu)", async () => {
+    expect(models.fused).toBe(true);
+    const separate = await loadOnnxModels(exported.bundleDir, { provider: "cpu", controlPath: "separate" });
+    try {
+      const request = { prompt: "a red fox sitting in the snow, forest", width: 512, height: 512, steps: 3, seed: 11 };
+      const run = (m: OnnxModels) => runAccDiffusion(m, { ...request, useControlNet: true }, { embeddingCache: null });
+      const a = await run(models);
+      const b = await run(separate);
+      const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
+      expect(a.phases[a.phases.length - 1].calls.controlnetBatchSizes.length).toBeGreaterThan(0);
+      expect(a.phases.length).toBe(b.phases.length);
+      a.phases.forEach((p, i) => expect(bytes(p.latents).equals(bytes(b.phases[i].latents))).toBe(true));
+      expect(Buffer.from(a.image.data).equals(Buffer.from(b.image.data))).toBe(true);
+    } finally {
+      await separate.dispose();
+    }
+  }, 600_000);
 
   it("runs a default-mode 2x job: finite, the exact size, patch prompts on every window", async () => {
     const result = await runAccDiffusion(

@@ -25,6 +25,8 @@ DOWN_FACTORS = (1, 1, 1, 2, 2, 2, 4, 4, 4)
 MID_FACTOR = 4
 
 COMPONENTS = ("text_encoder", "text_encoder_2", "unet", "controlnet", "vae_decoder", "vae_encoder")
+# accdiff-bundle/2: exported after the others when the build makes the fused component (fused.py).
+FUSED_COMPONENTS = ("unet_controlnet",)
 
 # Element-type rules (contract.ts `acceptedTypes`): first = preferred.
 ACCEPTED_TYPES = {
@@ -295,7 +297,7 @@ class ExportSignature:
 #   attention_probs     the mean of 1000 (layer, head) fp16 maps, accumulated and returned in float32
 #                       (the reference sums fp16 maps; see docs/sdxl-bundle.md).
 RULE_DTYPE = {"ids": "int32", "timestep": "float32", "scale": "float32", "boxes": "int64"}
-FLOAT32_IN_FP16 = {("unet", "attention_probs")}
+FLOAT32_IN_FP16 = {("unet", "attention_probs"), ("unet_controlnet", "attention_probs")}
 
 
 def _resolve(dims: tuple, d: ModelDims) -> tuple:
@@ -321,7 +323,7 @@ def export_plan(dims: ModelDims = SDXL_DIMS, float_dtype: str = "float16", vae_d
     """
     vae_dtype = vae_dtype or float_dtype
     plan = {}
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *FUSED_COMPONENTS):
         spec = CONTRACT[name]
         ftype = vae_dtype if name.startswith("vae_") else float_dtype
 

@@ -62,7 +62,11 @@ class SdxlExportPlan(unittest.TestCase):
 
     def test_float_tensors_are_fp16_except_the_documented_ones(self):
         fp32 = {(c, t.name) for c, s in self.plan.items() for t in (*s.inputs, *s.outputs) if t.dtype == "float32"}
-        self.assertEqual(fp32, {("unet", "timestep"), ("controlnet", "timestep"), ("controlnet", "conditioning_scale"), ("unet", "attention_probs")})
+        self.assertEqual(fp32, {
+            ("unet", "timestep"), ("controlnet", "timestep"), ("controlnet", "conditioning_scale"), ("unet", "attention_probs"),
+            ("unet_controlnet", "timestep"), ("unet_controlnet", "conditioning_scale"), ("unet_controlnet", "attention_probs"),
+        })
+        self.assertEqual(self.plan["unet_controlnet"].tensor("crop_boxes").dtype, "int64")
         self.assertEqual(self.plan["text_encoder"].tensor("input_ids").dtype, "int32")
 
     def test_fixed_dims_are_resolved_and_dynamic_ones_kept(self):
