@@ -25,6 +25,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -198,7 +199,9 @@ def build(args) -> int:
 
     for step in steps.STEPS:
         log(step.title(ctx))
+        t0 = time.perf_counter()
         step.run(ctx)
+        log(f"  ({time.perf_counter() - t0:.1f} s)")
     provider = "CPU" if args.device.split(":")[0] == "cpu" else "CUDA"
     if args.skip_smoke:
         log(f"smoke check skipped (--skip-smoke): run `accdiff bundle check DIR --smoke --provider {provider.lower()}`")
