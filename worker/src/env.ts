@@ -41,6 +41,11 @@ export interface Env {
   MAX_SIDE?: string;
   /** A running job whose runner says nothing for this long is re-dispatched. */
   LEASE_SECONDS?: string;
+  /**
+   * How often a runner repeats itself while it holds a job (sent in every RunnerJob). A runner that misses two of
+   * these keep-alives is probed, and re-dispatched from when the probe proves it dead (jobs/liveness.ts).
+   */
+  HEARTBEAT_SECONDS?: string;
   /** Dispatch attempts (runner crashes) before a job fails. */
   MAX_ATTEMPTS?: string;
   /** How long a runner may take to answer a dispatch or a cancel (default 10000). */
@@ -55,6 +60,7 @@ export interface WorkerConfig {
   bundleHash: string;
   limits: RequestLimits;
   leaseMs: number;
+  heartbeatMs: number;
   maxAttempts: number;
   dispatchTimeoutMs: number;
   maxUploadBytes: number;
@@ -84,6 +90,7 @@ export function configOf(env: Env): WorkerConfig {
       maxSide: int(env.MAX_SIDE, DEFAULT_LIMITS.maxSide, baseResolution, DEFAULT_LIMITS.hardMaxSide),
     },
     leaseMs: int(env.LEASE_SECONDS, 180, 1, 86_400) * 1000,
+    heartbeatMs: int(env.HEARTBEAT_SECONDS, 10, 1, 600) * 1000,
     maxAttempts: int(env.MAX_ATTEMPTS, 4, 1, 100),
     dispatchTimeoutMs: int(env.DISPATCH_TIMEOUT_MS, 10_000, 100, 120_000),
     maxUploadBytes: int(env.MAX_UPLOAD_BYTES, 20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
