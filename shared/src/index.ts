@@ -6,3 +6,4 @@ export * from "./protocol";
 export * from "./request";
 export * from "./runnerApi";
 export * from "./signing";
+export * from "./text";
