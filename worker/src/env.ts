@@ -26,8 +26,13 @@ export interface Env {
   /** Defaults to https://api.replicate.com/v1 (tests point it at a fake on loopback). */
   REPLICATE_API_BASE?: string;
   ADMIN_TOKEN: string;
-  /** Where runners and Replicate reach this worker (callbacks, uploads, artifact downloads). */
+  /**
+   * Where clients, runners and Replicate reach this worker (links, callbacks, uploads, artifact downloads). Required:
+   * never taken from the request's Host (http/publicBase.ts).
+   */
   PUBLIC_BASE_URL?: string;
+  /** "true" only in `.dev.vars`: without PUBLIC_BASE_URL, a request to a loopback address uses its own origin. */
+  LOCAL_DEV?: string;
   /** Signs short-lived download URLs. */
   URL_SIGNING_SECRET: string;
   RATE_LIMIT_BURST?: string;
@@ -105,11 +110,4 @@ export function runnerUrls(env: Env): string[] {
   return env.RUNNER_URLS.split(",")
     .map((s) => s.trim().replace(/\/+$/, ""))
     .filter((s) => s.length > 0);
-}
-
-/** Base URL for callbacks; falls back to the request's own origin (wrangler dev without configuration). */
-export function publicBase(env: Env, requestUrl?: string): string {
-  if (env.PUBLIC_BASE_URL) return env.PUBLIC_BASE_URL.replace(/\/+$/, "");
-  if (requestUrl) return new URL(requestUrl).origin;
-  throw new Error("PUBLIC_BASE_URL is not configured");
 }

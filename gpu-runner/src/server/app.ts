@@ -3,6 +3,7 @@
  * unsigned, expired, replayed or malformed requests are refused before anything starts.
  */
 import {
+  checkSignatureHeaders,
   fromZodError,
   problem,
   problemResponse,
@@ -64,6 +65,12 @@ export function createRunnerApp(deps: RunnerAppDeps): Hono<Env> {
    */
   const signed = async (c: Context<Env>, next: Next) => {
     const tooLarge = () => problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
+    // Unsigned or stale: refused before a body byte is read.
+    const headers = checkSignatureHeaders(c.req.raw.headers);
+    if (!headers.ok) {
+      deps.log.warn("refused unsigned request", { path: new URL(c.req.url).pathname, reason: headers.reason });
+      return problemResponse(problem(401, "Unauthorized", headers.reason));
+    }
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > maxBody) return tooLarge();
     const bytes = c.req.method === "GET" ? new Uint8Array(0) : await readBounded(c.req.raw, maxBody);
