@@ -71,6 +71,24 @@ describe("attempt-scoped runner operations", () => {
     first.manager.cancel(job.jobId);
   });
 
+  it("a cancel of the dead attempt that reaches the restarted runner first changes nothing for the next", async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), "runner-attempts-early-"));
+    const first = await start({ stateDir, progressIntervalMs: 10 });
+    const job = makeJob();
+    await call(first, "POST", "/v1/jobs", JSON.stringify(job));
+    await worker.waitFor((e) => e.jobId === job.jobId && e.type === "progress");
+    const second = await start({ stateDir, progressIntervalMs: 10 });
+    // Attempt 1 died with the old process: its cancel is taken (nothing is running) and no event is sent for it.
+    expect((await call(second, "POST", runnerCancelPath(job.jobId, 1))).status).toBe(202);
+    expect(second.manager.get(job.jobId)).toMatchObject({ attempt: 1, status: "failed", retryable: true });
+    expect((await call(second, "POST", "/v1/jobs", JSON.stringify({ ...job, attempt: 2 }))).status).toBe(202);
+    const done = await worker.waitFor(
+      (e) => e.jobId === job.jobId && e.attempt === 2 && (e.type === "completed" || e.type === "cancelled"),
+    );
+    expect(done.type).toBe("completed");
+    first.manager.cancel(job.jobId);
+  });
+
   it("a cancel naming the attempt in hand stops it", async () => {
     const runner = await start({ progressIntervalMs: 10 });
     const job = makeJob({ attempt: 3 });
