@@ -3,6 +3,8 @@
  * (transitions.ts), its event log, dispatch with retries, and the lease: the single alarm is either "dispatch now"
  * or "the runner's lease runs out then" — every sign of life from the runner pushes it forward, and when it fires
  * the attempt is presumed dead and the job is re-dispatched (attempt + 1), resuming from the deepest phase it has.
+ * A runner attempt's lease alarm fires earlier, once it missed two keep-alives: the runner is probed, and a runner
+ * proven gone is re-dispatched at once (liveness.ts).
  * Events of the superseded attempt are refused from then on, so a job never completes (or is billed) twice.
  */
 import { DurableObject } from "cloudflare:workers";
