@@ -19,6 +19,7 @@ import {
   testEnv,
   uniquePrompt,
   waitFor,
+  waitForStatus,
 } from "./jobsHelpers";
 
 const FUNDS = 1_000_000;
@@ -170,6 +171,8 @@ describe("links and runner callbacks come from PUBLIC_BASE_URL only", () => {
     const sent = await waitFor("dispatch", async () => (await runnerLog(prompt)).jobs[0]);
     expect(sent.job.callbackUrl.startsWith(`${base}/internal/`)).toBe(true);
     expect(sent.job.uploadUrl.startsWith(`${base}/internal/`)).toBe(true);
+    // The runner's events and uploads reached the worker there.
+    expect((await waitForStatus(acct.key, job.id, ["succeeded", "failed"])).status).toBe("succeeded");
   });
 
   it("a worker without one refuses to take jobs, with a clear error, and stores nothing", async () => {
