@@ -26,6 +26,7 @@ if HAVE:
     from sdxl_bundle.contract import ExportSignature, ExportTensor
     from sdxl_bundle.contract import SDXL_DIMS, export_plan
     from sdxl_bundle.shapes import residual_shapes
+    from sdxl_bundle.case_files import read_cases
     from sdxl_bundle.smoke import Report, make_inputs, metrics, save_case, unet_fill
     from sdxl_bundle.torch_attention import (
         AttentionRecorder,
@@ -232,6 +233,12 @@ class SmokeHelpers(unittest.TestCase):
         self.assertEqual(len(r.failures), 2)
         self.assertTrue(lines[1].startswith("  FAIL b: rel_l2 0.1 (limit 0.01)"))
 
+    def test_the_dry_run_lists_the_build_steps(self):
+        import build_bundle
+        from sdxl_bundle import steps
+
+        self.assertEqual(tuple(s.name for s in steps.STEPS), build_bundle.STEP_NAMES)
+
     def test_metrics_take_torch_half_tensors(self):
         a = torch.tensor([1.0, 2.0], dtype=torch.float16)
         self.assertEqual(metrics(a, torch.tensor([1.0, 2.5]))["max_abs"], 0.5)
@@ -250,11 +257,14 @@ class SmokeHelpers(unittest.TestCase):
         self.assertTrue(torch.equal(x["sample"], again["sample"]))
         with tempfile.TemporaryDirectory() as d:
             path = save_case(Path(d), "unet-0", x, {"out_sample": x["sample"] * 2})
-            data = np.load(path)
-            self.assertEqual(data["in__sample"].dtype, np.float16)
-            self.assertEqual(data["in__timestep"].dtype, np.float32)
-            self.assertEqual(data["out__out_sample"].dtype, np.float32)
-            self.assertEqual(path.name, "unet-0.npz")
+            self.assertEqual(path.name, "unet-0")
+            self.assertTrue((path / "manifest.json").is_file())
+            inputs, expected = read_cases(Path(d) / "cases")["unet-0"]
+            self.assertEqual(inputs["sample"].dtype, np.float16)
+            self.assertEqual(inputs["timestep"].dtype, np.float32)
+            self.assertEqual(expected["out_sample"].dtype, np.float32)
+            np.testing.assert_array_equal(inputs["sample"], x["sample"].numpy())
+            np.testing.assert_array_equal(expected["out_sample"], (x["sample"] * 2).float().numpy())
 
 
 if __name__ == "__main__":
