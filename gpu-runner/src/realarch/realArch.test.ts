@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { OnnxModels } from "../models/index";
+import { loadOnnxModels, type OnnxModels } from "../models/index";
 import { runAccDiffusion } from "../pipeline/accdiffusion";
 import { type ExportedBundle, openRealArchBundle, REPO_ROOT, realArchRoot } from "./exportBundle";
 import { checkExportCases, checkTokenizerIds } from "./exportCases";
