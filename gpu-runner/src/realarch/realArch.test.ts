@@ -150,7 +150,7 @@ describe.skipIf(!present)("the tiny real-architecture SDXL, exported by tools/sd
       const bytes = (x: Float32Array) => Buffer.from(x.buffer, x.byteOffset, x.byteLength);
       expect(a.phases[a.phases.length - 1].calls.controlnetBatchSizes.length).toBeGreaterThan(0);
       expect(a.phases.length).toBe(b.phases.length);
-      a.phases.forEach((p, i) => expect(bytes(p.latents).equals(bytes(b.phases[i].latents))).toBe(true));
+      for (const [i, p] of a.phases.entries()) expect(bytes(p.latents).equals(bytes(b.phases[i].latents))).toBe(true);
       expect(Buffer.from(a.image.data).equals(Buffer.from(b.image.data))).toBe(true);
     } finally {
       await separate.dispose();
