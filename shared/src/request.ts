@@ -3,6 +3,7 @@
  * validated strictly (unknown fields are rejected) and resolved to a complete parameter set.
  */
 import { z } from "zod";
+import { DELIVERY_FIELDS } from "./delivery";
 import { type PhasePlan, planPhases } from "./phasePlan";
 
 /** Size limits. The base resolution comes from the model bundle (1024 for SDXL). */
@@ -121,6 +122,8 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
         .optional(),
       /** Reproduce the reference implementation's known defects bit for bit (see README). */
       referenceCompat: z.boolean().optional(),
+      // Delivery metadata, not render parameters (delivery.ts): resolveRequest drops them, no cache key sees them.
+      ...DELIVERY_FIELDS,
     })
     .superRefine((r, ctx) => {
       const long = Math.max(r.width, r.height);
@@ -150,6 +153,9 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
       const end = r.controlGuidanceEnd ?? REQUEST_DEFAULTS.controlGuidanceEnd;
       if (start > end) {
         ctx.addIssue({ code: "custom", path: ["controlGuidanceStart"], message: "must not exceed controlGuidanceEnd" });
+      }
+      if (r.webhook_events !== undefined && r.webhook === undefined) {
+        ctx.addIssue({ code: "custom", path: ["webhook_events"], message: "needs `webhook`" });
       }
     });
 }
