@@ -165,6 +165,24 @@ describe("webhook delivery", () => {
     expect((await api("GET", `/v1/images/${job.id}/webhooks`, { key: other.key })).status).toBe(404);
   });
 
+  it("tells of a job the cache answered at once (200) too: completed, no phases it did not compute", async () => {
+    const { acct, secret, name, url } = await hooked("cached");
+    const prompt = uniquePrompt("hook cached");
+    const seed = seedOf();
+    const first = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body2x(prompt, seed) }), 202);
+    expect((await waitForStatus(acct.key, first.id, ["succeeded", "failed"])).status).toBe("succeeded");
+    const body = body2x(prompt, seed, { webhook: url, webhook_events: ["phase", "completed"] });
+    const hit = await expectJob(await api("POST", "/v1/images", { key: acct.key, body }), 200);
+    expect(hit.dispatched).toBe(false);
+    const [r] = await waitFor("delivery", async () => {
+      const got = await received(name);
+      return got.length >= 1 ? got : null;
+    });
+    expect(() => new Webhook(secret).verify(r.body, r.headers)).not.toThrow();
+    expect(payload(r)).toMatchObject({ type: "job.completed", data: { job: { id: hit.id, status: "succeeded" } } });
+    expect(await received(name)).toHaveLength(1);
+  });
+
   it("retries after a 500 with the same event id, signed anew", async () => {
     const { acct, secret, name, url } = await hooked("retry");
     await hookScenario(name, { failFirst: 1, status: 500 });
