@@ -56,6 +56,16 @@ class RunnerError(RuntimeError):
     pass
 
 
+# A failure another attempt may not meet (the runner died, went silent, or said so): the prediction's error starts
+# with this, and the worker dispatches the job again instead of failing it (worker/src/jobs/replicateUpdate.ts).
+RETRYABLE = "retryable: "
+
+
+class RetryableRunnerError(RunnerError):
+    def __init__(self, reason: str):
+        super().__init__(RETRYABLE + reason)
+
+
 # ---- the runner protocol's request signature (shared/src/signing.ts) ----------------------------------------------
 
 
@@ -356,9 +366,9 @@ class Predictor(BasePredictor):
                 e = j.events.get(timeout=1)
             except queue.Empty:
                 if self.proc.poll() is not None:
-                    raise RunnerError(f"the runner exited ({self.proc.returncode}): {self._log_tail()}") from None
+                    raise RetryableRunnerError(f"the runner exited ({self.proc.returncode}): {self._log_tail()}") from None
                 if time.time() - last_event > SILENCE_TIMEOUT_S:
-                    raise RunnerError(f"the runner said nothing for {SILENCE_TIMEOUT_S:.0f} s") from None
+                    raise RetryableRunnerError(f"the runner said nothing for {SILENCE_TIMEOUT_S:.0f} s") from None
                 continue
             last_event = time.time()
             kind = e.get("type")
@@ -373,7 +383,8 @@ class Predictor(BasePredictor):
             elif kind == "completed":
                 return self._output(j, artifacts, e)
             elif kind == "failed":
-                raise RunnerError(f"the runner failed: {e.get('reason')}")
+                reason = f"the runner failed: {e.get('reason')}"
+                raise RetryableRunnerError(reason) if e.get("retryable") else RunnerError(reason)
             elif kind == "cancelled":
                 raise RunnerError("the runner cancelled the job")
 

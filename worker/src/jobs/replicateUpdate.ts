@@ -27,6 +27,8 @@ export interface SynthEvent {
 }
 
 const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
+/** gpu-runner/cog/predict.py RETRYABLE. */
+const RETRYABLE_PREFIX = "retryable: ";
 
 async function download(url: string): Promise<Uint8Array> {
   const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
@@ -57,16 +59,11 @@ export async function predictionEvents(
     return [{ event: { ...base, type: "progress", phase, step: pr.current, steps: Math.max(1, pr.total), percent } }];
   }
   if (status === "failed") {
-    return [
-      {
-        event: {
-          ...base,
-          type: "failed",
-          reason: `replicate: ${String(p.error ?? "prediction failed")}`.slice(0, 2000),
-          retryable: false,
-        },
-      },
-    ];
+    const error = String(p.error ?? "prediction failed");
+    // The predictor marks what another attempt may not meet (its runner died or went silent): dispatched again.
+    const retryable = error.startsWith(RETRYABLE_PREFIX);
+    const reason = `replicate: ${retryable ? error.slice(RETRYABLE_PREFIX.length) : error}`.slice(0, 2000);
+    return [{ event: { ...base, type: "failed", reason, retryable } }];
   }
   if (status === "cancelled") return [{ event: { ...base, type: "cancelled", phasesCompleted: [...s.phasesDone] } }];
   if (status !== "succeeded") return [];
