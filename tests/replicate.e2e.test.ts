@@ -192,3 +192,31 @@ describe("client webhooks end to end", () => {
     expect(replicate.created).toHaveLength(1);
   });
 });
+
+describe("cancel through Replicate", () => {
+  it("a DELETE cancels the prediction, which cancels the job at the runner", async () => {
+    const body = { prompt: DEMO_PROMPT, width: 4 * BASE, height: 4 * BASE, seed: SEED + 1, steps: STEPS };
+    const { status, job } = await api.submit(body, "replicate-cancel");
+    expect(status).toBe(202);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const v = await api.job(job.id);
+      if (v.status === "running" && v.progress.step !== null) break;
+      if (Date.now() > deadline) throw new Error(`job ${job.id} did not start in time (${v.status})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const cancelled = (await api.json<JobView>("DELETE", `/v1/images/${job.id}`, [200])).body;
+    expect(cancelled.status).toBe("cancelled");
+    const p = replicate.predictions[replicate.predictions.length - 1];
+    expect(JSON.parse(String(p.input.job)).jobId).toBe(job.id);
+    const until = Date.now() + 60_000;
+    while (p.status !== "canceled" && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    // Replicate cancelled the running prediction (predict.py then cancels the job at its runner: gpu-runner/cog/tests).
+    expect(p.status).toBe("canceled");
+    expect(replicate.cancels).toContain(p.id);
+    expect(p.output).toBeNull();
+    const after = await api.job(job.id);
+    expect(after.status).toBe("cancelled");
+    expect(after.billing.charged).toBeLessThan(after.quote.price);
+  });
+});

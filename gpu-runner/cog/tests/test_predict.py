@@ -3,7 +3,8 @@ gpu-runner/cog/predict.py against a real `accdiff serve` (CPU, the toy world, wh
 with the stand-in `cog` module of tests/standin (Cog itself cannot be installed here). Checked: a RunnerJob renders
 to the final image and one image per phase at their true sizes, progress is printed in the tqdm form Replicate's
 progress parser reads, a malformed job is refused with a readable error, and a cancel (Cog's CancelationException,
-raised by SIGUSR1 as Cog's runtime does for sync predictors) stops the job at the runner.
+raised by SIGUSR1 as Cog's runtime does for sync predictors) stops the job at the runner, and a runner that dies
+mid-job fails the prediction as retryable (the worker dispatches the job again).
 """
 
 import io
@@ -124,6 +125,18 @@ class PredictorAgainstRunner(unittest.TestCase):
         # The runner takes the next prediction as before.
         out = run_prediction(self.predictor, {"job": runner_job("cogtest-after-cancel", {"prompt": PROMPT, "width": 512, "height": 512, "steps": 2, "seed": 5})})
         self.assertEqual(png_size(out.final_image), (512, 512))
+
+    def test_d_a_dead_runner_fails_the_prediction_as_retryable(self):
+        # Last: the runner is killed mid-job (the predictor is not usable afterwards).
+        class KillOnFirstProgress(io.StringIO):
+            def write(inner, s):
+                if "%|" in s and self.predictor.proc.poll() is None:
+                    self.predictor.proc.kill()
+                return super().write(s)
+
+        job = runner_job("cogtest-killed", {"prompt": PROMPT, "width": 1024, "height": 1024, "steps": 4, "seed": 6})
+        with redirect_stdout(KillOnFirstProgress()), self.assertRaisesRegex(predict.RunnerError, r"^retryable: the runner exited"):
+            run_prediction(self.predictor, {"job": job})
 
 
 if __name__ == "__main__":
