@@ -14,8 +14,6 @@ Replicate webhook path the worker already has, and this container needs no route
 signed resume and image links the job may carry. A cancel of the prediction cancels the job at the runner.
 """
 
-import hashlib
-import hmac
 import json
 import os
 import queue
@@ -23,24 +21,25 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import List, Optional
 
 from cog import BaseModel, BasePredictor, CancelationException, Input, Path
+
+# Cog loads this file by path: its siblings are importable once its folder is on the path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bundle_source import prepare_bundle  # noqa: E402
+from runner_protocol import Sink, SinkJob, sign_request  # noqa: E402
 
 # The repository (the Cog image's /src): gpu-runner/cog/predict.py -> ../..
 APP_DIR = os.environ.get("ACCDIFF_APP_DIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 READY_TIMEOUT_S = float(os.environ.get("ACCDIFF_READY_TIMEOUT_S", "900"))
 # A job whose runner says nothing for this long is given up on (the runner repeats itself every minute at least).
 SILENCE_TIMEOUT_S = float(os.environ.get("ACCDIFF_SILENCE_TIMEOUT_S", "300"))
-SIGNATURE_WINDOW_S = 300
 
 
 class Output(BaseModel):
@@ -66,168 +65,6 @@ class RetryableRunnerError(RunnerError):
         super().__init__(RETRYABLE + reason)
 
 
-# ---- the runner protocol's request signature (shared/src/signing.ts) ----------------------------------------------
-
-
-def _canonical(method: str, path: str, timestamp: str, nonce: str, body_sha256: str) -> str:
-    return f"v1\n{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{body_sha256}"
-
-
-def sign_request(secret: str, method: str, path: str, body: bytes) -> dict:
-    timestamp = str(int(time.time()))
-    nonce = secrets.token_hex(16)
-    message = _canonical(method, path, timestamp, nonce, hashlib.sha256(body).hexdigest())
-    sig = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-    return {"x-accdiff-timestamp": timestamp, "x-accdiff-nonce": nonce, "x-accdiff-signature": f"v1={sig}"}
-
-
-def verify_request(secret: str, method: str, path: str, body_sha256: str, headers) -> bool:
-    ts, nonce, sig = (headers.get(h) for h in ("x-accdiff-timestamp", "x-accdiff-nonce", "x-accdiff-signature"))
-    if not ts or not nonce or not sig or not ts.isdigit() or abs(time.time() - int(ts)) > SIGNATURE_WINDOW_S:
-        return False
-    expected = hmac.new(secret.encode(), _canonical(method, path, ts, nonce, body_sha256).encode(), hashlib.sha256)
-    return hmac.compare_digest(f"v1={expected.hexdigest()}", sig)
-
-
-# ---- the sink: the runner's events and uploads for the jobs in flight ----------------------------------------------
-
-
-class _Job:
-    def __init__(self, job_id: str, attempt: int, folder: str):
-        self.job_id, self.attempt, self.folder = job_id, attempt, folder
-        self.events: "queue.Queue[dict]" = queue.Queue()
-        self.next_seq = 0
-        self.uploads = {}  # relative key -> file path
-
-
-class _Sink:
-    def __init__(self, secret: str):
-        self.secret = secret
-        self.jobs = {}
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args):  # quiet: what matters is printed by predict()
-                pass
-
-            def _answer(self, status: int, body: Optional[dict] = None):
-                data = json.dumps(body or {}).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _read(self) -> Optional[bytes]:
-                length = self.headers.get("content-length")
-                if length is None or not length.isdigit():
-                    return None
-                return self.rfile.read(int(length))
-
-            def do_POST(self):
-                sink.handle(self, "POST")
-
-            def do_PUT(self):
-                sink.handle(self, "PUT")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def open(self, job_id: str, attempt: int, folder: str) -> _Job:
-        with self.lock:
-            j = self.jobs[(job_id, attempt)] = _Job(job_id, attempt, folder)
-            return j
-
-    def close(self, j: _Job):
-        with self.lock:
-            self.jobs.pop((j.job_id, j.attempt), None)
-
-    def handle(self, h, method: str):
-        body = h._read()
-        if body is None:
-            return h._answer(411, {"title": "Length required"})
-        path = h.path
-        if not verify_request(self.secret, method, path, hashlib.sha256(body).hexdigest(), h.headers):
-            return h._answer(401, {"title": "Unauthorized"})
-        parts = urllib.parse.urlsplit(path).path.strip("/").split("/")
-        # /jobs/<id>/<attempt>/events   /jobs/<id>/<attempt>/artifacts/<kind>/<name>
-        if len(parts) < 4 or parts[0] != "jobs" or not parts[2].isdigit():
-            return h._answer(404, {"title": "Not found"})
-        with self.lock:
-            j = self.jobs.get((parts[1], int(parts[2])))
-        if j is None:
-            # The prediction ended (or never was): the runner should stop working on it.
-            return h._answer(410, {"title": "Gone"})
-        if method == "POST" and parts[3:] == ["events"]:
-            try:
-                event = json.loads(body)
-            except ValueError:
-                return h._answer(400, {"title": "Malformed JSON"})
-            seq = event.get("seq")
-            if isinstance(seq, int) and seq >= j.next_seq:
-                j.next_seq = seq + 1
-                j.events.put(event)
-            return h._answer(200, {"result": "applied"})
-        if method == "PUT" and len(parts) == 6 and parts[3] == "artifacts":
-            kind, name = parts[4], parts[5]
-            if not all(c.isalnum() or c in "._-" for c in kind + name):
-                return h._answer(400, {"title": "Bad artifact name"})
-            target = os.path.join(j.folder, f"{kind}--{name}")
-            with open(target, "wb") as f:
-                f.write(body)
-            j.uploads[f"{kind}/{name}"] = target
-            return h._answer(201, {"key": f"{kind}/{name}", "bytes": len(body)})
-        return h._answer(404, {"title": "Not found"})
-
-
-# ---- the bundle ---------------------------------------------------------------------------------------------------
-
-
-def _bundle_root(folder: str) -> str:
-    """The folder holding bundle.json inside an extracted archive (at its top or one level down)."""
-    if os.path.isfile(os.path.join(folder, "bundle.json")):
-        return folder
-    for entry in sorted(os.listdir(folder)):
-        sub = os.path.join(folder, entry)
-        if os.path.isfile(os.path.join(sub, "bundle.json")):
-            return sub
-    raise RunnerError(f"no bundle.json in {folder}")
-
-
-def prepare_bundle(weights) -> Optional[str]:
-    """A local bundle folder from `weights` / BUNDLE_URL / BUNDLE_DIR, or None for the runner's toy world."""
-    source = str(weights) if weights else os.environ.get("BUNDLE_URL") or os.environ.get("BUNDLE_DIR") or ""
-    if not source:
-        return None
-    if os.path.isdir(source):
-        return _bundle_root(source)
-    target = os.environ.get("ACCDIFF_BUNDLE_CACHE") or os.path.join(tempfile.gettempdir(), "accdiff-bundle")
-    if os.path.isfile(os.path.join(target, ".complete")):
-        return _bundle_root(target)
-    shutil.rmtree(target, ignore_errors=True)
-    os.makedirs(target)
-    archive = source
-    if urllib.parse.urlsplit(source).scheme in ("http", "https"):
-        archive = os.path.join(target, ".download")
-        print(f"bundle: downloading {urllib.parse.urlsplit(source).netloc}...", flush=True)
-        with urllib.request.urlopen(source, timeout=60) as res, open(archive, "wb") as f:
-            shutil.copyfileobj(res, f, 1 << 20)
-    with tarfile.open(archive) as tar:
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(target, filter="data")
-        else:  # Python < 3.11.4: refuse what the data filter would
-            for m in tar.getmembers():
-                if m.name.startswith("/") or ".." in m.name.split("/") or m.issym() or m.islnk():
-                    raise RunnerError(f"unsafe path in the bundle archive: {m.name}")
-            tar.extractall(target)
-    if archive != source:
-        os.remove(archive)
-    open(os.path.join(target, ".complete"), "w").close()
-    return _bundle_root(target)
-
-
 # ---- the predictor ------------------------------------------------------------------------------------------------
 
 
@@ -240,7 +77,7 @@ def _progress_line(e: dict) -> str:
 class Predictor(BasePredictor):
     def setup(self, weights: Optional[Path] = None) -> None:
         self.secret = secrets.token_hex(32)
-        self.sink = _Sink(self.secret)
+        self.sink = Sink(self.secret)
         self.work = tempfile.mkdtemp(prefix="accdiff-cog-")
         bundle = prepare_bundle(weights)
         cli = os.path.join(APP_DIR, "gpu-runner", "bin", "accdiff.mjs")
@@ -358,7 +195,7 @@ class Predictor(BasePredictor):
             time.sleep(delay)
         return status, answer
 
-    def _follow(self, j: _Job) -> Output:
+    def _follow(self, j: SinkJob) -> Output:
         artifacts = []
         last_event = time.time()
         while True:
@@ -388,7 +225,7 @@ class Predictor(BasePredictor):
             elif kind == "cancelled":
                 raise RunnerError("the runner cancelled the job")
 
-    def _output(self, j: _Job, artifacts: list, completed: dict) -> Output:
+    def _output(self, j: SinkJob, artifacts: list, completed: dict) -> Output:
         def file_of(a: dict) -> Path:
             path = j.uploads.get(a["key"])
             if not path:
@@ -415,7 +252,7 @@ class Predictor(BasePredictor):
             summary=json.dumps(summary),
         )
 
-    def _cancel(self, j: _Job) -> None:
+    def _cancel(self, j: SinkJob) -> None:
         """Tells the runner to stop and waits a little for it to confirm (the prediction is cancelled either way)."""
         self._call("POST", f"/v1/jobs/{j.job_id}/cancel")
         deadline = time.time() + 10

@@ -26,7 +26,7 @@ cp package.json package-lock.json .npmrc "$out/"
 cp gpu-runner/cog/cog.yaml "$out/cog.yaml"
 cp -r shared/package.json shared/src "$out/shared/"
 cp -r gpu-runner/package.json gpu-runner/bin gpu-runner/src "$out/gpu-runner/"
-cp gpu-runner/cog/predict.py "$out/gpu-runner/cog/"
+cp gpu-runner/cog/*.py "$out/gpu-runner/cog/"
 # npm ci checks the lockfile against every workspace's manifest; nothing of the worker is installed.
 cp worker/package.json "$out/worker/"
 find "$out" -name '*.test.ts' -delete

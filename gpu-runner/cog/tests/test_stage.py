@@ -21,7 +21,7 @@ class Stage(unittest.TestCase):
             self.assertIsNotNone(predictor)
             with open(os.path.join(out, predictor.group(1))) as f:
                 self.assertIn(f"class {predictor.group(2)}(BasePredictor)", f.read())
-            for path in ("gpu-runner/bin/accdiff.mjs", "gpu-runner/src/cli/main.ts", "shared/src/index.ts", "package-lock.json", ".npmrc"):
+            for path in ("gpu-runner/cog/bundle_source.py", "gpu-runner/cog/runner_protocol.py", "gpu-runner/bin/accdiff.mjs", "gpu-runner/src/cli/main.ts", "shared/src/index.ts", "package-lock.json", ".npmrc"):
                 self.assertTrue(os.path.exists(os.path.join(out, path)), path)
             self.assertFalse(any(name.endswith(".test.ts") for _, _, files in os.walk(out) for name in files))
             self.assertFalse(os.path.exists(os.path.join(out, "worker", "src")))
