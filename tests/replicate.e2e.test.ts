@@ -90,7 +90,7 @@ beforeAll(async () => {
       REPLICATE_MODEL: "accdiff/accdiff-runner",
       REPLICATE_WEBHOOK_SECRET: WEBHOOK_SECRET,
       // The local-dev webhook policy (loopback receivers), with a quick retry.
-      WEBHOOK_ALLOW_LOOPBACK: "true",
+      LOCAL_DEV: "true",
       WEBHOOK_RETRY_SECONDS: "1,1",
     },
   });

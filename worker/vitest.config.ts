@@ -38,7 +38,7 @@ export default defineConfig({
             MAX_UPLOAD_BYTES: "262144",
             MAX_UPLOAD_PIXELS: "262144",
             // Local-dev webhook policy (loopback receivers allowed), a DoH fake, and quick retries.
-            WEBHOOK_ALLOW_LOOPBACK: "true",
+            LOCAL_DEV: "true",
             WEBHOOK_DNS_URL: `${fake}/dns-query`,
             WEBHOOK_RETRY_SECONDS: "1,1,1",
           },

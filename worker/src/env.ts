@@ -26,8 +26,13 @@ export interface Env {
   /** Defaults to https://api.replicate.com/v1 (tests point it at a fake on loopback). */
   REPLICATE_API_BASE?: string;
   ADMIN_TOKEN: string;
-  /** Where runners and Replicate reach this worker (callbacks, uploads, artifact downloads). */
+  /**
+   * Where clients, runners and Replicate reach this worker (links, callbacks, uploads, artifact downloads). Required:
+   * never taken from the request's Host (http/publicBase.ts).
+   */
   PUBLIC_BASE_URL?: string;
+  /** "true" only in `.dev.vars`: without PUBLIC_BASE_URL, a request to a loopback address uses its own origin. */
+  LOCAL_DEV?: string;
   /** Signs short-lived download URLs. */
   URL_SIGNING_SECRET: string;
   RATE_LIMIT_BURST?: string;
@@ -41,6 +46,11 @@ export interface Env {
   MAX_SIDE?: string;
   /** A running job whose runner says nothing for this long is re-dispatched. */
   LEASE_SECONDS?: string;
+  /**
+   * How often a runner repeats itself while it holds a job (sent in every RunnerJob). A runner that misses two of
+   * these keep-alives is probed, and re-dispatched from when the probe proves it dead (jobs/liveness.ts).
+   */
+  HEARTBEAT_SECONDS?: string;
   /** Dispatch attempts (runner crashes) before a job fails. */
   MAX_ATTEMPTS?: string;
   /** How long a runner may take to answer a dispatch or a cancel (default 10000). */
@@ -48,8 +58,6 @@ export interface Env {
   /** Limits on what a client may send. */
   MAX_UPLOAD_BYTES?: string;
   MAX_UPLOAD_PIXELS?: string;
-  /** "true" only in local development: webhooks may go to loopback addresses, over plain HTTP. */
-  WEBHOOK_ALLOW_LOOPBACK?: string;
   /** DNS-over-HTTPS (JSON) resolver that webhook hosts are checked with (default Cloudflare's). */
   WEBHOOK_DNS_URL?: string;
   /** Seconds between webhook attempts, comma-separated (one retry per entry). */
@@ -73,6 +81,7 @@ export interface WorkerConfig {
   bundleHash: string;
   limits: RequestLimits;
   leaseMs: number;
+  heartbeatMs: number;
   maxAttempts: number;
   dispatchTimeoutMs: number;
   maxUploadBytes: number;
@@ -103,6 +112,7 @@ export function configOf(env: Env): WorkerConfig {
       maxSide: int(env.MAX_SIDE, DEFAULT_LIMITS.maxSide, baseResolution, DEFAULT_LIMITS.hardMaxSide),
     },
     leaseMs: int(env.LEASE_SECONDS, 180, 1, 86_400) * 1000,
+    heartbeatMs: int(env.HEARTBEAT_SECONDS, 10, 1, 600) * 1000,
     maxAttempts: int(env.MAX_ATTEMPTS, 4, 1, 100),
     dispatchTimeoutMs: int(env.DISPATCH_TIMEOUT_MS, 10_000, 100, 120_000),
     maxUploadBytes: int(env.MAX_UPLOAD_BYTES, 20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
@@ -121,7 +131,8 @@ function webhookConfigOf(env: Env): WebhookConfig {
       : raw.split(",").map((v) => int(v.trim(), 0, 1, 86_400));
   if (retrySeconds.length > 20) throw new Error("WEBHOOK_RETRY_SECONDS: at most 20 retries");
   return {
-    allowLoopback: env.WEBHOOK_ALLOW_LOOPBACK === "true",
+    // Local development (LOCAL_DEV, .dev.vars only) may call webhooks back on loopback, over plain HTTP.
+    allowLoopback: env.LOCAL_DEV === "true",
     dnsUrl: env.WEBHOOK_DNS_URL || "https://cloudflare-dns.com/dns-query",
     retrySeconds,
     timeoutMs: int(env.WEBHOOK_TIMEOUT_MS, 10_000, 100, 60_000),
@@ -133,11 +144,4 @@ export function runnerUrls(env: Env): string[] {
   return env.RUNNER_URLS.split(",")
     .map((s) => s.trim().replace(/\/+$/, ""))
     .filter((s) => s.length > 0);
-}
-
-/** Base URL for callbacks; falls back to the request's own origin (wrangler dev without configuration). */
-export function publicBase(env: Env, requestUrl?: string): string {
-  if (env.PUBLIC_BASE_URL) return env.PUBLIC_BASE_URL.replace(/\/+$/, "");
-  if (requestUrl) return new URL(requestUrl).origin;
-  throw new Error("PUBLIC_BASE_URL is not configured");
 }

@@ -276,7 +276,7 @@ describe("webhook address policy", () => {
       expect(p.errors[0].path, url).toBe("webhook");
       expect(p.errors[0].message, url).toContain(why);
     }
-    const production = { WEBHOOK_ALLOW_LOOPBACK: undefined };
+    const production = { LOCAL_DEV: undefined };
     for (const url of [`${FAKE}/hooks/x`, "https://127.0.0.1/hook", "https://loop.hooks.test/hook"]) {
       const p = await refused(acct.key, url, production);
       expect(p.errors[0].message, url).toMatch(/loopback|https/);

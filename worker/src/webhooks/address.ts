@@ -2,7 +2,7 @@
  * Where a webhook may be sent: HTTPS to a host whose every address is public. IP literals are classified directly;
  * host names are resolved over DNS-over-HTTPS (JSON API) and every A/AAAA answer is classified, at submission and
  * again before each delivery (a name may be re-pointed at an internal address after it was accepted). Loopback is
- * allowed, over plain HTTP too, only when the configuration says so (local development: WEBHOOK_ALLOW_LOOPBACK).
+ * allowed, over plain HTTP too, only when the configuration says so (local development: LOCAL_DEV=true).
  */
 
 export type AddressClass = "public" | "loopback" | "private" | "link-local" | "reserved";
