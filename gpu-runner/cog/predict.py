@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import List, Optional
 
@@ -254,7 +255,8 @@ class Predictor(BasePredictor):
 
     def _cancel(self, j: SinkJob) -> None:
         """Tells the runner to stop and waits a little for it to confirm (the prediction is cancelled either way)."""
-        self._call("POST", f"/v1/jobs/{j.job_id}/cancel")
+        # The runner's attempt-scoped cancel (shared/src/runnerApi.ts): it stops this attempt and no other.
+        self._call("POST", f"/v1/jobs/{urllib.parse.quote(j.job_id, safe='')}/attempts/{j.attempt}/cancel")
         deadline = time.time() + 10
         while time.time() < deadline:
             try:

@@ -119,7 +119,7 @@ class PredictorAgainstRunner(unittest.TestCase):
                 run_prediction(self.predictor, {"job": runner_job(job_id, {"prompt": PROMPT, "width": 2048, "height": 2048, "steps": 4, "seed": 5})})
         finally:
             signal.signal(signal.SIGUSR1, previous)
-        status, record = self.predictor._call("GET", f"/v1/jobs/{job_id}")
+        status, record = self.predictor._call("GET", f"/v1/jobs/{job_id}/attempts/1")
         self.assertEqual(status, 200)
         self.assertEqual(record["status"], "cancelled")
         # The runner takes the next prediction as before.
