@@ -183,6 +183,29 @@ describe("webhook delivery", () => {
     expect(await received(name)).toHaveLength(1);
   });
 
+  it("delivers the events of one transition in order: a phase before the end (Replicate's completion)", async () => {
+    const { acct, name, url } = await hooked("one-transition");
+    const body = body2x(uniquePrompt("hook replicate"), seedOf(), {
+      webhook: url,
+      webhook_events: ["phase", "completed"],
+    });
+    const res = await api("POST", "/v1/images", {
+      key: acct.key,
+      body,
+      envOverride: { DISPATCH_BACKEND: "replicate" },
+    });
+    const job = await expectJob(res, 202);
+    expect((await waitForStatus(acct.key, job.id, ["succeeded", "failed"])).status).toBe("succeeded");
+    const got = await waitFor("two deliveries", async () => {
+      const r = await received(name);
+      return r.length >= 2 ? r : null;
+    });
+    expect(got.map((r) => [payload(r).type, payload(r).data.phase ?? null])).toEqual([
+      ["job.phase", 2],
+      ["job.completed", null],
+    ]);
+  });
+
   it("retries after a 500 with the same event id, signed anew", async () => {
     const { acct, secret, name, url } = await hooked("retry");
     await hookScenario(name, { failFirst: 1, status: 500 });

@@ -21,6 +21,8 @@ export interface WebhookDelivery {
   url: string;
   body: string;
   createdAt: number;
+  /** Position among the events of one transition (phases before the end), for the delivery order. */
+  order?: number;
   attempts: number;
   state: "pending" | "delivered" | "failed";
   /** When the next attempt is due (pending only). */
@@ -63,7 +65,7 @@ export class WebhookOutbox {
     const events = transitionEvents(prev, s);
     if (events.length === 0 || !s.webhook) return;
     let queued = false;
-    for (const e of events) {
+    for (const [order, e] of events.entries()) {
       const id = eventId(s.id, e);
       if (await this.storage.get(PREFIX + id)) continue;
       const d: WebhookDelivery = {
@@ -75,6 +77,7 @@ export class WebhookOutbox {
         url: s.webhook.url,
         body: await payloadOf(s, e, this.env.URL_SIGNING_SECRET, now),
         createdAt: now,
+        order,
         attempts: 0,
         state: "pending",
         nextAt: now,
@@ -90,7 +93,7 @@ export class WebhookOutbox {
 
   async list(): Promise<WebhookDelivery[]> {
     const all = await this.storage.list<WebhookDelivery>({ prefix: PREFIX });
-    return [...all.values()].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+    return [...all.values()].sort((a, b) => a.createdAt - b.createdAt || (a.order ?? 0) - (b.order ?? 0));
   }
 
   /** Sends every delivery that is due, in the order the events happened, then asks for the next retry's alarm. */
