@@ -1,4 +1,5 @@
 export * from "./cacheKeys";
+export * from "./delivery";
 export * from "./phasePlan";
 export * from "./prices";
 export * from "./problem";

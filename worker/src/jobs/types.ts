@@ -2,7 +2,15 @@
  * A job's persistent state, kept by its JobDO (one Durable Object per job, so every transition is serialised and
  * strongly consistent). Public representations are derived from it in routes/; money lives in the AccountDO.
  */
-import type { ArtifactKind, ImageFormat, JobStatus, Quote, ResolvedRequest, RunnerEvent } from "@accdiff/shared";
+import type {
+  ArtifactKind,
+  ImageFormat,
+  JobStatus,
+  Quote,
+  ResolvedRequest,
+  RunnerEvent,
+  WebhookRequest,
+} from "@accdiff/shared";
 import type { BlobRef } from "../cache/records";
 
 /** A stored blob the job can serve: computed by one of its attempts, or reused from the cache. */
@@ -103,6 +111,8 @@ export interface JobState {
   webhookIds: string[];
   /** Number of applied events in the event log (storage keys `log:<n>`). */
   logLength: number;
+  /** Where the client wants to be called back (webhooks/); absent in states saved before webhooks existed. */
+  webhook?: WebhookRequest | null;
 }
 
 export function isFinished(s: Pick<JobState, "status">): boolean {
