@@ -4,6 +4,7 @@
  * sampling parameters, and on the base frame (aspect) — not on the final size or any upscale parameter, so a 2048 and
  * a 4096 render share it. Level k (upscaling phase k) adds every upscale parameter and k.
  */
+import { referenceQuirks } from "./referenceQuirks";
 import type { ResolvedRequest } from "./request";
 
 /** JSON with object keys sorted recursively; numbers as JSON writes them; undefined fields dropped. */
@@ -50,7 +51,7 @@ export function phase1Inputs(bundleHash: string, r: ResolvedRequest) {
     referenceCompat: r.referenceCompat,
     // The reference conditions every phase on the final size (SDXL time ids), so in compat mode nothing is shared
     // across final sizes; by default each phase is conditioned on its own size and phase 1 depends on the aspect only.
-    ...(r.referenceCompat ? { finalSize: [r.width, r.height] } : {}),
+    ...(referenceQuirks(r.referenceCompat).finalSizeTimeIds ? { finalSize: [r.width, r.height] } : {}),
   };
 }
 

@@ -3,5 +3,6 @@ export * from "./phasePlan";
 export * from "./prices";
 export * from "./problem";
 export * from "./protocol";
+export * from "./referenceQuirks";
 export * from "./request";
 export * from "./signing";

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type PhasePlan, planPhases } from "./phasePlan";
+import { referenceQuirks } from "./referenceQuirks";
 
 /** Size limits. The base resolution comes from the model bundle (1024 for SDXL). */
 export interface RequestLimits {
@@ -277,7 +278,7 @@ export function requestPlan(
     vaeScaleFactor,
     progressive: r.switches.progressiveUpscaling,
     fromImage: r.image != null,
-    referenceCompat: r.referenceCompat,
+    quirks: referenceQuirks(r.referenceCompat),
   });
 }
 

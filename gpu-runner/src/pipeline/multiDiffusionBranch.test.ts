@@ -1,3 +1,4 @@
+import { NO_QUIRKS } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/fakeModels";
 import { cropCondition } from "./controlCondition";
@@ -19,7 +20,7 @@ function setup(viewBatchSize: number) {
     vaeScaleFactor: 8,
     progressive: true,
     fromImage: false,
-    referenceCompat: false,
+    quirks: NO_QUIRKS,
   });
   const ctx = createJob({ models, params, plan, lru: null });
   const phase = plan.upscales[0];

@@ -93,7 +93,7 @@ export class MultiDiffusionBranch {
       window,
       stride,
       this.ctx.random.viewJitter(this.phase.id),
-      this.ctx.params.referenceCompat ? "extend" : "fit",
+      this.ctx.params.quirks.extendAndClipShortAxis ? "extend" : "fit",
     );
   }
 
@@ -141,7 +141,7 @@ export class MultiDiffusionBranch {
       let residuals: ControlResiduals | undefined;
       // The reference calls the ControlNet even when controlnet_keep is 0 (its residuals are then exactly zero);
       // outside compat we skip those calls, which changes nothing but time.
-      if (useControl && this.condition && (params.referenceCompat || condScale !== 0)) {
+      if (useControl && this.condition && (params.quirks.controlNetAtZeroWeight || condScale !== 0)) {
         const k = info.vaeScaleFactor;
         const c = this.conditionCrops(batch, k * vh, k * vw);
         residuals = await caller.controlnet({ ...input, cond: c, conditioningScale: condScale });
@@ -182,7 +182,7 @@ export class MultiDiffusionBranch {
   controlActive(): boolean {
     const p = this.ctx.params;
     if (!p.useControlNet || !this.condition) return false;
-    return p.referenceCompat ? this.patches !== undefined : true;
+    return p.quirks.controlNetOnlyWithPatchPrompts ? this.patches !== undefined : true;
   }
 
   private repeatPrompt(vb: number): string[] {

@@ -7,6 +7,7 @@
  * depend on the model (MultiDiffusion window and stride) scale with the bundle: the window is the UNet's native latent
  * size (128 for SDXL, 64 for the 512-px toy world) and the stride half of it, as in the reference (stride 64 / 128).
  */
+import { type ReferenceQuirks, referenceQuirks } from "@accdiff/shared";
 import type { BundleInfo } from "../models/types";
 
 /** An RGB image, uint8, row-major height x width x 3 (what PNG decoders give). */
@@ -113,7 +114,8 @@ export interface PipelineParams {
   useControlNet: boolean;
   multiDecoder: boolean;
   tiledDecodeAbove: number;
-  referenceCompat: boolean;
+  /** The reference's defects this run reproduces, by name (all on with `referenceCompat`, all off by default). */
+  quirks: Readonly<ReferenceQuirks>;
   initImage: RgbImage | undefined;
   probeSteps: number;
 }
@@ -158,7 +160,7 @@ export function resolveParams(info: BundleInfo, r: PipelineRequest): PipelinePar
     useControlNet: r.useControlNet ?? true,
     multiDecoder: r.multiDecoder ?? true,
     tiledDecodeAbove: r.tiledDecodeAbove ?? 2048,
-    referenceCompat: r.referenceCompat ?? false,
+    quirks: referenceQuirks(r.referenceCompat ?? false),
     initImage: r.initImage,
     probeSteps: r.probeSteps ?? 3,
   };

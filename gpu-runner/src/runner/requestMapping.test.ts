@@ -1,4 +1,10 @@
-import { type ResolvedRequest, ResolvedRequestSchema, resolveRequest, SWITCH_DEFAULTS } from "@accdiff/shared";
+import {
+  type ResolvedRequest,
+  ResolvedRequestSchema,
+  referenceQuirks,
+  resolveRequest,
+  SWITCH_DEFAULTS,
+} from "@accdiff/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SDXL_SCHEDULER_CONFIG } from "../models/sdxlScheduler";
@@ -71,7 +77,7 @@ describe("toPipelineRequest", () => {
           controlGuidanceStart: r.controlGuidanceStart,
           controlGuidanceEnd: r.controlGuidanceEnd,
           viewBatchSize: r.viewBatchSize,
-          referenceCompat: r.referenceCompat,
+          quirks: referenceQuirks(r.referenceCompat),
           // null stride: half of the bundle's window (128 latent pixels for a 1024-px base).
           stride: r.stride ?? 64,
         });
