@@ -6,13 +6,13 @@
  * Guidance uses guidance_scale and the main prompt with crop (0, 0), as in the reference.
  */
 import { cosineFactors } from "./cosine";
-import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from "./dilated";
-import { type DilatedGrid, dilatedModelInput, type Renormalization, scatterGuided } from "./dilatedKernels";
 import { type JobContext, phaseTimeIds } from "./job";
+import { type DilatedGrid, dilatedModelInput, type Renormalization, scatterGuided } from "./kernels/dilated/js";
+import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from "./kernels/dilated/reference";
+import { gaussianFilter } from "./kernels/gaussian/js";
+import { gaussianScratch } from "./kernels/gaussian/wasm";
+import type { PhaseMemory } from "./kernels/wasm/phaseMemory";
 import type { PhaseSpec } from "./phasePlan";
-import { gaussianScratch } from "./simd/gaussianWasm";
-import type { PhaseMemory } from "./simd/phaseMemory";
-import { gaussianFilter } from "./tensor/gaussian";
 import { meanStd } from "./tensor/stats";
 import { repeatTimeIds } from "./timeIds";
 

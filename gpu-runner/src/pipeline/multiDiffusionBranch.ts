@@ -7,12 +7,12 @@
  */
 import type { ControlResiduals, Tensor } from "../models/types";
 import { type JobContext, phaseTimeIds } from "./job";
-import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./multiDiffusionKernels";
+import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./kernels/multiDiffusion/js";
+import type { PhaseMemory } from "./kernels/wasm/phaseMemory";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { assertUniformViewBatch } from "./referenceLimits";
 import { ensure } from "./sampling";
-import type { PhaseMemory } from "./simd/phaseMemory";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
 import { getViews, jitterRange, type View } from "./views";
 

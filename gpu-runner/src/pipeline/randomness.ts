@@ -13,9 +13,9 @@
  *   probe               the noise that probes an uploaded image's attention maps
  */
 import type { AttentionStoreSnapshot } from "./attention";
-import { invertShuffleIndex, shuffleIndexFromWords } from "./dilated";
+import { invertShuffleIndex, shuffleIndexFromWords } from "./kernels/dilated/reference";
+import type { PhaseMemory } from "./kernels/wasm/phaseMemory";
 import { gaussian, randIntStream, SeededStream } from "./rng";
-import type { PhaseMemory } from "./simd/phaseMemory";
 import type { RandInt, View } from "./views";
 
 /** Where shuffleIndex may draw and build in WebAssembly: views of one phase memory. */

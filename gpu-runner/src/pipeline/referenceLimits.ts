@@ -18,8 +18,8 @@
  *    Batches that clip alike run exactly as in the reference (the UNet then sees the clipped size).
  */
 import { attentionGrid } from "./basePhase";
-import { clipView, type ViewBox } from "./fusion";
 import type { JobContext } from "./job";
+import { clipView, type ViewBox } from "./kernels/multiDiffusion/reference";
 import type { PhaseSpec } from "./phasePlan";
 import { UnsupportedSizeError } from "./phasePlan";
 

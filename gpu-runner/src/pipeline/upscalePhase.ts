@@ -9,13 +9,13 @@ import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
 import { DilatedBranch, dilatedBufferSizes } from "./dilatedBranch";
 import type { JobContext } from "./job";
+import type { LocalSums } from "./kernels/multiDiffusion/js";
+import { fuseBranches, skipResidualNoised } from "./kernels/stepFusion/js";
+import { int32View, PhaseMemory, uint32View } from "./kernels/wasm/phaseMemory";
 import { type ConditionCrops, localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
-import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { addNoise } from "./scheduler";
-import { int32View, PhaseMemory, uint32View } from "./simd/phaseMemory";
-import { fuseBranches, skipResidualNoised } from "./stepFusion";
 import { bicubicResize } from "./tensor/bicubic";
 import { renormalize } from "./tensor/stats";
 

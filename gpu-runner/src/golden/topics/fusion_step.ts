@@ -6,7 +6,7 @@ import {
   dilatedOffsets,
   prepareDilatedInputs,
   scatterDilated,
-} from "../../pipeline/dilated";
+} from "../../pipeline/kernels/dilated/reference";
 import {
   accumulateView,
   blendBranches,
@@ -16,7 +16,7 @@ import {
   gatherViews,
   skipResidual,
   type ViewBox,
-} from "../../pipeline/fusion";
+} from "../../pipeline/kernels/multiDiffusion/reference";
 import { padPlanes } from "../../pipeline/tensor/pad";
 import { expectClose, expectExact, readF32 } from "../compare";
 import type { GoldenCase, GoldenTensor, TopicRunner } from "../types";

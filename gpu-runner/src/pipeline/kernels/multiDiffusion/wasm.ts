@@ -12,7 +12,7 @@
  * Rows go four lanes at a time with a scalar tail. Addresses are byte offsets into the memory; strides in bytes.
  * Positions whose count is 0 come out as 0/0 or x/0 here: fuseBranches finishes them in JS.
  */
-import { type Code, F32, I32, type KernelFunction, op, rowEnds, rowLoop, rowsLoop, V128 } from "./wasmEncoding";
+import { type Code, F32, I32, type KernelFunction, op, rowEnds, rowLoop, rowsLoop, V128 } from "../wasm/wasmEncoding";
 
 /** The address `base + c` (c a byte offset). */
 const at = (base: number, c: number): Code[] => [op.get(base), op.get(c), op.i32Add];

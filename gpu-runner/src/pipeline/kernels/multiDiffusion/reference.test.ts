@@ -11,7 +11,7 @@ import {
   resetAccumulator,
   skipResidual,
   type ViewBox,
-} from "./fusion";
+} from "./reference";
 
 const ramp = (n: number, k = 1) => Float32Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.7 + k) * 2));
 

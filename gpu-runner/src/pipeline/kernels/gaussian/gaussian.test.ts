@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { gaussianFilter, gaussianFilterRenormalized, gaussianKernel1d, gaussianKernel2d } from "./gaussian";
+import { gaussianFilter, gaussianFilterRenormalized, gaussianKernel1d, gaussianKernel2d } from "./js";
 
 function naiveConv(src: Float32Array, planes: number, h: number, w: number, kernel: Float32Array, k: number) {
   const r = k >> 1;

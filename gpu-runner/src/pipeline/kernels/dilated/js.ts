@@ -17,12 +17,13 @@
  * Same float32 operations in the same order as `gatherDilated` + `renormalize` + `shuffleSamples` + `cfgModelInput`,
  * and `cfgGuidance` + `unshuffleSamples` + `eulerStep` + `scatterDilated` + `cropTopLeft`: bit-identical (tested).
  */
-import type { DilatedOffset } from "./dilated";
-import type { GuidedStep } from "./multiDiffusionKernels";
-import { cfgValue } from "./sampling";
-import { eulerValue } from "./scheduler";
-import type { PhaseMemory } from "./simd/phaseMemory";
-import { float32Reciprocal } from "./tensor/float32";
+
+import { cfgValue } from "../../sampling";
+import { eulerValue } from "../../scheduler";
+import { float32Reciprocal } from "../../tensor/float32";
+import type { GuidedStep } from "../multiDiffusion/js";
+import type { PhaseMemory } from "../wasm/phaseMemory";
+import type { DilatedOffset } from "./reference";
 
 const f = Math.fround;
 

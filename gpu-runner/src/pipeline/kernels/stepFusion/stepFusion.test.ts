@@ -1,9 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { blendBranches, createAccumulator, finishMultiDiffusion, skipResidual } from "./fusion";
-import { addNoise } from "./scheduler";
-import { PhaseMemory } from "./simd/phaseMemory";
-import { fuseBranches, skipResidualNoised } from "./stepFusion";
+import { addNoise } from "../../scheduler";
+import { blendBranches, createAccumulator, finishMultiDiffusion, skipResidual } from "../multiDiffusion/reference";
+import { PhaseMemory } from "../wasm/phaseMemory";
+import { fuseBranches, skipResidualNoised } from "./js";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const wave = (n: number, k: number) =>

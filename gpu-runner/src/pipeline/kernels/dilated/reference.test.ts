@@ -14,7 +14,7 @@ import {
   shuffleIndexFromWords,
   shuffleSamples,
   unshuffleSamples,
-} from "./dilated";
+} from "./reference";
 
 /** Small deterministic uniform source for tests (mulberry32). */
 function mulberry32(seed: number): () => number {

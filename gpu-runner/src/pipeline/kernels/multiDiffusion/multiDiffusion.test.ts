@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { accumulateView, createAccumulator, gatherViews, type ViewBox } from "./fusion";
-import { accumulateGuided, viewModelInput } from "./multiDiffusionKernels";
-import { cfgGuidance, cfgModelInput } from "./sampling";
-import { eulerStep } from "./scheduler";
-import { PhaseMemory } from "./simd/phaseMemory";
-import { padPlanes } from "./tensor/pad";
+import { cfgGuidance, cfgModelInput } from "../../sampling";
+import { eulerStep } from "../../scheduler";
+import { padPlanes } from "../../tensor/pad";
+import { PhaseMemory } from "../wasm/phaseMemory";
+import { accumulateGuided, viewModelInput } from "./js";
+import { accumulateView, createAccumulator, gatherViews, type ViewBox } from "./reference";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const wave = (n: number, k: number) =>

@@ -11,7 +11,7 @@
  * model input and noise rows of the call's first element are passed, later slots are `per4` (shuffle) or `2 * per4`
  * (model rows) further. Cell offsets come from a small int32 table in the memory.
  */
-import { type Code, F32, I32, type KernelFunction, op } from "./wasmEncoding";
+import { type Code, F32, I32, type KernelFunction, op } from "../wasm/wasmEncoding";
 
 /** `for (i = 0; i < n; i++) { body }` (i, n locals); `continue` is `op.brIf(0)` / `op.br(0)` inside `body`'s block. */
 function countLoop(i: number, n: number, body: readonly Code[]): Code[] {

@@ -3,7 +3,7 @@
  * over pre-drawn 32-bit words, with the same draws and the same result. floor(word * 2^-32 * (b+1)) is computed as
  * the exact 64-bit product shifted right by 32.
  */
-import { type Code, I32, type KernelFunction, op } from "./wasmEncoding";
+import { type Code, I32, type KernelFunction, op } from "../wasm/wasmEncoding";
 
 function shuffleFromWords(): KernelFunction {
   // i32: words (byte address, (B-1)*n words in draw order), idx (byte address of [B, n] int32), perm (B int32 of

@@ -8,10 +8,11 @@
  * order as `addNoise` + `skipResidual` and `addNoise` + `finishMultiDiffusion` + `blendBranches`: bit-identical
  * (tested).
  */
-import { branchWeights } from "./fusion";
-import type { LocalSums } from "./multiDiffusionKernels";
-import type { PhaseMemory } from "./simd/phaseMemory";
-import { float32Reciprocal } from "./tensor/float32";
+
+import { float32Reciprocal } from "../../tensor/float32";
+import type { LocalSums } from "../multiDiffusion/js";
+import { branchWeights } from "../multiDiffusion/reference";
+import type { PhaseMemory } from "../wasm/phaseMemory";
 
 const f = Math.fround;
 

@@ -15,11 +15,11 @@
  * Layouts: a padded latent is `planes x H x W` (planes = N*C, N = 1 in the pipeline); a batch of
  * dilated samples is `[B, planes, H/s, W/s]`.
  */
-import { gaussianFilterRenormalized } from "./tensor/gaussian";
+import { gaussianFilterRenormalized } from "../gaussian/js";
 
 const TWO_NEG_32 = 2 ** -32;
 
-import { cropPlanes, padPlanes } from "./tensor/pad";
+import { cropPlanes, padPlanes } from "../../tensor/pad";
 
 /** A dilated-sampling offset (row, column) inside each s x s cell. */
 export type DilatedOffset = readonly [h: number, w: number];

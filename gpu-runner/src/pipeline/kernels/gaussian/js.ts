@@ -12,10 +12,10 @@
  * 4x512x512 latents. The difference from the 2-D kernel is float rounding only (~1e-7 relative).
  */
 
-import { gaussianScratch } from "../simd/gaussianWasm";
-import type { PhaseMemory } from "../simd/phaseMemory";
-import { meanStd, renormalize } from "./stats";
-import { addTapsF32, addTapsF64 } from "./tapSum";
+import { meanStd, renormalize } from "../../tensor/stats";
+import { addTapsF32, addTapsF64 } from "../../tensor/tapSum";
+import type { PhaseMemory } from "../wasm/phaseMemory";
+import { gaussianScratch } from "./wasm";
 
 const f = Math.fround;
 

@@ -14,11 +14,12 @@
  * (`gatherViews` + `cfgModelInput`, `cfgGuidance` + `eulerStep` + `accumulateView` + `finishMultiDiffusion`), so the
  * results are bit-identical to them (tested).
  */
-import { clipView, type ViewBox } from "./fusion";
-import { cfgValue } from "./sampling";
-import { eulerValue } from "./scheduler";
-import type { PhaseMemory } from "./simd/phaseMemory";
-import { float32Reciprocal } from "./tensor/float32";
+
+import { cfgValue } from "../../sampling";
+import { eulerValue } from "../../scheduler";
+import { float32Reciprocal } from "../../tensor/float32";
+import type { PhaseMemory } from "../wasm/phaseMemory";
+import { clipView, type ViewBox } from "./reference";
 
 const f = Math.fround;
 

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { gaussianFilter, gaussianKernel1d } from "../tensor/gaussian";
-import { gaussianScratch } from "./gaussianWasm";
-import { PhaseMemory } from "./phaseMemory";
+import { PhaseMemory } from "../wasm/phaseMemory";
+import { gaussianFilter, gaussianKernel1d } from "./js";
+import { gaussianScratch } from "./wasm";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 

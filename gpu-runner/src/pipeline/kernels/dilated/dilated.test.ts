@@ -1,5 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { cfgGuidance, cfgModelInput } from "../../sampling";
+import { eulerStep } from "../../scheduler";
+import { meanStd } from "../../tensor/stats";
+import { gaussianFilter } from "../gaussian/js";
+import { int32View, PhaseMemory } from "../wasm/phaseMemory";
+import { dilatedModelInput, scatterGuided } from "./js";
 import {
   cropTopLeft,
   dilatedOffsets,
@@ -10,13 +16,7 @@ import {
   scatterDilated,
   shuffleSamples,
   unshuffleSamples,
-} from "./dilated";
-import { dilatedModelInput, scatterGuided } from "./dilatedKernels";
-import { cfgGuidance, cfgModelInput } from "./sampling";
-import { eulerStep } from "./scheduler";
-import { int32View, PhaseMemory } from "./simd/phaseMemory";
-import { gaussianFilter } from "./tensor/gaussian";
-import { meanStd } from "./tensor/stats";
+} from "./reference";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const wave = (n: number, k: number) =>

@@ -7,7 +7,7 @@
  *
  * Scratch (float64, byte address `scratch`): the k taps, then the accumulator (w), then the row (w + 2r, borders 0).
  */
-import { type Code, F64, I32, type KernelFunction, op, V128 } from "./wasmEncoding";
+import { type Code, F64, I32, type KernelFunction, op, V128 } from "../wasm/wasmEncoding";
 
 /** `for (i = from; i < end; i += step) body` over i32 locals (from is code leaving an i32). */
 function forRange(i: number, from: readonly Code[], end: number, step: number, body: readonly Code[]): Code[] {

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { shuffleIndexFromWords } from "../dilated";
-import { RandomSource } from "../randomness";
-import { int32View, PhaseMemory, uint32View } from "./phaseMemory";
+import { RandomSource } from "../../randomness";
+import { shuffleIndexFromWords } from "../dilated/reference";
+import { int32View, PhaseMemory, uint32View } from "../wasm/phaseMemory";
 
 describe("shuffleFromWords (WebAssembly)", () => {
   it("builds exactly shuffleIndexFromWords' indices, extreme words included", () => {

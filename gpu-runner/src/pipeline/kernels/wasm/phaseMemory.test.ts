@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../../golden/fakeModels";
-import { runAccDiffusion } from "../accdiffusion";
-import type { PipelineRequest } from "../params";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../../../golden/fakeModels";
+import { runAccDiffusion } from "../../accdiffusion";
+import type { PipelineRequest } from "../../params";
 import { PhaseMemory } from "./phaseMemory";
 
 const bytes = (a: Float32Array | Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);

@@ -8,10 +8,10 @@
  * Results that outlive the phase must be copied out of it.
  */
 
-import { DILATED_KERNELS, type DilatedKernels } from "./dilatedWasm";
-import { GAUSSIAN_KERNELS, type GaussianKernels } from "./gaussianWasm";
-import { KERNELS, type Kernels } from "./kernels";
-import { SHUFFLE_KERNELS, type ShuffleKernels } from "./shuffleWasm";
+import { DILATED_KERNELS, type DilatedKernels } from "../dilated/wasm";
+import { GAUSSIAN_KERNELS, type GaussianKernels } from "../gaussian/wasm";
+import { KERNELS, type Kernels } from "../multiDiffusion/wasm";
+import { SHUFFLE_KERNELS, type ShuffleKernels } from "../shuffle/wasm";
 import { type WasmMemory, type WasmModule, wasm } from "./wasmApi";
 import { encodeModule } from "./wasmEncoding";
 
