@@ -7,8 +7,9 @@
  */
 import type { ControlResiduals, Tensor } from "../models/types";
 import { type JobContext, phaseTimeIds } from "./job";
-import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./kernels/multiDiffusion/js";
-import type { PhaseMemory } from "./kernels/wasm/phaseMemory";
+import { JS_STEP_KERNELS } from "./kernels/jsStepKernels";
+import type { JitterFrame, LocalSums } from "./kernels/multiDiffusion/js";
+import type { StepKernels } from "./kernels/stepKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { assertUniformViewBatch } from "./referenceLimits";
@@ -22,11 +23,11 @@ export interface ConditionCrops {
 }
 
 /**
- * The branch's per-phase buffers. With `mem` (and every array a view of it) the element loops run in WebAssembly;
- * sizes from `localBufferSizes`.
+ * The branch's per-phase buffers (sizes from `localBufferSizes`) and the phase's kernel backend, which runs the
+ * element loops in WebAssembly on buffers that are views of the phase memory.
  */
 export interface LocalBuffers {
-  mem: PhaseMemory | null;
+  kernels: StepKernels;
   /** Sums [C, H, W] and counts [H, W]. */
   value: Float32Array;
   count: Float32Array;
@@ -35,7 +36,10 @@ export interface LocalBuffers {
   noise: Float32Array;
 }
 
-export function localBufferSizes(ctx: JobContext, phase: PhaseSpec): Record<keyof Omit<LocalBuffers, "mem">, number> {
+export function localBufferSizes(
+  ctx: JobContext,
+  phase: PhaseSpec,
+): Record<keyof Omit<LocalBuffers, "kernels">, number> {
   const C = ctx.info.latentChannels;
   const { window, viewBatchSize } = ctx.params;
   // Clipped views are at most window x window: one buffer serves every batch of the phase.
@@ -67,7 +71,7 @@ export class MultiDiffusionBranch {
     this.jr = jitterRange(ctx.params.window, ctx.params.stride);
     const sizes = localBufferSizes(ctx, phase);
     this.buffers = buffers ?? {
-      mem: null,
+      kernels: JS_STEP_KERNELS,
       value: new Float32Array(sizes.value),
       count: new Float32Array(sizes.count),
       input: new Float32Array(sizes.input),
@@ -105,9 +109,9 @@ export class MultiDiffusionBranch {
     const { ctx, phase, jr } = this;
     const { params, info, clock, caller } = ctx;
     const C = info.latentChannels;
-    const { mem } = this.buffers;
+    const { kernels } = this.buffers;
     // The noise prediction is copied into the phase memory when the WebAssembly kernel can then use it.
-    const stageNoise = mem?.kernels != null && mem.holds(latents, this.buffers.noise, this.sums.value);
+    const stageNoise = kernels.addresses(latents, this.buffers.noise, this.sums.value);
     const frame: JitterFrame = { latents, planes: C, height: phase.latentHeight, width: phase.latentWidth, jr };
     const vbMax = params.viewBatchSize;
     const views = this.viewsFor(i);
@@ -127,7 +131,7 @@ export class MultiDiffusionBranch {
       const batch = views.slice(j, j + vbMax);
       const vb = batch.length;
       assertUniformViewBatch(ctx, phase, batch, phase.latentHeight + 2 * jr, phase.latentWidth + 2 * jr);
-      const { vh, vw } = viewModelInput(frame, batch, clock.inputDivisor(i), this.buffers.input, mem);
+      const { vh, vw } = kernels.viewModelInput(frame, batch, clock.inputDivisor(i), this.buffers.input);
       const modelIn = this.buffers.input.subarray(0, 2 * vb * C * vh * vw);
       const prompts = this.patches ? this.patches.prompts.slice(j, j + vb) : this.repeatPrompt(vb);
       const cond = await ctx.conditioning.batch(params.negativePrompt, prompts);
@@ -154,7 +158,7 @@ export class MultiDiffusionBranch {
         this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
         noise = this.buffers.noise;
       }
-      accumulateGuided(frame, batch, noise, step, this.sums, recount, mem);
+      kernels.accumulateGuided(frame, batch, noise, step, this.sums, recount);
     }
     this.countedViews = viewsKey;
     return this.sums;

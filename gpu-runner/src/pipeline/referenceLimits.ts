@@ -19,7 +19,7 @@
  */
 import { attentionGrid } from "./basePhase";
 import type { JobContext } from "./job";
-import { clipView, type ViewBox } from "./kernels/multiDiffusion/reference";
+import { clipView, type ViewBox } from "./kernels/multiDiffusion/viewBox";
 import type { PhaseSpec } from "./phasePlan";
 import { UnsupportedSizeError } from "./phasePlan";
 

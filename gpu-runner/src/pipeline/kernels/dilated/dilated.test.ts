@@ -17,6 +17,7 @@ import {
   shuffleSamples,
   unshuffleSamples,
 } from "./reference";
+import { dilatedModelInputWasm, scatterGuidedWasm } from "./wasm";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const wave = (n: number, k: number) =>
@@ -137,9 +138,13 @@ describe("the dilated kernels in WebAssembly", () => {
         const shuffle = idx ? int32View(m.shuffle) : null;
         if (shuffle && idx) shuffle.set(idx);
         m.out.fill(3);
-        const wasm = { mem, table: int32View(m.table) };
-        dilatedModelInput(m.G, grid, batch, renorm, shuffle, Math.fround(r.divisor), m.input, wasm);
-        scatterGuided(m.L, grid, batch, m.noise, shuffle, step, d.hPad, d.wPad, m.out, wasm);
+        const k = mem.kernels!;
+        const table = int32View(m.table);
+        const dv = Math.fround(r.divisor);
+        expect(dilatedModelInputWasm(k, mem, table, m.G, grid, batch, renorm, shuffle, dv, m.input)).toBe(true);
+        expect(scatterGuidedWasm(k, mem, table, m.L, grid, batch, m.noise, shuffle, step, d.hPad, d.wPad, m.out)).toBe(
+          true,
+        );
         expect(bytes(m.input).equals(bytes(wantIn))).toBe(true);
         expect(bytes(m.out).equals(bytes(wantOut))).toBe(true);
       }),

@@ -15,14 +15,14 @@
  * the model rows are read and written in sequential runs.
  *
  * Same float32 operations in the same order as `gatherDilated` + `renormalize` + `shuffleSamples` + `cfgModelInput`,
- * and `cfgGuidance` + `unshuffleSamples` + `eulerStep` + `scatterDilated` + `cropTopLeft`: bit-identical (tested).
+ * and `cfgGuidance` + `unshuffleSamples` + `eulerStep` + `scatterDilated` + `cropTopLeft` (reference.ts): bit-identical
+ * (dilated.test.ts); wasm.ts is the WebAssembly form ("in WebAssembly").
  */
 
 import { cfgValue } from "../../sampling";
 import { eulerValue } from "../../scheduler";
 import { float32Reciprocal } from "../../tensor/float32";
 import type { GuidedStep } from "../multiDiffusion/js";
-import type { PhaseMemory } from "../wasm/phaseMemory";
 import type { DilatedOffset } from "./reference";
 
 const f = Math.fround;
@@ -46,29 +46,14 @@ export interface Renormalization {
   targetStd: number;
 }
 
-function checkGrid(fn: string, grid: DilatedGrid): { h: number; w: number; per: number } {
+export function checkGrid(fn: string, grid: DilatedGrid): { h: number; w: number; per: number } {
   const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
   if (PH % s !== 0 || PW % s !== 0) throw new RangeError(`${fn}: ${PH} x ${PW} is not divisible by ${s}; pad first`);
   return { h: PH / s, w: PW / s, per: (planes * PH * PW) / (s * s) };
 }
 
-/**
- * The WebAssembly versions (simd/dilatedWasm.ts) run when every array is a view of `mem`; `table` (a view of it too,
- * at least 2 entries per sample of a batch) receives the cell offsets.
- */
-export interface DilatedWasm {
-  mem: PhaseMemory;
-  table: Int32Array;
-}
-
-function kernelsFor(wasm: DilatedWasm | null, B: number, ...arrays: (ArrayBufferView | null)[]) {
-  if (!wasm?.mem.kernels || wasm.table.length < 2 * B) return null;
-  const used = arrays.filter((a): a is ArrayBufferView => a !== null);
-  return wasm.mem.holds(wasm.table, ...used) ? wasm.mem.kernels : null;
-}
-
 /** Position of each sample's element (0, 0, 0) in the padded latent: its offset within the s x s cell. */
-function offsetBases(offsets: readonly DilatedOffset[], paddedW: number): Int32Array {
+export function offsetBases(offsets: readonly DilatedOffset[], paddedW: number): Int32Array {
   const base = new Int32Array(offsets.length);
   for (let b = 0; b < offsets.length; b++) base[b] = offsets[b][0] * paddedW + offsets[b][1];
   return base;
@@ -86,7 +71,6 @@ export function dilatedModelInput(
   shuffle: Int32Array | null,
   divisor: number,
   out: Float32Array,
-  wasm: DilatedWasm | null = null,
 ): void {
   const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
   const { h, w, per } = checkGrid("dilatedModelInput", grid);
@@ -94,37 +78,6 @@ export function dilatedModelInput(
   if (out.length < 2 * B * per) throw new RangeError("dilatedModelInput: out is too short");
   if (shuffle && shuffle.length < B * per) throw new RangeError("dilatedModelInput: shuffle needs B*per entries");
   const base = offsetBases(offsets, PW);
-  // (The kernel takes the divisor as a float32, which it always is in the pipeline: scale_model_input's.)
-  const k = f(divisor) === divisor ? kernelsFor(wasm, B, g, out, shuffle) : null;
-  if (k && wasm) {
-    wasm.table.set(base);
-    const rn = renorm ?? { mean: 0, std: 1, targetMean: 0, targetStd: 1 };
-    for (let p = 0; p < planes; p++) {
-      for (let y = 0; y < h; y++) {
-        const i0 = (p * h + y) * w;
-        const src = g.byteOffset + 4 * (p * PH + y * s) * PW;
-        const sh = shuffle ? shuffle.byteOffset + 4 * i0 : 0;
-        k.dilatedInput(
-          src,
-          out.byteOffset + 4 * i0,
-          4 * per,
-          sh,
-          shuffle ? 1 : 0,
-          B,
-          w,
-          s,
-          wasm.table.byteOffset,
-          renorm ? 1 : 0,
-          rn.mean,
-          rn.std,
-          rn.targetMean,
-          rn.targetStd,
-          divisor,
-        );
-      }
-    }
-    return;
-  }
   const m = renorm ? f(renorm.mean) : 0;
   const rsd = renorm ? float32Reciprocal(f(renorm.std)) : 1;
   const tm = renorm ? f(renorm.targetMean) : 0;
@@ -167,7 +120,6 @@ export function scatterGuided(
   hPad: number,
   wPad: number,
   out: Float32Array,
-  wasm: DilatedWasm | null = null,
 ): void {
   const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
   const { h, w, per } = checkGrid("scatterGuided", grid);
@@ -181,39 +133,6 @@ export function scatterGuided(
   const sg = f(step.sigma);
   const dt = f(f(step.sigmaNext) - sg);
   const rs = float32Reciprocal(sg);
-  const k = kernelsFor(wasm, B, padded, noise, out, shuffle);
-  if (k && wasm) {
-    for (let b = 0; b < B; b++) [wasm.table[2 * b], wasm.table[2 * b + 1]] = offsets[b];
-    for (let p = 0; p < planes; p++) {
-      const lp = padded.byteOffset + 4 * p * PH * PW;
-      const outPlane = out.byteOffset + 4 * p * H * W;
-      for (let y = 0; y < h; y++) {
-        const i0 = (p * h + y) * w;
-        const sh = shuffle ? shuffle.byteOffset + 4 * i0 : 0;
-        k.dilatedStep(
-          noise.byteOffset + 4 * i0,
-          4 * per,
-          sh,
-          shuffle ? 1 : 0,
-          B,
-          w,
-          y * s,
-          s,
-          wasm.table.byteOffset,
-          hPad,
-          wPad,
-          lp,
-          PW,
-          outPlane,
-          W,
-          g,
-          sg,
-          dt,
-        );
-      }
-    }
-    return;
-  }
   const oh = new Int32Array(B);
   const ow = new Int32Array(B);
   for (let b = 0; b < B; b++) [oh[b], ow[b]] = offsets[b];

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { shuffleIndexFromWords } from "../shuffle/js";
 import {
   cropTopLeft,
   dilatedGaussianSigma,
@@ -11,7 +12,6 @@ import {
   prepareDilatedInputs,
   randomShuffleIndex,
   scatterDilated,
-  shuffleIndexFromWords,
   shuffleSamples,
   unshuffleSamples,
 } from "./reference";

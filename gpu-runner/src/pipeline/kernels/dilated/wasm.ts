@@ -1,7 +1,7 @@
 /**
  * The dilated branch's element loops in WebAssembly, one row of s x s cells (plane p, sample row y) per call, all
- * slots b and sample columns x (see ../dilatedKernels.ts for the method and the JS versions, which these equal bit
- * for bit). Scalar float32 ops: the accesses are gathers within each cell, which SIMD cannot load in one go, but
+ * slots b and sample columns x (see js.ts for the method and the JS versions, which these equal bit for bit:
+ * dilated.test.ts, "in WebAssembly"). Scalar float32 ops: the accesses are gathers within each cell, which SIMD cannot load in one go, but
  * native float32 arithmetic alone is several times faster than JS's float64 + Math.fround round trips.
  *
  *   dilatedInput  slot b, column x <- G at sample o = shuffle[b, x] (or b), renormalised, / divisor, in rows 2b, 2b+1
@@ -11,7 +11,13 @@
  * model input and noise rows of the call's first element are passed, later slots are `per4` (shuffle) or `2 * per4`
  * (model rows) further. Cell offsets come from a small int32 table in the memory.
  */
+import type { GuidedStep } from "../multiDiffusion/js";
+import type { PhaseMemory } from "../wasm/phaseMemory";
 import { type Code, F32, I32, type KernelFunction, op } from "../wasm/wasmEncoding";
+import { checkGrid, type DilatedGrid, offsetBases, type Renormalization } from "./js";
+import type { DilatedOffset } from "./reference";
+
+const f = Math.fround;
 
 /** `for (i = 0; i < n; i++) { body }` (i, n locals); `continue` is `op.brIf(0)` / `op.br(0)` inside `body`'s block. */
 function countLoop(i: number, n: number, body: readonly Code[]): Code[] {
@@ -297,4 +303,122 @@ export interface DilatedKernels {
     sigma: number,
     dt: number,
   ): void;
+}
+
+/** Whether the kernels can address every array, with `table` (a view of `mem`) holding 2 entries per sample of B. */
+function addressable(mem: PhaseMemory, table: Int32Array, B: number, ...arrays: (ArrayBufferView | null)[]): boolean {
+  if (table.length < 2 * B) return false;
+  return mem.holds(table, ...arrays.filter((a): a is ArrayBufferView => a !== null));
+}
+
+/** js.ts `dilatedModelInput` in WebAssembly, or false when the arrays are not views of `mem` (`table` receives the
+ * cell offsets). */
+export function dilatedModelInputWasm(
+  k: DilatedKernels,
+  mem: PhaseMemory,
+  table: Int32Array,
+  g: Float32Array,
+  grid: DilatedGrid,
+  offsets: readonly DilatedOffset[],
+  renorm: Renormalization | null,
+  shuffle: Int32Array | null,
+  divisor: number,
+  out: Float32Array,
+): boolean {
+  const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
+  const { h, w, per } = checkGrid("dilatedModelInput", grid);
+  const B = offsets.length;
+  if (out.length < 2 * B * per) throw new RangeError("dilatedModelInput: out is too short");
+  if (shuffle && shuffle.length < B * per) throw new RangeError("dilatedModelInput: shuffle needs B*per entries");
+  // The kernel takes the divisor as a float32, which it always is in the pipeline: scale_model_input's.
+  if (f(divisor) !== divisor || !addressable(mem, table, B, g, out, shuffle)) return false;
+  table.set(offsetBases(offsets, PW));
+  const rn = renorm ?? { mean: 0, std: 1, targetMean: 0, targetStd: 1 };
+  for (let p = 0; p < planes; p++) {
+    for (let y = 0; y < h; y++) {
+      const i0 = (p * h + y) * w;
+      const src = g.byteOffset + 4 * (p * PH + y * s) * PW;
+      const sh = shuffle ? shuffle.byteOffset + 4 * i0 : 0;
+      const useShuffle = shuffle ? 1 : 0;
+      const useRenorm = renorm ? 1 : 0;
+      k.dilatedInput(
+        src,
+        out.byteOffset + 4 * i0,
+        4 * per,
+        sh,
+        useShuffle,
+        B,
+        w,
+        s,
+        table.byteOffset,
+        useRenorm,
+        rn.mean,
+        rn.std,
+        rn.targetMean,
+        rn.targetStd,
+        divisor,
+      );
+    }
+  }
+  return true;
+}
+
+/** js.ts `scatterGuided` in WebAssembly, or false when the arrays are not views of `mem`. */
+export function scatterGuidedWasm(
+  k: DilatedKernels,
+  mem: PhaseMemory,
+  table: Int32Array,
+  padded: Float32Array,
+  grid: DilatedGrid,
+  offsets: readonly DilatedOffset[],
+  noise: Float32Array,
+  shuffle: Int32Array | null,
+  step: GuidedStep,
+  hPad: number,
+  wPad: number,
+  out: Float32Array,
+): boolean {
+  const { planes, paddedH: PH, paddedW: PW, scale: s } = grid;
+  const { h, w, per } = checkGrid("scatterGuided", grid);
+  const B = offsets.length;
+  const H = PH - hPad;
+  const W = PW - wPad;
+  if (noise.length < 2 * B * per) throw new RangeError("scatterGuided: noise is too short");
+  if (out.length < planes * H * W) throw new RangeError("scatterGuided: out is too short");
+  if (shuffle && shuffle.length < B * per) throw new RangeError("scatterGuided: shuffle needs B*per entries");
+  if (!addressable(mem, table, B, padded, noise, out, shuffle)) return false;
+  const g = f(step.guidanceScale);
+  const sg = f(step.sigma);
+  const dt = f(f(step.sigmaNext) - sg);
+  for (let b = 0; b < B; b++) [table[2 * b], table[2 * b + 1]] = offsets[b];
+  for (let p = 0; p < planes; p++) {
+    const lp = padded.byteOffset + 4 * p * PH * PW;
+    const outPlane = out.byteOffset + 4 * p * H * W;
+    for (let y = 0; y < h; y++) {
+      const i0 = (p * h + y) * w;
+      const sh = shuffle ? shuffle.byteOffset + 4 * i0 : 0;
+      const useShuffle = shuffle ? 1 : 0;
+      k.dilatedStep(
+        noise.byteOffset + 4 * i0,
+        4 * per,
+        sh,
+        useShuffle,
+        B,
+        w,
+        y * s,
+        s,
+        table.byteOffset,
+        hPad,
+        wPad,
+        lp,
+        PW,
+        outPlane,
+        W,
+        g,
+        sg,
+        dt,
+      );
+    }
+  }
+  return true;
 }

@@ -14,8 +14,6 @@
 
 import { meanStd, renormalize } from "../../tensor/stats";
 import { addTapsF32, addTapsF64 } from "../../tensor/tapSum";
-import type { PhaseMemory } from "../wasm/phaseMemory";
-import { gaussianScratch } from "./wasm";
 
 const f = Math.fround;
 
@@ -47,8 +45,9 @@ export function gaussianKernel2d(k: number, sigma: number): Float32Array {
 
 /**
  * Depthwise Gaussian blur of `planes` row-major `h x w` planes with zero padding `k//2`.
- * `out` must not alias `src`. Returns `out` (allocated when not given). With `wasm` (see GaussianWasm) the same
- * sums run in WebAssembly.
+ * `out` must not alias `src`. Returns `out` (allocated when not given). Equals the reference's 2-D depthwise
+ * convolution up to float rounding (golden `gaussian_filter`) and the plain separable loops bit for bit
+ * (gaussian.test.ts); wasm.ts runs the same sums in WebAssembly (wasm.test.ts).
  */
 export function gaussianFilter(
   src: Float32Array,
@@ -58,24 +57,10 @@ export function gaussianFilter(
   k: number,
   sigma: number,
   out?: Float32Array,
-  wasm?: GaussianWasm | null,
 ): Float32Array {
-  const n = planes * h * w;
-  if (src.length < n) throw new RangeError("gaussianFilter: src is shorter than planes*h*w");
-  const dst = out ?? new Float32Array(n);
-  if (dst.length < n) throw new RangeError("gaussianFilter: out is shorter than planes*h*w");
-  if (dst.buffer === src.buffer && dst.byteOffset < src.byteOffset + n * 4 && src.byteOffset < dst.byteOffset + n * 4) {
-    throw new RangeError("gaussianFilter: out must not alias src");
-  }
+  const dst = checkFilterArgs(src, planes, h, w, out);
   const g = gaussianKernel1d(k, sigma);
   const r = k >> 1;
-  const { mem, scratch } = wasm ?? {};
-  if (mem?.kernels && scratch && scratch.length >= 2 * gaussianScratch(k, w) && mem.holds(src, dst, scratch)) {
-    // The same sums in WebAssembly (simd/gaussianWasm.ts): the taps go first in its float64 scratch.
-    new Float64Array(scratch.buffer, scratch.byteOffset, k).set(g);
-    mem.kernels.gaussian(src.byteOffset, dst.byteOffset, planes, h, w, k, scratch.byteOffset);
-    return dst;
-  }
   // Per output row: the column pass sums k source rows into `acc` (float64), rounds to float32 (the separable
   // intermediate is a float32 tensor) into a zero-bordered `row`, and the row pass sums k shifted views of `row`.
   // Taps are added in kernel order, at most 8 per addTaps call, so every sum is the plain loop's, bit for bit.
@@ -100,13 +85,22 @@ export function gaussianFilter(
   return dst;
 }
 
-/**
- * Where gaussianFilter may run in WebAssembly: a phase memory holding src, out and `scratch`, a float32 region of at
- * least 2 * gaussianScratch(k, w) elements (float64 scratch), 8-byte aligned.
- */
-export interface GaussianWasm {
-  mem: PhaseMemory;
-  scratch: Float32Array;
+/** The filter's output array (`out`, or a new one) after checking the sizes and that it does not alias `src`. */
+export function checkFilterArgs(
+  src: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  out: Float32Array | undefined,
+): Float32Array {
+  const n = planes * h * w;
+  if (src.length < n) throw new RangeError("gaussianFilter: src is shorter than planes*h*w");
+  const dst = out ?? new Float32Array(n);
+  if (dst.length < n) throw new RangeError("gaussianFilter: out is shorter than planes*h*w");
+  if (dst.buffer === src.buffer && dst.byteOffset < src.byteOffset + n * 4 && src.byteOffset < dst.byteOffset + n * 4) {
+    throw new RangeError("gaussianFilter: out must not alias src");
+  }
+  return dst;
 }
 
 /** Statistics the dilated branch reports alongside the filtered latent. */

@@ -1,13 +1,15 @@
 /**
- * The dilated branch's Gaussian filter (../tensor/gaussian.ts) in WebAssembly, two float64 lanes at a time: per
+ * The dilated branch's Gaussian filter (js.ts) in WebAssembly, two float64 lanes at a time: per
  * output row, the column pass adds the k source rows' taps into a float64 accumulator one tap after the other, the
  * sum is rounded to float32 into a zero-bordered float64 row, the row pass adds the k shifted row taps, and the
  * float32-rounded result is stored. The same float64 operations in the same order as the JS filter (each lane is one
- * element's sum), so the output is bit-identical (tested).
+ * element's sum), so the output is bit-identical (wasm.test.ts).
  *
  * Scratch (float64, byte address `scratch`): the k taps, then the accumulator (w), then the row (w + 2r, borders 0).
  */
+import type { PhaseMemory } from "../wasm/phaseMemory";
 import { type Code, F64, I32, type KernelFunction, op, V128 } from "../wasm/wasmEncoding";
+import { checkFilterArgs, gaussianKernel1d } from "./js";
 
 /** `for (i = from; i < end; i += step) body` over i32 locals (from is code leaving an i32). */
 function forRange(i: number, from: readonly Code[], end: number, step: number, body: readonly Code[]): Code[] {
@@ -219,4 +221,29 @@ export function gaussianScratch(k: number, w: number): number {
 
 export interface GaussianKernels {
   gaussian(src: number, dst: number, planes: number, h: number, w: number, k: number, scratch: number): void;
+}
+
+/**
+ * js.ts `gaussianFilter` in WebAssembly, or null when src, out and `scratch` (a float32 region of at least
+ * 2 * gaussianScratch(k, w) elements, used as float64s, 8-byte aligned) are not views of `mem`. Same values
+ * (wasm.test.ts).
+ */
+export function gaussianFilterWasm(
+  kernels: GaussianKernels,
+  mem: PhaseMemory,
+  scratch: Float32Array,
+  src: Float32Array,
+  planes: number,
+  h: number,
+  w: number,
+  k: number,
+  sigma: number,
+  out?: Float32Array,
+): Float32Array | null {
+  const dst = checkFilterArgs(src, planes, h, w, out);
+  if (scratch.length < 2 * gaussianScratch(k, w) || !mem.holds(src, dst, scratch)) return null;
+  // The taps go first in the kernel's float64 scratch.
+  new Float64Array(scratch.buffer, scratch.byteOffset, k).set(gaussianKernel1d(k, sigma));
+  kernels.gaussian(src.byteOffset, dst.byteOffset, planes, h, w, k, scratch.byteOffset);
+  return dst;
 }

@@ -11,15 +11,15 @@
  *                       padding is cropped away by the reference, so it is neither computed nor stored.
  *
  * Every value is computed with the same float32 operations in the same order as the unfused functions
- * (`gatherViews` + `cfgModelInput`, `cfgGuidance` + `eulerStep` + `accumulateView` + `finishMultiDiffusion`), so the
- * results are bit-identical to them (tested).
+ * (`gatherViews` + `cfgModelInput`, `cfgGuidance` + `eulerStep` + `accumulateView` + `finishMultiDiffusion`, in
+ * reference.ts and ../../sampling.ts), so the results are bit-identical to them (multiDiffusion.test.ts,
+ * "viewModelInput" and "accumulateGuided"); wasm.ts is the WebAssembly form of the same loops ("in WebAssembly").
  */
 
 import { cfgValue } from "../../sampling";
 import { eulerValue } from "../../scheduler";
 import { float32Reciprocal } from "../../tensor/float32";
-import type { PhaseMemory } from "../wasm/phaseMemory";
-import { clipView, type ViewBox } from "./reference";
+import { clipView, type ViewBox } from "./viewBox";
 
 const f = Math.fround;
 
@@ -48,7 +48,7 @@ export function batchViewSize(frame: JitterFrame, views: readonly ViewBox[]): { 
 }
 
 /** Columns [x0, x1) of a clipped view row that fall inside the latent (the rest is padding). */
-function innerColumns(w0: number, vw: number, jr: number, W: number): { x0: number; x1: number } {
+export function innerColumns(w0: number, vw: number, jr: number, W: number): { x0: number; x1: number } {
   const x0 = Math.min(Math.max(jr - w0, 0), vw);
   return { x0, x1: Math.max(Math.min(W + jr - w0, vw), x0) };
 }
@@ -56,13 +56,27 @@ function innerColumns(w0: number, vw: number, jr: number, W: number): { x0: numb
 /**
  * The UNet input of a view batch: rows [v0, v0, v1, v1, ...] (repeat_interleave(2)), each the view's slice of the
  * padded latent divided by `divisor` (scale_model_input). Writes 2*vb*planes*vh*vw values into `out`.
+ * Equals `gatherViews` + `cfgModelInput` (reference.ts, ../../sampling.ts); test "viewModelInput".
  */
 export function viewModelInput(
   frame: JitterFrame,
   views: readonly ViewBox[],
   divisor: number,
   out: Float32Array,
-  mem: PhaseMemory | null = null,
+): { vh: number; vw: number } {
+  return writeViewInput(frame, views, divisor, out, false);
+}
+
+/**
+ * viewModelInput's loops; with `innerWritten` the latent part of every row is already in `out` (the WebAssembly form
+ * copied it) and only the padding zeros are written.
+ */
+export function writeViewInput(
+  frame: JitterFrame,
+  views: readonly ViewBox[],
+  divisor: number,
+  out: Float32Array,
+  innerWritten: boolean,
 ): { vh: number; vw: number } {
   const { latents, planes, height: H, width: W, jr } = frame;
   const { vh, vw } = batchViewSize(frame, views);
@@ -71,24 +85,11 @@ export function viewModelInput(
   const PH = H + 2 * jr;
   const PW = W + 2 * jr;
   const r = float32Reciprocal(divisor); // latent / divisor, exactly (rounded by the store)
-  // In WebAssembly when both arrays are views of the phase memory: the padding is zeroed here, the rest copied there.
-  // (The kernel takes the divisor as a float32, which it always is in the pipeline: scale_model_input's.)
-  const wasm = mem?.kernels && mem.holds(latents, out) && f(divisor) === divisor ? mem.kernels : null;
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
     const { x0, x1 } = innerColumns(w0, vw, jr, W);
     const d0 = 2 * b * per;
     const d1 = d0 + per;
-    if (wasm && x1 > x0) {
-      const y0 = Math.min(Math.max(jr - h0, 0), vh);
-      const y1 = Math.max(Math.min(H + jr - h0, vh), y0);
-      for (let p = 0; p < planes; p++) {
-        if (y1 <= y0) continue;
-        const src = latents.byteOffset + 4 * ((p * H + h0 + y0 - jr) * W + w0 - jr + x0);
-        const dst = out.byteOffset + 4 * (d0 + (p * vh + y0) * vw + x0);
-        wasm.viewInput(src, dst, 4 * per, y1 - y0, x1 - x0, 4 * W, 4 * vw, divisor);
-      }
-    }
     for (let p = 0; p < planes; p++) {
       for (let y = 0; y < vh; y++) {
         const o = (p * vh + y) * vw;
@@ -102,7 +103,7 @@ export function viewModelInput(
           out.fill(0, d0 + o, d0 + o + x0);
           out.fill(0, d1 + o, d1 + o + x0);
         }
-        if (!wasm) {
+        if (!innerWritten) {
           const s = (p * H + ly) * W + w0 - jr;
           for (let x = x0; x < x1; x++) {
             const v = latents[s + x] * r;
@@ -137,7 +138,7 @@ export interface GuidedStep {
  * For each view b of the batch: eps = uncond + scale*(text - uncond) from the UNet output rows 2b, 2b+1; the Euler
  * step of the view's latent slice; `value += step` and, with `countViews`, `count += 1` where the view covers the
  * latent (the counts depend only on the views: a caller whose views did not change may keep last step's).
- * When the latent, the sums and the noise are views of `mem`, the element loop runs in WebAssembly (same values).
+ * Equals `cfgGuidance` + `eulerStep` + `accumulateView` (reference.ts, ../../sampling.ts); test "accumulateGuided".
  */
 export function accumulateGuided(
   frame: JitterFrame,
@@ -146,7 +147,6 @@ export function accumulateGuided(
   step: GuidedStep,
   sums: LocalSums,
   countViews = true,
-  mem: PhaseMemory | null = null,
 ): void {
   const { latents, planes, height: H, width: W, jr } = frame;
   const { vh, vw } = batchViewSize(frame, views);
@@ -159,8 +159,6 @@ export function accumulateGuided(
   const dt = f(f(step.sigmaNext) - s);
   const rs = float32Reciprocal(s);
   const { value, count } = sums;
-  // The WebAssembly kernel when the latent, the sums and the noise are views of the phase memory.
-  const wasm = mem?.kernels && mem.holds(latents, value, noise) ? mem.kernels : null;
   for (let b = 0; b < views.length; b++) {
     const { h0, w0 } = clipView(views[b], PH, PW);
     const { x0, x1 } = innerColumns(w0, vw, jr, W);
@@ -170,27 +168,6 @@ export function accumulateGuided(
     const u = 2 * b * per;
     const t = u + per;
     for (let p = 0; p < planes; p++) {
-      if (wasm) {
-        if (y1 <= y0) continue;
-        const o = 4 * ((p * vh + y0) * vw + x0);
-        const l = 4 * ((p * H + h0 + y0 - jr) * W + w0 - jr + x0);
-        const n0 = noise.byteOffset + o;
-        const { rows, cols } = { rows: y1 - y0, cols: x1 - x0 };
-        wasm.guidedSteps(
-          n0 + 4 * u,
-          n0 + 4 * t,
-          latents.byteOffset + l,
-          value.byteOffset + l,
-          rows,
-          cols,
-          4 * vw,
-          4 * W,
-          g,
-          s,
-          dt,
-        );
-        continue;
-      }
       for (let y = y0; y < y1; y++) {
         const o = (p * vh + y) * vw;
         const l = (p * H + h0 + y - jr) * W + w0 - jr;
@@ -200,10 +177,23 @@ export function accumulateGuided(
         }
       }
     }
-    if (!countViews) continue;
-    for (let y = y0; y < y1; y++) {
-      const c = (h0 + y - jr) * W + w0 - jr;
-      for (let x = x0; x < x1; x++) count[c + x] += 1;
-    }
+    if (countViews) countView(count, W, h0 - jr, w0 - jr, y0, y1, x0, x1);
+  }
+}
+
+/** count += 1 over rows [y0, y1) and columns [x0, x1) of a view whose (0, 0) is latent (top, left). */
+export function countView(
+  count: Float32Array,
+  W: number,
+  top: number,
+  left: number,
+  y0: number,
+  y1: number,
+  x0: number,
+  x1: number,
+): void {
+  for (let y = y0; y < y1; y++) {
+    const c = (top + y) * W + left;
+    for (let x = x0; x < x1; x++) count[c + x] += 1;
   }
 }

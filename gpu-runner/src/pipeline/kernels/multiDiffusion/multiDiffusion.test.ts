@@ -5,7 +5,9 @@ import { eulerStep } from "../../scheduler";
 import { padPlanes } from "../../tensor/pad";
 import { PhaseMemory } from "../wasm/phaseMemory";
 import { accumulateGuided, viewModelInput } from "./js";
-import { accumulateView, createAccumulator, gatherViews, type ViewBox } from "./reference";
+import { accumulateView, createAccumulator, gatherViews } from "./reference";
+import type { ViewBox } from "./viewBox";
+import { accumulateGuidedWasm, viewModelInputWasm } from "./wasm";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const wave = (n: number, k: number) =>
@@ -156,10 +158,11 @@ describe("the MultiDiffusion kernels in WebAssembly", () => {
           buf.noise.set(noise);
           buf.input.fill(7);
           const wasmFrame = { ...frame, latents: buf.latents };
-          viewModelInput(wasmFrame, r.views, d, buf.input, mem);
+          const k = mem.kernels!;
+          expect(viewModelInputWasm(k, mem, wasmFrame, r.views, d, buf.input)).toEqual({ vh, vw });
           expect(bytes(buf.input).equals(bytes(jsIn))).toBe(true);
           const sums = { value: buf.value, count: new Float32Array(r.H * r.W) };
-          accumulateGuided(wasmFrame, r.views, buf.noise, step, sums, true, mem);
+          expect(accumulateGuidedWasm(k, mem, wasmFrame, r.views, buf.noise, step, sums, true)).toBe(true);
           expect(bytes(sums.value).equals(bytes(js.value))).toBe(true);
           expect(Array.from(sums.count)).toEqual(Array.from(js.count));
         },

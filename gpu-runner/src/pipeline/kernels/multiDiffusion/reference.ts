@@ -10,36 +10,10 @@
  * 3. Blend with the dilated (global) branch: `value = local*(1-c2) + global*c2`,
  *    `count = (1-c2) + c2`, result `where(count > 0, value/count, value)`.
  *
- * The per-step buffers live in a `MultiDiffusionAccumulator` the main loop can reset and reuse.
+ * The per-step buffers live in a `MultiDiffusionAccumulator` the main loop can reset and reuse. 1. and 3. are in
+ * ../stepFusion/reference.ts; the fused forms of 2. are js.ts and wasm.ts.
  */
-
-const f = Math.fround;
-
-/** A half-open window `[h0, h1, w0, w1]` (same layout as views.ts `View`). */
-export type ViewBox = readonly [h0: number, h1: number, w0: number, w1: number];
-
-/** `latents*(1-c1) + noiseLatent*c1` elementwise in float32. `out` may alias either input. */
-export function skipResidual(
-  latents: Float32Array,
-  noiseLatent: Float32Array,
-  c1: number,
-  out?: Float32Array,
-): Float32Array {
-  const n = latents.length;
-  if (noiseLatent.length !== n) throw new RangeError("skipResidual: latents and noise differ in length");
-  const dst = out ?? new Float32Array(n);
-  const keep = f(1 - c1);
-  const mix = f(c1);
-  for (let i = 0; i < n; i++) dst[i] = f(latents[i] * keep) + f(noiseLatent[i] * mix);
-  return dst;
-}
-
-/** The region of `view` inside an `H x W` frame, clipped like Python slicing. */
-export function clipView(view: ViewBox, H: number, W: number): { h0: number; h1: number; w0: number; w1: number } {
-  const h0 = Math.min(Math.max(view[0], 0), H);
-  const w0 = Math.min(Math.max(view[2], 0), W);
-  return { h0, h1: Math.min(Math.max(view[1], h0), H), w0, w1: Math.min(Math.max(view[3], w0), W) };
-}
+import { clipView, type ViewBox } from "./viewBox";
 
 /**
  * Copies the views `x[:, :, h0:h1, w0:w1]` of a `planes x H x W` tensor into a batch
@@ -161,54 +135,4 @@ export function finishMultiDiffusion(
     }
   }
   return uncovered;
-}
-
-/** The branch weights of the c2 blend, as float32 like the reference's tensors. */
-export function branchWeights(c2: number): { local: number; global: number; total: number } {
-  const local = f(1 - c2);
-  const global = f(c2);
-  return { local, global, total: f(local + global) };
-}
-
-/**
- * The step's output latent from the two branches:
- * both:        `value = (vl/cl)*(1-c2) + vg*c2`, `count = (1-c2) + c2`;
- * local only:  `value = vl/cl`, `count = 1`;  global only: `value = vg`, `count = 1`;
- * result `where(count > 0, value/count, value)`. `local.count` is one [H, W] plane shared by the
- * `planes` planes of `local.value`. `out` may alias any input.
- */
-export function blendBranches(
-  local: { value: Float32Array; count: Float32Array } | null,
-  global: Float32Array | null,
-  c2: number,
-  planes: number,
-  plane: number,
-  out: Float32Array,
-): Float32Array {
-  const n = planes * plane;
-  if (out.length < n) throw new RangeError("blendBranches: out is too short");
-  if (!local && !global) throw new RangeError("blendBranches: at least one branch is required");
-  if (local && !global) {
-    for (let p = 0; p < planes; p++) {
-      for (let i = 0; i < plane; i++) out[p * plane + i] = f(local.value[p * plane + i] / local.count[i]);
-    }
-    return out;
-  }
-  if (!local && global) {
-    if (out !== global) out.set(global.subarray(0, n));
-    return out;
-  }
-  const vl = local!.value;
-  const cl = local!.count;
-  const vg = global!;
-  const w = branchWeights(c2);
-  const total = w.total;
-  for (let p = 0; p < planes; p++) {
-    for (let i = 0; i < plane; i++) {
-      const k = p * plane + i;
-      const value = f(f(f(vl[k] / cl[i]) * w.local) + f(vg[k] * w.global));
-      out[k] = total > 0 ? f(value / total) : value;
-    }
-  }
-  return out;
 }

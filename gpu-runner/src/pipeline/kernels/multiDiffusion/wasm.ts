@@ -1,50 +1,28 @@
 /**
- * The WebAssembly kernels of an upscaling step. Each is the float32 arithmetic of a JS function, op for op and in the
- * same order, so results are bit-identical (f32/f32x4 ops are IEEE float32: ties to even, subnormals kept, no fused
- * multiply-add; division is exact IEEE division, which the JS side gets as x * (1/d), tensor/float32.ts):
+ * The MultiDiffusion branch in WebAssembly: each kernel is the float32 arithmetic of the JS form (js.ts), op for op and
+ * in the same order, so results are bit-identical (f32/f32x4 ops are IEEE float32: ties to even, subnormals kept, no
+ * fused multiply-add; division is exact IEEE division, which the JS side gets as x * (1/d), tensor/float32.ts):
  *
  *   guidedSteps   accumulateGuided's loop        value += x + ((x - (x - s*eps)) / s) * dt, eps = eu + g*(et - eu)
  *   viewInput     viewModelInput's copy          out = out' = latent / divisor (both CFG rows)
- *   skipResidual  skipResidualNoised             x = x*keep + (up + noise*s)*mix
- *   blend         fuseBranches, both branches    out = ((value / count)*wl + global*wg) / total
- *   average       fuseBranches, local only       out = value / count
  *
  * Rows go four lanes at a time with a scalar tail. Addresses are byte offsets into the memory; strides in bytes.
- * Positions whose count is 0 come out as 0/0 or x/0 here: fuseBranches finishes them in JS.
  */
+import { at, type Lanes, S, splats, V } from "../wasm/lanes";
+import type { PhaseMemory } from "../wasm/phaseMemory";
 import { type Code, F32, I32, type KernelFunction, op, rowEnds, rowLoop, rowsLoop, V128 } from "../wasm/wasmEncoding";
+import {
+  batchViewSize,
+  countView,
+  type GuidedStep,
+  innerColumns,
+  type JitterFrame,
+  type LocalSums,
+  writeViewInput,
+} from "./js";
+import { clipView, type ViewBox } from "./viewBox";
 
-/** The address `base + c` (c a byte offset). */
-const at = (base: number, c: number): Code[] => [op.get(base), op.get(c), op.i32Add];
-
-/** The float32 ops of one lane width: f32x4 (with v128 locals) or f32 (with f32 locals). */
-interface Lanes {
-  load: Code;
-  store: Code;
-  add: Code;
-  sub: Code;
-  mul: Code;
-  div: Code;
-}
-const V: Lanes = {
-  load: op.v128Load,
-  store: op.v128Store,
-  add: op.f32x4Add,
-  sub: op.f32x4Sub,
-  mul: op.f32x4Mul,
-  div: op.f32x4Div,
-};
-const S: Lanes = {
-  load: op.f32Load,
-  store: op.f32Store,
-  add: op.f32Add,
-  sub: op.f32Sub,
-  mul: op.f32Mul,
-  div: op.f32Div,
-};
-
-/** Splat f32 params into v128 locals: [param, local] pairs. */
-const splats = (pairs: [number, number][]): Code[] => pairs.flatMap(([p, l]) => [op.get(p), op.f32x4Splat, op.set(l)]);
+const f = Math.fround;
 
 function guidedSteps(): KernelFunction {
   // Params: nu, nt, lat, val, rows, cols, nStride, lStride (i32); g, s, dt (f32). Then locals.
@@ -147,112 +125,10 @@ function viewInput(): KernelFunction {
   };
 }
 
-function skipResidual(): KernelFunction {
-  // Params: lat, up, noise, n (elements) (i32); keep, mix, s (f32).
-  const [LAT, UP, NZ, N, KEEP, MIX, SG] = [0, 1, 2, 3, 4, 5, 6];
-  const [C, END4, END, KV, MV, SV] = [7, 8, 9, 10, 11, 12];
-  const lanes = (o: Lanes, keep: number, mix: number, s: number): Code[] => [
-    ...at(LAT, C), // store address
-    ...at(LAT, C),
-    o.load,
-    op.get(keep),
-    o.mul, // x*keep
-    ...at(UP, C),
-    o.load,
-    ...at(NZ, C),
-    o.load,
-    op.get(s),
-    o.mul,
-    o.add, // up + noise*s
-    op.get(mix),
-    o.mul,
-    o.add,
-    o.store,
-  ];
-  return {
-    name: "skipResidual",
-    params: [I32, I32, I32, I32, F32, F32, F32],
-    locals: [I32, I32, I32, V128, V128, V128],
-    body: [
-      ...splats([
-        [KEEP, KV],
-        [MIX, MV],
-        [SG, SV],
-      ]),
-      ...rowEnds(N, END4, END),
-      ...rowLoop(C, END4, END, lanes(V, KV, MV, SV), lanes(S, KEEP, MIX, SG)),
-    ],
-  };
-}
-
-function blend(): KernelFunction {
-  // Params: out, value, count, global, planes, plane (elements), planeBytes (i32); wl, wg, total (f32).
-  const [OUT, VAL, CNT, GLB, PLANES, PLANE, PB, WL, WG, TOT] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [P, C, END4, END, WLV, WGV, TV] = [10, 11, 12, 13, 14, 15, 16];
-  const lanes = (o: Lanes, wl: number, wg: number, t: number): Code[] => [
-    ...at(OUT, C),
-    ...at(VAL, C),
-    o.load,
-    op.get(CNT),
-    op.get(C),
-    op.i32Add,
-    o.load,
-    o.div, // value / count
-    op.get(wl),
-    o.mul,
-    ...at(GLB, C),
-    o.load,
-    op.get(wg),
-    o.mul,
-    o.add,
-    op.get(t),
-    o.div,
-    o.store,
-  ];
-  return {
-    name: "blend",
-    params: [I32, I32, I32, I32, I32, I32, I32, F32, F32, F32],
-    locals: [I32, I32, I32, I32, V128, V128, V128],
-    body: [
-      ...splats([
-        [WL, WLV],
-        [WG, WGV],
-        [TOT, TV],
-      ]),
-      ...rowEnds(PLANE, END4, END),
-      // Planes are "rows" here; the count plane is the same for all of them (its address does not advance).
-      ...rowsLoop(P, PLANES, rowLoop(C, END4, END, lanes(V, WLV, WGV, TV), lanes(S, WL, WG, TOT)), [
-        [OUT, PB],
-        [VAL, PB],
-        [GLB, PB],
-      ]),
-    ],
-  };
-}
-
-function average(): KernelFunction {
-  // Params: out, value, count, planes, plane, planeBytes (i32).
-  const [OUT, VAL, CNT, PLANES, PLANE, PB] = [0, 1, 2, 3, 4, 5];
-  const [P, C, END4, END] = [6, 7, 8, 9];
-  const lanes = (o: Lanes): Code[] => [...at(OUT, C), ...at(VAL, C), o.load, ...at(CNT, C), o.load, o.div, o.store];
-  return {
-    name: "average",
-    params: [I32, I32, I32, I32, I32, I32],
-    locals: [I32, I32, I32, I32],
-    body: [
-      ...rowEnds(PLANE, END4, END),
-      ...rowsLoop(P, PLANES, rowLoop(C, END4, END, lanes(V), lanes(S)), [
-        [OUT, PB],
-        [VAL, PB],
-      ]),
-    ],
-  };
-}
-
-export const KERNELS: KernelFunction[] = [guidedSteps(), viewInput(), skipResidual(), blend(), average()];
+export const MULTIDIFFUSION_WASM: KernelFunction[] = [guidedSteps(), viewInput()];
 
 /** The exported functions, with addresses in bytes. */
-export interface Kernels {
+export interface MultiDiffusionWasmExports {
   guidedSteps(
     nu: number,
     nt: number,
@@ -276,18 +152,89 @@ export interface Kernels {
     oStride: number,
     divisor: number,
   ): void;
-  skipResidual(lat: number, up: number, noise: number, n: number, keep: number, mix: number, s: number): void;
-  blend(
-    out: number,
-    value: number,
-    count: number,
-    global: number,
-    planes: number,
-    plane: number,
-    planeBytes: number,
-    wl: number,
-    wg: number,
-    total: number,
-  ): void;
-  average(out: number, value: number, count: number, planes: number, plane: number, planeBytes: number): void;
+}
+
+/**
+ * js.ts `viewModelInput` with the latent copied in WebAssembly (the padding zeros still written in JS), or null when
+ * `latents` and `out` are not views of `mem` or the divisor is not a float32 (it always is in the pipeline:
+ * scale_model_input's). Same values (multiDiffusion.test.ts, "in WebAssembly").
+ */
+export function viewModelInputWasm(
+  k: MultiDiffusionWasmExports,
+  mem: PhaseMemory,
+  frame: JitterFrame,
+  views: readonly ViewBox[],
+  divisor: number,
+  out: Float32Array,
+): { vh: number; vw: number } | null {
+  const { latents, planes, height: H, width: W, jr } = frame;
+  if (!mem.holds(latents, out) || f(divisor) !== divisor) return null;
+  const { vh, vw } = batchViewSize(frame, views);
+  const per = planes * vh * vw;
+  if (out.length < 2 * views.length * per) throw new RangeError("viewModelInput: out is too short");
+  const PH = H + 2 * jr;
+  const PW = W + 2 * jr;
+  for (let b = 0; b < views.length; b++) {
+    const { h0, w0 } = clipView(views[b], PH, PW);
+    const { x0, x1 } = innerColumns(w0, vw, jr, W);
+    if (x1 <= x0) continue;
+    const y0 = Math.min(Math.max(jr - h0, 0), vh);
+    const y1 = Math.max(Math.min(H + jr - h0, vh), y0);
+    if (y1 <= y0) continue;
+    const d0 = 2 * b * per;
+    for (let p = 0; p < planes; p++) {
+      const src = latents.byteOffset + 4 * ((p * H + h0 + y0 - jr) * W + w0 - jr + x0);
+      const dst = out.byteOffset + 4 * (d0 + (p * vh + y0) * vw + x0);
+      k.viewInput(src, dst, 4 * per, y1 - y0, x1 - x0, 4 * W, 4 * vw, divisor);
+    }
+  }
+  return writeViewInput(frame, views, divisor, out, true);
+}
+
+/**
+ * js.ts `accumulateGuided` with the element loop in WebAssembly (the counts in JS), or false when the latent, the sums
+ * and the noise are not views of `mem`. Same values (multiDiffusion.test.ts, "in WebAssembly").
+ */
+export function accumulateGuidedWasm(
+  k: MultiDiffusionWasmExports,
+  mem: PhaseMemory,
+  frame: JitterFrame,
+  views: readonly ViewBox[],
+  noise: Float32Array,
+  step: GuidedStep,
+  sums: LocalSums,
+  countViews: boolean,
+): boolean {
+  const { latents, planes, height: H, width: W, jr } = frame;
+  const { value, count } = sums;
+  if (!mem.holds(latents, value, noise)) return false;
+  const { vh, vw } = batchViewSize(frame, views);
+  const per = planes * vh * vw;
+  if (noise.length < 2 * views.length * per) throw new RangeError("accumulateGuided: noise is too short");
+  const PH = H + 2 * jr;
+  const PW = W + 2 * jr;
+  const g = f(step.guidanceScale);
+  const s = f(step.sigma);
+  const dt = f(f(step.sigmaNext) - s);
+  for (let b = 0; b < views.length; b++) {
+    const { h0, w0 } = clipView(views[b], PH, PW);
+    const { x0, x1 } = innerColumns(w0, vw, jr, W);
+    if (x1 === x0) continue;
+    const y0 = Math.max(jr - h0, 0);
+    const y1 = Math.min(H + jr - h0, vh);
+    const u = 2 * b * per;
+    const t = u + per;
+    if (y1 > y0) {
+      for (let p = 0; p < planes; p++) {
+        const o = 4 * ((p * vh + y0) * vw + x0);
+        const l = 4 * ((p * H + h0 + y0 - jr) * W + w0 - jr + x0);
+        const n0 = noise.byteOffset + o;
+        const nu = n0 + 4 * u;
+        const nt = n0 + 4 * t;
+        k.guidedSteps(nu, nt, latents.byteOffset + l, value.byteOffset + l, y1 - y0, x1 - x0, 4 * vw, 4 * W, g, s, dt);
+      }
+    }
+    if (countViews) countView(count, W, h0 - jr, w0 - jr, y0, y1, x0, x1);
+  }
+  return true;
 }

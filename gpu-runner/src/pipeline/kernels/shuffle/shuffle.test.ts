@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { RandomSource } from "../../randomness";
-import { shuffleIndexFromWords } from "../dilated/reference";
 import { int32View, PhaseMemory, uint32View } from "../wasm/phaseMemory";
+import { wasmStepKernels } from "../wasmStepKernels";
+import { shuffleIndexFromWords } from "./js";
+import { shuffleFromWordsWasm } from "./wasm";
 
 describe("shuffleFromWords (WebAssembly)", () => {
   it("builds exactly shuffleIndexFromWords' indices, extreme words included", () => {
@@ -17,7 +19,7 @@ describe("shuffleFromWords (WebAssembly)", () => {
           words[k] = k % 5 === 0 ? 0xffffffff : k % 7 === 0 ? 0 : a;
         }
         const idx = int32View(m.idx);
-        mem.kernels!.shuffleFromWords(words.byteOffset, idx.byteOffset, m.perm.byteOffset, B, n);
+        expect(shuffleFromWordsWasm(mem.kernels!, mem, int32View(m.perm), B, n, words, idx)).toBe(idx);
         expect(Array.from(idx)).toEqual(Array.from(shuffleIndexFromWords(B, n, words.subarray(0, (B - 1) * n))));
       }),
     );
@@ -28,7 +30,8 @@ describe("shuffleFromWords (WebAssembly)", () => {
     const n = 333;
     const mem = new PhaseMemory();
     const m = mem.allocate({ words: (B - 1) * n, out: B * n, perm: B });
-    const scratch = { mem, words: uint32View(m.words), perm: int32View(m.perm) };
+    const kernels = wasmStepKernels(mem.kernels!, mem, { perm: int32View(m.perm) });
+    const scratch = { kernels, words: uint32View(m.words) };
     const a = new RandomSource(5);
     const b = new RandomSource(5);
     for (let batch = 0; batch < 3; batch++) {

@@ -1,8 +1,9 @@
 /**
- * Window-interaction indices in WebAssembly: `shuffleIndexFromWords` (../dilated.ts), the per-column Fisher-Yates
+ * Window-interaction indices in WebAssembly: `shuffleIndexFromWords` (js.ts), the per-column Fisher-Yates
  * over pre-drawn 32-bit words, with the same draws and the same result. floor(word * 2^-32 * (b+1)) is computed as
  * the exact 64-bit product shifted right by 32.
  */
+import type { PhaseMemory } from "../wasm/phaseMemory";
 import { type Code, I32, type KernelFunction, op } from "../wasm/wasmEncoding";
 
 function shuffleFromWords(): KernelFunction {
@@ -117,4 +118,22 @@ export const SHUFFLE_KERNELS: KernelFunction[] = [shuffleFromWords()];
 
 export interface ShuffleKernels {
   shuffleFromWords(words: number, idx: number, perm: number, B: number, n: number): void;
+}
+
+/**
+ * js.ts `shuffleIndexFromWords` in WebAssembly, or null when the words, `out` and `perm` (at least
+ * B entries) are not views of `mem`. The same indices (shuffle.test.ts).
+ */
+export function shuffleFromWordsWasm(
+  k: ShuffleKernels,
+  mem: PhaseMemory,
+  perm: Int32Array,
+  B: number,
+  n: number,
+  words: Uint32Array,
+  out: Int32Array,
+): Int32Array | null {
+  if (perm.length < B || !mem.holds(words, out, perm)) return null;
+  k.shuffleFromWords(words.byteOffset, out.byteOffset, perm.byteOffset, B, n);
+  return out;
 }

@@ -1,9 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { addNoise } from "../../scheduler";
-import { blendBranches, createAccumulator, finishMultiDiffusion, skipResidual } from "../multiDiffusion/reference";
+import { createAccumulator, finishMultiDiffusion } from "../multiDiffusion/reference";
 import { PhaseMemory } from "../wasm/phaseMemory";
-import { fuseBranches, skipResidualNoised } from "./js";
+import { coveredJs, fuseBranches, skipResidualNoised } from "./js";
+import { blendBranches, skipResidual } from "./reference";
+import { coveredWasm, skipResidualNoisedWasm } from "./wasm";
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 const wave = (n: number, k: number) =>
@@ -108,7 +110,8 @@ describe("skipResidualNoised and fuseBranches in WebAssembly", () => {
           b.global.set(wave(n, seed + 4));
           const js = Float32Array.from(b.lat);
           skipResidualNoised(js, { up: Float32Array.from(b.up), noise: Float32Array.from(b.noise), sigma }, c);
-          skipResidualNoised(b.lat, { up: b.up, noise: b.noise, sigma }, c, mem);
+          const k = mem.kernels!;
+          expect(skipResidualNoisedWasm(k, mem, b.lat, { up: b.up, noise: b.noise, sigma }, c)).toBe(true);
           expect(bytes(b.lat).equals(bytes(js))).toBe(true);
 
           const fb = { up: b.up, noise: b.noise, sigma };
@@ -116,7 +119,13 @@ describe("skipResidualNoised and fuseBranches in WebAssembly", () => {
           const want = new Float32Array(n);
           const local = { value: b.value, count: b.count };
           const u1 = fuseBranches(local, fb, g, c, planes, plane, want);
-          const u2 = fuseBranches(local, fb, g, c, planes, plane, b.out, undefined, mem);
+          let inWasm = false;
+          const u2 = fuseBranches(local, fb, g, c, planes, plane, b.out, undefined, (input) => {
+            const uncovered = coveredWasm(k, mem, input);
+            inWasm = uncovered !== null;
+            return uncovered ?? coveredJs(input);
+          });
+          expect(inWasm).toBe(true);
           expect(bytes(b.out).equals(bytes(want))).toBe(true);
           expect(u2).toBe(u1);
         },

@@ -1,8 +1,9 @@
 /**
  * The memory an upscaling phase works in: its latent, noised upsample, branch sums and batch buffers as Float32Array
- * views of one WebAssembly memory, so that the WebAssembly kernels (kernels.ts) read and write them in place. Every
- * JS function keeps working on the views (they are ordinary Float32Arrays); a kernel is used where all the arrays it
- * touches are views of this memory (`holds`). Without WebAssembly the buffers are plain arrays and the JS kernels run.
+ * views of one WebAssembly memory, so that the WebAssembly kernels (../<kernel>/wasm.ts) read and write them in
+ * place. Every JS function keeps working on the views (they are ordinary Float32Arrays); a kernel is used where all
+ * the arrays it touches are views of this memory (`holds`). Without WebAssembly the buffers are plain arrays and the
+ * JS kernels run. ../stepKernels.ts picks the backend once per phase from this memory.
  *
  * One memory per phase: `allocate` is called once, and nothing grows it afterwards (growing would detach the views).
  * Results that outlive the phase must be copied out of it.
@@ -10,12 +11,20 @@
 
 import { DILATED_KERNELS, type DilatedKernels } from "../dilated/wasm";
 import { GAUSSIAN_KERNELS, type GaussianKernels } from "../gaussian/wasm";
-import { KERNELS, type Kernels } from "../multiDiffusion/wasm";
+import { MULTIDIFFUSION_WASM, type MultiDiffusionWasmExports } from "../multiDiffusion/wasm";
 import { SHUFFLE_KERNELS, type ShuffleKernels } from "../shuffle/wasm";
+import { STEP_FUSION_WASM, type StepFusionWasmExports } from "../stepFusion/wasm";
 import { type WasmMemory, type WasmModule, wasm } from "./wasmApi";
 import { encodeModule } from "./wasmEncoding";
 
 const PAGE = 65536;
+
+/** Every kernel the module exports (each kernel's wasm.ts declares its own). */
+export type WasmExports = MultiDiffusionWasmExports &
+  StepFusionWasmExports &
+  DilatedKernels &
+  ShuffleKernels &
+  GaussianKernels;
 
 let compiled: WasmModule | null | undefined;
 
@@ -24,7 +33,15 @@ function kernelModule(): WasmModule | null {
   if (compiled === undefined) {
     try {
       compiled = wasm
-        ? new wasm.Module(encodeModule([...KERNELS, ...DILATED_KERNELS, ...SHUFFLE_KERNELS, ...GAUSSIAN_KERNELS]))
+        ? new wasm.Module(
+            encodeModule([
+              ...MULTIDIFFUSION_WASM,
+              ...STEP_FUSION_WASM,
+              ...DILATED_KERNELS,
+              ...SHUFFLE_KERNELS,
+              ...GAUSSIAN_KERNELS,
+            ]),
+          )
         : null;
     } catch {
       compiled = null;
@@ -37,7 +54,7 @@ export class PhaseMemory {
   private memory: WasmMemory | null = null;
   private allocated = false;
   /** The WebAssembly kernels over this memory, or null (use the JS functions). */
-  kernels: (Kernels & DilatedKernels & ShuffleKernels & GaussianKernels) | null = null;
+  kernels: WasmExports | null = null;
 
   /** Whether new phase memories use WebAssembly (tests turn it off to run the JS paths end to end). */
   static wasmEnabled = true;
@@ -50,7 +67,7 @@ export class PhaseMemory {
       // A WebAssembly memory reserves address space up front; where that is refused, the JS paths run.
       this.memory = new wasm.Memory({ initial: 1 });
       const instance = new wasm.Instance(module, { env: { memory: this.memory } });
-      this.kernels = instance.exports as unknown as Kernels & DilatedKernels & ShuffleKernels & GaussianKernels;
+      this.kernels = instance.exports as unknown as WasmExports;
     } catch {
       this.memory = null;
     }
