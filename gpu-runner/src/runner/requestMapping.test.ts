@@ -1,4 +1,5 @@
 import {
+  pipelineNames,
   type ResolvedRequest,
   ResolvedRequestSchema,
   referenceQuirks,
@@ -100,6 +101,19 @@ describe("toPipelineRequest", () => {
       expect(mapped[k], k).toBe((r as unknown as Record<string, unknown>)[k]);
     }
     expect(mapped.stride).toBeUndefined();
+  });
+
+  it("maps every table field onto a pipeline parameter, and both sides default alike", () => {
+    const r = resolveRequest({ prompt: "x", width: 1024, height: 1024, seed: 1 });
+    const mapped = toPipelineRequest(r);
+    const params = resolveParams(info, mapped) as unknown as Record<string, unknown>;
+    for (const [field, name] of pipelineNames()) {
+      if (field === "referenceCompat") continue; // resolved into params.quirks
+      expect(Object.keys(params), `${field} -> ${name}`).toContain(name);
+    }
+    // A pipeline call that gives nothing gets the API's defaults (the seed aside: the API draws one).
+    const bare = resolveParams(info, { prompt: "x", width: 1024, height: 1024 });
+    expect({ ...bare, seed: 1 }).toEqual({ ...resolveParams(info, mapped), seed: 1 });
   });
 
   it("passes the decoded image as the pipeline's initImage and insists on it when the request names one", () => {
