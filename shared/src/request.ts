@@ -113,32 +113,54 @@ export function requestPlan(
   });
 }
 
-/**
- * The phases a render computes, by protocol phase: 1 (the base phase) then the upscaling scales, e.g. [1, 2, 3, 4]
- * for a 4x render with progressive upscaling, [1, 4] without. From an image, the encoded base (pipeline id 0) and the
- * scale-1 refinement that follows it (id 1) are one phase, 1, as the runner reports them: each phase is listed (and
- * priced) once.
- */
-export function phaseScales(
-  r: Pick<ResolvedRequest, "width" | "height" | "switches"> &
-    Partial<Pick<ResolvedRequest, "image" | "referenceCompat">>,
-  baseResolution: number,
-): number[] {
-  const plan = requestPlan({ image: null, referenceCompat: false, ...r }, baseResolution);
+/** The protocol phases of a render with their pixel sizes: one phase plan, computed once per request. */
+export interface RenderPhases {
+  /**
+   * Protocol phases in order: 1 (the base phase) then the upscaling scales, e.g. [1, 2, 3, 4] for a 4x render with
+   * progressive upscaling, [1, 4] without. From an image, the encoded base (pipeline id 0) and the scale-1 refinement
+   * that follows it (id 1) are one phase, 1, as the runner reports them: each phase is listed (and priced) once.
+   */
+  scales: number[];
+  /** Pixel size of each phase, by phase (as a string, JSON-friendly); the last phase's is the output size. */
+  sizes: Record<string, { width: number; height: number }>;
+  /**
+   * From an image with progressive upscaling (or at 1x), phase 1 is the encoded image followed by a scale-1
+   * refinement, which has a level-k cache record of its own (worker cache/keys.ts).
+   */
+  refinesPhase1: boolean;
+}
+
+type PlanFields = Pick<ResolvedRequest, "width" | "height" | "switches"> &
+  Partial<Pick<ResolvedRequest, "image" | "referenceCompat">>;
+
+export function renderPhases(r: PlanFields, baseResolution: number, vaeScaleFactor = 8): RenderPhases {
+  const plan = requestPlan({ image: null, referenceCompat: false, ...r }, baseResolution, vaeScaleFactor);
   const ids = [plan.base.id, ...plan.upscales.map((u) => u.id)].map((id) => Math.max(1, id));
-  return ids.filter((id, i) => ids.indexOf(id) === i);
+  const scales = ids.filter((id, i) => ids.indexOf(id) === i);
+  const sizes: RenderPhases["sizes"] = {};
+  for (const k of scales) {
+    // The last spec of that id (the refinement for phase 1 from an image); phase 1 without one is the base phase.
+    const spec = [...plan.upscales].reverse().find((u) => u.id === k) ?? (k === 1 ? plan.base : undefined);
+    if (!spec) throw new RangeError(`phase ${k} is not in the plan of a ${r.width}x${r.height} render`);
+    sizes[String(k)] = { width: spec.latentWidth * vaeScaleFactor, height: spec.latentHeight * vaeScaleFactor };
+  }
+  const refinesPhase1 = r.image != null && plan.upscales.some((u) => u.id === 1);
+  return { scales, sizes, refinesPhase1 };
+}
+
+/** The protocol phases of a render (RenderPhases.scales). */
+export function phaseScales(r: PlanFields, baseResolution: number): number[] {
+  return renderPhases(r, baseResolution).scales;
 }
 
 /** Pixel size of phase `id` of a render (the last phase is the output size). */
 export function phaseSize(
-  r: Pick<ResolvedRequest, "width" | "height" | "switches"> &
-    Partial<Pick<ResolvedRequest, "image" | "referenceCompat">>,
+  r: PlanFields,
   baseResolution: number,
   id: number,
   vaeScaleFactor = 8,
 ): { width: number; height: number } {
-  const plan = requestPlan({ image: null, referenceCompat: false, ...r }, baseResolution, vaeScaleFactor);
-  const spec = [...plan.upscales].reverse().find((u) => u.id === id) ?? (plan.base.id === id ? plan.base : undefined);
-  if (!spec) throw new RangeError(`phase ${id} is not in the plan of a ${r.width}x${r.height} render`);
-  return { width: spec.latentWidth * vaeScaleFactor, height: spec.latentHeight * vaeScaleFactor };
+  const size = renderPhases(r, baseResolution, vaeScaleFactor).sizes[String(id)];
+  if (!size) throw new RangeError(`phase ${id} is not in the plan of a ${r.width}x${r.height} render`);
+  return size;
 }

@@ -2,7 +2,15 @@
  * POST /v1/images after authentication and body intake: validate, plan against the cache, quote, and hand the job to
  * its Durable Object, which reserves the quote and stores the job atomically (nothing is stored on refusal).
  */
-import { canonicalJson, fromZodError, problemResponse, quote, resolveRequest, sha256Hex } from "@accdiff/shared";
+import {
+  canonicalJson,
+  fromZodError,
+  problemResponse,
+  quote,
+  renderPhases,
+  resolveRequest,
+  sha256Hex,
+} from "@accdiff/shared";
 import { ZodError } from "zod";
 import type { Principal } from "../accounts";
 import { planRender } from "../cache/plan";
@@ -56,8 +64,10 @@ export async function submitJob(env: Env, principal: Principal, sub: Submission)
   const jobId = newJobId(env.JOBS, principal.accountId, sub.idempotencyKey);
   const stub = jobStub(env.JOBS, jobId)!;
   const base = cfg.limits.baseResolution;
-  const plan = await planRender(env, cfg.bundleHash, params, base);
-  const q = quote(params, base, plan.cachedPhases);
+  // The render's phases and sizes, once: the cache plan, the quote and the job state all read this one.
+  const render = renderPhases(params, base);
+  const plan = await planRender(env, cfg.bundleHash, params, render);
+  const q = quote(render, plan.cachedPhases);
   const outcome = await stub.create({
     jobId,
     accountId: principal.accountId,
@@ -69,6 +79,7 @@ export async function submitJob(env: Env, principal: Principal, sub: Submission)
     params,
     bundleId: cfg.bundleId,
     baseResolution: base,
+    render,
     plan,
     quote: q,
   });

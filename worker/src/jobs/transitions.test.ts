@@ -1,4 +1,4 @@
-import { quote, type RunnerEvent, resolveRequest } from "@accdiff/shared";
+import { quote, type RunnerEvent, renderPhases, resolveRequest } from "@accdiff/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyEvent, cancelByUser, type Effect, partialPrice, retryOrFail, type VerifiedArtifact } from "./transitions";
@@ -11,7 +11,7 @@ function job(cachedAtStart: number[] = []): JobState {
     { prompt: "a cat", width: 256, height: 256, seed: 1 },
     { baseResolution: BASE, maxSide: 512, hardMaxSide: 8192, maxAspect: 4, maxPromptChars: 1000 },
   );
-  const q = quote(params, BASE, cachedAtStart);
+  const q = quote(renderPhases(params, BASE), cachedAtStart);
   return {
     id: "a".repeat(64),
     version: 1,
@@ -118,7 +118,7 @@ describe("transitions", () => {
         if (computed.length === 0) expect(billing(effects)).toEqual([{ type: "release" }]);
         else {
           expect(billing(effects)).toEqual([{ type: "capture", amount }]);
-          expect(amount).toBe(quote(s.params, BASE, cached, s.phasesDone).price);
+          expect(amount).toBe(quote(renderPhases(s.params, BASE), cached, s.phasesDone).price);
         }
         expect(amount).toBeLessThanOrEqual(s.billing.reserved);
         expect(effects).toContainEqual({ type: "cancelRemote", target: "http://runner", attempt: 1 });

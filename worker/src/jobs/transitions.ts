@@ -8,8 +8,7 @@
  *      |                             |----failed(retryable) / lease expiry --> queued, attempt+1 (resume from cache)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
-import { quote, type RunnerEvent } from "@accdiff/shared";
-import { refinesPhase1 } from "../cache/keys";
+import { quote, type RenderPhases, type RunnerEvent, renderPhases } from "@accdiff/shared";
 import { type ArtifactRef, isFinished, type JobState } from "./types";
 
 export type Effect =
@@ -70,7 +69,12 @@ export function cacheMarker(e: { phase: number; refinement?: boolean }): string 
 
 /** Phase 1 of this job is an image's encoding followed by a refinement (whose image is phase 1's result). */
 function refines(s: JobState): boolean {
-  return refinesPhase1(s.params, s.baseResolution);
+  return renderOf(s).refinesPhase1;
+}
+
+/** The render's phases and sizes as accepted (recomputed for states stored before they were kept). */
+export function renderOf(s: JobState): RenderPhases {
+  return s.render ?? renderPhases(s.params, s.baseResolution);
 }
 
 /** The phase an artifact's image completes, if any. */
@@ -112,7 +116,7 @@ export function computedPhasesDone(s: JobState): number[] {
  */
 export function partialPrice(s: JobState): number {
   if (computedPhasesDone(s).length === 0) return 0;
-  return quote(s.params, s.baseResolution, s.cachedAtStart, s.phasesDone).price;
+  return quote(renderOf(s), s.cachedAtStart, s.phasesDone).price;
 }
 
 function settle(s: JobState, amount: number): Effect[] {

@@ -2,7 +2,15 @@
  * A job's persistent state, kept by its JobDO (one Durable Object per job, so every transition is serialised and
  * strongly consistent). Public representations are derived from it in routes/; money lives in the AccountDO.
  */
-import type { ArtifactKind, ImageFormat, JobStatus, Quote, ResolvedRequest, RunnerEvent } from "@accdiff/shared";
+import type {
+  ArtifactKind,
+  ImageFormat,
+  JobStatus,
+  Quote,
+  RenderPhases,
+  ResolvedRequest,
+  RunnerEvent,
+} from "@accdiff/shared";
 import type { BlobRef } from "../cache/records";
 
 /** A stored blob the job can serve: computed by one of its attempts, or reused from the cache. */
@@ -54,6 +62,8 @@ export interface JobState {
   params: ResolvedRequest;
   bundleId: string;
   baseResolution: number;
+  /** The render's phases and sizes, computed once when the job was accepted (absent in older states: renderOf). */
+  render?: RenderPhases;
   /** The phases of the render, [1, 2, ..., S]. */
   scales: number[];
   cacheKeys: { phase1: string; phases: Record<string, string> };
