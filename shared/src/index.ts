@@ -6,4 +6,6 @@ export * from "./problem";
 export * from "./protocol";
 export * from "./referenceQuirks";
 export * from "./request";
+export * from "./runnerApi";
 export * from "./signing";
+export * from "./text";

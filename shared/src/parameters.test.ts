@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { phase1CacheKey, phase1Inputs, phaseCacheKey, upscaleInputs } from "./cacheKeys";
 import { fieldsAtCacheLevel, PARAMETERS, parameterRows, REQUIRED } from "./parameters";
 import { GenerationRequestSchema, ResolvedRequestSchema, resolveRequest } from "./request";
+import { normalizeText } from "./text";
 
 const LEVELS = ["phase1", "upscale", "plan", "none"];
 
@@ -52,6 +53,13 @@ describe("the parameter table", () => {
       expect(p1).toBe(want1);
       expect(await phaseCacheKey(p1, p1, r, 2, { width: 2048, height: 1536 })).toBe(want2);
     }
+  });
+
+  it("normalises given prompts; the default negative prompt is already normal text", () => {
+    const d = PARAMETERS.negativePrompt.default as string;
+    expect(normalizeText(d)).toBe(d);
+    const r = resolveRequest({ prompt: "a\tcat", negativePrompt: "e\u0301", width: 1024, height: 1024 });
+    expect([r.prompt, r.negativePrompt]).toEqual(["a cat", "\u00e9"]);
   });
 
   it("marks as required exactly the fields without a default", () => {

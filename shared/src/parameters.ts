@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { RequestLimits } from "./request";
+import { normalizeText, textProblem } from "./text";
 
 /**
  * What a field's value keys in the cache (cacheKeys.ts):
@@ -45,6 +46,17 @@ function row<In, Out = In>(r: ParameterRow<In, Out>): ParameterRow<In, Out> {
 /** A row whose field must be given (its default is REQUIRED). */
 function required<In>(r: Omit<ParameterRow<In, In>, "default">): ParameterRow<In, In> & { required: true } {
   return { ...r, default: REQUIRED, required: true };
+}
+
+/** A prompt: refused when it is not text (text.ts); normalised when resolved. */
+function promptText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .superRefine((v, ctx) => {
+      const why = textProblem(v);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    });
 }
 
 const finite = () => z.number().refine(Number.isFinite, "must be a finite number");
@@ -101,16 +113,19 @@ function randomSeed(): number {
  */
 export const PARAMETERS = {
   prompt: required({
-    input: (l) => z.string().min(1, "must not be empty").max(l.maxPromptChars),
+    input: (l) => promptText(l.maxPromptChars).min(1, "must not be empty"),
     resolved: z.string(),
+    resolve: normalizeText,
     cache: "phase1",
     flag: { name: "prompt", type: "string", short: "p", arg: "TEXT" },
     help: "what to draw (required)",
   }),
   negativePrompt: row({
-    input: (l) => z.string().max(l.maxPromptChars),
+    input: (l) => promptText(l.maxPromptChars),
     resolved: z.string(),
+    // Already normal text (normalizeText leaves it as is: parameters.test.ts).
     default: "blurry, ugly, duplicate, poorly drawn, deformed, mosaic",
+    resolve: normalizeText,
     cache: "phase1",
     flag: { name: "negative", type: "string", arg: "TEXT" },
     help: "negative prompt",

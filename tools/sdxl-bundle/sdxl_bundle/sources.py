@@ -75,6 +75,24 @@ class Sources:
         return rev.split(":", 1)[-1][:12]
 
 
+def local_configs(base: Path, vae: Path) -> dict:
+    """What `configs` returns, read straight from local diffusers folders (no diffusers import; for --dry-run)."""
+    import json
+
+    def read(path: Path) -> dict:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+    tok = read(base / "tokenizer" / "tokenizer_config.json")
+    return {
+        "unet": read(base / "unet" / "config.json"),
+        "vae": read(vae / "config.json"),
+        "scheduler": read(base / "scheduler" / "scheduler_config.json"),
+        "text_encoder": read(base / "text_encoder" / "config.json"),
+        "text_encoder_2": read(base / "text_encoder_2" / "config.json"),
+        "max_tokens": int(tok.get("model_max_length", 77)),
+    }
+
+
 def configs(src: Sources) -> dict:
     """The configs bundle.json and the layout are computed from (no weights downloaded)."""
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
