@@ -89,8 +89,3 @@ export function phaseCacheKey(
     canonicalJson({ level: phase, phase1: phase1Key, previous: previousKey, upscale: upscaleInputs(r), size }),
   );
 }
-
-/** Patch prompts for (c, scale) derived from phase 1's attention maps. */
-export function patchPromptCacheKey(phase1Key: string, c: number, scale: number): Promise<string> {
-  return sha256Hex(canonicalJson({ level: "patch-prompts", phase1: phase1Key, c, scale }));
-}

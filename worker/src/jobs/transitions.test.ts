@@ -192,17 +192,10 @@ describe("transitions", () => {
       ["patch_prompts", 2],
     ] as const) {
       const { e, v } = artifact(kind, phase);
-      writes.push(
-        ...applyEvent(s, e, 1, { maxAttempts: 4, artifact: v }).filter(
-          (x) => x.type === "writeCache" || x.type === "writePatchPrompts",
-        ),
-      );
+      writes.push(...applyEvent(s, e, 1, { maxAttempts: 4, artifact: v }).filter((x) => x.type === "writeCache"));
     }
-    expect(writes.map((w) => (w.type === "writeCache" ? `phase ${w.phase}` : "prompts"))).toEqual([
-      "phase 1",
-      "phase 2",
-      "prompts",
-    ]);
+    // Patch prompts go into their phase's record (no record of their own: nothing would read it).
+    expect(writes.map((w) => (w.type === "writeCache" ? `phase ${w.phase}` : w.type))).toEqual(["phase 1", "phase 2"]);
   });
 
   it("from an image, phase 1 is done with its refinement, which gets a record of its own", () => {

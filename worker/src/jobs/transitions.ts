@@ -20,7 +20,6 @@ export type Effect =
    * `refinement`: the phase-1 pointer of an image's scale-1 refinement (cache/keys.ts refinesPhase1).
    */
   | { type: "writeCache"; phase: number; refinement?: boolean }
-  | { type: "writePatchPrompts"; artifact: ArtifactRef }
   /** Push the lease deadline forward: the runner is alive. */
   | { type: "renewLease" }
   /** Dispatch attempt+1, resuming from the deepest phase the job has. */
@@ -184,7 +183,6 @@ function artifactEffects(s: JobState, a: ArtifactRef): Effect[] {
       }
     }
   }
-  if (a.kind === "patch_prompts" && a.phase !== null) effects.push({ type: "writePatchPrompts", artifact: a });
   return effects;
 }
 
