@@ -230,7 +230,7 @@ def build(args) -> int:
 
     info = {
         "tool": TOOL_VERSION,
-        "sources": src.revisions,
+        "sources": src.pinned(),
         "variant": args.variant,
         "versions": versions,
         "opset": 17,

@@ -69,6 +69,15 @@ class Sources:
         """`from_pretrained` keyword arguments pinning `source` (a local folder needs none)."""
         return {} if is_local(source) else {"revision": self.rev(source)}
 
+    def label(self, source: str) -> str:
+        """How build-info.json names a source: the repo id, or a local folder's name (not its path, so that
+        the same folder gives the same bundle hash wherever it lies)."""
+        return f"local:{Path(source).resolve().name}" if is_local(source) else source
+
+    def pinned(self) -> dict:
+        """{label: revision} of the three sources, for build-info.json."""
+        return {self.label(s): self.revisions[s] for s in (self.base, self.controlnet, self.vae)}
+
     def short(self, source: str) -> str:
         """The pinned revision, abbreviated for bundle.json's version string."""
         rev = self.revisions[source]

@@ -104,6 +104,7 @@ class LocalSources(unittest.TestCase):
             self.assertEqual(revs[folders[0]], folder_revision(Path(folders[0])))
             self.assertEqual(src.load_kwargs(folders[0]), {})
             self.assertEqual(src.short(folders[0]), revs[folders[0]][7:19])
+            self.assertEqual(list(src.pinned()), ["local:base", "local:cn", "local:vae"])
             with self.assertRaises(SystemExit):
                 Sources(*folders, revisions={folders[1]: "sha256:0000"}).resolve()
 
