@@ -1,6 +1,6 @@
 import { NO_QUIRKS } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/fakeModels";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/testing/fakeModels";
 import { cropCondition } from "./controlCondition";
 import { createJob } from "./job";
 import { MultiDiffusionBranch } from "./multiDiffusionBranch";

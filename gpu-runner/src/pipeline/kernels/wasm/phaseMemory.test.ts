@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../../../golden/fakeModels";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../../../golden/testing/fakeModels";
 import { runAccDiffusion } from "../../accdiffusion";
 import type { PipelineRequest } from "../../params";
 import { PhaseMemory } from "./phaseMemory";

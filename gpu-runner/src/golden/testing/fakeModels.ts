@@ -11,7 +11,7 @@
  * and `vaeEncode` is a block average, so that the image-start path and attention collection can be tested.
  */
 
-import { SDXL_SCHEDULER_CONFIG } from "../models/sdxlScheduler";
+import { SDXL_SCHEDULER_CONFIG } from "../../models/sdxlScheduler";
 import type {
   BundleInfo,
   ControlNetInput,
@@ -23,7 +23,7 @@ import type {
   TokenizedPrompt,
   UNetInput,
   UNetOutput,
-} from "../models/types";
+} from "../../models/types";
 
 const f = Math.fround;
 

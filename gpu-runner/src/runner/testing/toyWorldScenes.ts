@@ -2,9 +2,9 @@
  * Test support: reading the pipeline's own outputs on the toy world. Which thing each pixel of a decoded image shows
  * (the world's colours), how much of a window a thing covers, and the overlap of an attention-map mask with a thing.
  */
-import type { RgbImage } from "../pipeline/params";
-import { classifyPixels } from "../toyworld/testkit";
-import { THINGS } from "../toyworld/world";
+import type { RgbImage } from "../../pipeline/params";
+import { classifyPixels } from "../../toyworld/testkit";
+import { THINGS } from "../../toyworld/world";
 
 /** Index into THINGS of a word of the world ("cat" -> 0), by the things' own word lists. */
 export function thingOf(word: string): number {

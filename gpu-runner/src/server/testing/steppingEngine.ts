@@ -3,7 +3,7 @@
  * checking the abort signal between them like the pipeline does, and one phase image per phase. The real pipeline
  * engine is tested end to end in runner/pipelineEngine.test.ts.
  */
-import type { JobEngine, JobOutcome } from "./engine";
+import type { JobEngine, JobOutcome } from "../engine";
 
 export interface SteppingCalls {
   runs: number;
