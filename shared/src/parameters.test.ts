@@ -62,9 +62,18 @@ describe("the parameter table", () => {
     expect([r.prompt, r.negativePrompt]).toEqual(["a cat", "\u00e9"]);
   });
 
+  it("accepts delivery metadata without resolving or caching it", async () => {
+    const base = { prompt: "a cat", width: 1024, height: 1024, seed: 3 };
+    const withHook = resolveRequest({ ...base, webhook: "https://example.com/h", webhook_events: ["phase"] });
+    expect(withHook).toEqual(resolveRequest(base));
+    expect(fieldsAtCacheLevel("none")).toEqual(expect.arrayContaining(["webhook", "webhook_events"]));
+    expect(await phase1CacheKey("b", withHook)).toBe(await phase1CacheKey("b", resolveRequest(base)));
+    expect(() => resolveRequest({ ...base, webhook_events: ["phase"] })).toThrow(/webhook/);
+  });
+
   it("marks as required exactly the fields without a default", () => {
     const required = parameterRows()
-      .filter(([, r]) => r.default === REQUIRED)
+      .filter(([, r]) => r.default === REQUIRED && r.resolved !== null)
       .map(([k]) => k);
     expect(required).toEqual(["prompt", "width", "height"]);
     expect(() => resolveRequest({ prompt: "a", width: 1024 })).toThrow();

@@ -6,6 +6,7 @@
  * the pipeline (CONTRIBUTING.md).
  */
 import { z } from "zod";
+import { DELIVERY_FIELDS } from "./delivery";
 import type { RequestLimits } from "./request";
 import { normalizeText, textProblem } from "./text";
 
@@ -41,6 +42,13 @@ export interface ParameterRow<In, Out> {
 
 function row<In, Out = In>(r: ParameterRow<In, Out>): ParameterRow<In, Out> {
   return r;
+}
+
+/** A field that travels with the request but is not a render parameter: dropped when resolving, never cached. */
+function delivery<In>(
+  r: Pick<ParameterRow<In, never>, "input" | "help">,
+): ParameterRow<In, never> & { resolved: null } {
+  return { ...r, resolved: null, default: REQUIRED, cache: "none", pipeline: null, flag: null };
 }
 
 /** A row whose field must be given (its default is REQUIRED). */
@@ -318,13 +326,16 @@ export const PARAMETERS = {
     flag: { name: "reference-compat", type: "boolean" },
     help: "reproduce the reference's known defects bit for bit (README, referenceQuirks.ts)",
   }),
+  // Delivery metadata (delivery.ts): validated with the request, dropped by resolveRequest, read by deliveryOf.
+  webhook: delivery({ input: () => DELIVERY_FIELDS.webhook.unwrap(), help: "URL called back with signed events" }),
+  webhook_events: delivery({ input: () => DELIVERY_FIELDS.webhook_events.unwrap(), help: "events sent to webhook" }),
 };
 
 type Table = typeof PARAMETERS;
 export type ParameterName = keyof Table;
 type InOf<R> = R extends { input: (limits: RequestLimits) => z.ZodType<infer In> } ? In : never;
 type OutOf<R> = R extends { resolved: z.ZodType<infer Out> | null } ? Out : never;
-type ResolvedKeys = { [K in ParameterName]: Table[K]["resolved"] extends null ? never : K }[ParameterName];
+type ResolvedKeys = { [K in ParameterName]: Table[K] extends { resolved: null } ? never : K }[ParameterName];
 type RequiredKeys = { [K in ParameterName]: Table[K] extends { required: true } ? K : never }[ParameterName];
 
 /** The request's zod shape: required fields as they are, the rest optional. */
@@ -337,9 +348,13 @@ export type ResolvedParameters = { [K in ResolvedKeys]: OutOf<Table[K]> };
 
 const rows = Object.entries(PARAMETERS) as [ParameterName, ParameterRow<unknown, unknown>][];
 
+function isRequired(r: ParameterRow<unknown, unknown>): boolean {
+  return (r as { required?: boolean }).required === true;
+}
+
 export function requestShape(limits: RequestLimits): RequestShape {
   return Object.fromEntries(
-    rows.map(([k, r]) => [k, r.default === REQUIRED ? r.input(limits) : r.input(limits).optional()]),
+    rows.map(([k, r]) => [k, isRequired(r) ? r.input(limits) : r.input(limits).optional()]),
   ) as unknown as RequestShape;
 }
 
@@ -354,7 +369,7 @@ export function resolveParameters(parsed: Record<string, unknown>): ResolvedPara
     if (r.resolved === null) continue;
     const given = parsed[k];
     if (given !== undefined) out[k] = r.resolve ? r.resolve(given) : given;
-    else if (r.default === REQUIRED) throw new RangeError(`${k} is required`);
+    else if (isRequired(r)) throw new RangeError(`${k} is required`);
     else out[k] = typeof r.default === "function" ? (r.default as () => unknown)() : r.default;
   }
   return out as ResolvedParameters;
@@ -368,7 +383,9 @@ export function fieldsAtCacheLevel(level: CacheLevel): ParameterName[] {
 /** Constant defaults (drawn and required ones left out), by API name. */
 export function constantDefaults(): Partial<Record<ParameterName, unknown>> {
   return Object.fromEntries(
-    rows.filter(([, r]) => r.default !== REQUIRED && typeof r.default !== "function").map(([k, r]) => [k, r.default]),
+    rows
+      .filter(([, r]) => r.resolved !== null && r.default !== REQUIRED && typeof r.default !== "function")
+      .map(([k, r]) => [k, r.default]),
   );
 }
 

@@ -76,6 +76,9 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
     if (start > end) {
       ctx.addIssue({ code: "custom", path: ["controlGuidanceStart"], message: "must not exceed controlGuidanceEnd" });
     }
+    if (r.webhook_events !== undefined && r.webhook === undefined) {
+      ctx.addIssue({ code: "custom", path: ["webhook_events"], message: "needs `webhook`" });
+    }
   });
 }
 

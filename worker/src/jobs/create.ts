@@ -1,5 +1,5 @@
 /** A job's first state, from the accepted request and its cache plan. */
-import type { Quote, RenderPhases, ResolvedRequest } from "@accdiff/shared";
+import type { Quote, RenderPhases, ResolvedRequest, WebhookRequest } from "@accdiff/shared";
 import type { RenderPlan } from "../cache/plan";
 import { putArtifact } from "./transitions";
 import type { JobState } from "./types";
@@ -18,6 +18,8 @@ export interface CreateInit {
   render: RenderPhases;
   plan: RenderPlan;
   quote: Quote;
+  /** Delivery metadata: the client's webhook, if any (never part of the params or cache keys). */
+  webhook: WebhookRequest | null;
 }
 
 export type CreateOutcome =
@@ -75,6 +77,7 @@ export function initialState(init: CreateInit, now: number): JobState {
     result: null,
     webhookIds: [],
     logLength: 0,
+    webhook: init.webhook,
   };
   for (const a of plan.artifacts) putArtifact(s, a);
   for (const k of plan.cachedPhases) if (!s.phasesDone.includes(k)) s.phasesDone.push(k);
