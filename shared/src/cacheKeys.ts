@@ -4,6 +4,8 @@
  * sampling parameters, and on the base frame (aspect) — not on the final size or any upscale parameter, so a 2048 and
  * a 4096 render share it. Level k (upscaling phase k) adds every upscale parameter and k.
  */
+import { fieldsAtCacheLevel, type ParameterName } from "./parameters";
+import { referenceQuirks } from "./referenceQuirks";
 import type { ResolvedRequest } from "./request";
 
 /** JSON with object keys sorted recursively; numbers as JSON writes them; undefined fields dropped. */
@@ -34,23 +36,27 @@ export function aspectOf(width: number, height: number): string {
   return `${width / g}:${height / g}`;
 }
 
-/** Everything phase 1 depends on. With an uploaded image, phase 1 is that image (its hash) and the prompt. */
+/** How a field enters a key when not as its value (parameters.ts lists which level each field keys). */
+function keyValue(k: ParameterName, r: ResolvedRequest, bundleHash: string): unknown {
+  if (k === "bundle") return bundleHash; // the chosen bundle by content, not by name
+  if (k === "image") return r.image?.sha256 ?? null; // phase 1 is the image
+  return r[k as keyof ResolvedRequest];
+}
+
+/**
+ * Everything phase 1 depends on: every "phase1" field of the parameter table (so a new one cannot be forgotten), the
+ * scheduler and the aspect of the base frame. With an uploaded image, phase 1 is that image (its hash) and the prompt.
+ */
 export function phase1Inputs(bundleHash: string, r: ResolvedRequest) {
+  const fields = Object.fromEntries(fieldsAtCacheLevel("phase1").map((k) => [k, keyValue(k, r, bundleHash)]));
   return {
     level: 1,
-    bundle: bundleHash,
-    prompt: r.prompt,
-    negativePrompt: r.negativePrompt,
-    seed: r.seed,
-    steps: r.steps,
-    guidanceScale: r.guidanceScale,
+    ...fields,
     scheduler: "euler-discrete",
     aspect: aspectOf(r.width, r.height),
-    image: r.image?.sha256 ?? null,
-    referenceCompat: r.referenceCompat,
     // The reference conditions every phase on the final size (SDXL time ids), so in compat mode nothing is shared
     // across final sizes; by default each phase is conditioned on its own size and phase 1 depends on the aspect only.
-    ...(r.referenceCompat ? { finalSize: [r.width, r.height] } : {}),
+    ...(referenceQuirks(r.referenceCompat).finalSizeTimeIds ? { finalSize: [r.width, r.height] } : {}),
   };
 }
 
@@ -59,26 +65,13 @@ export function phase1CacheKey(bundleHash: string, r: ResolvedRequest): Promise<
 }
 
 /**
- * Everything an upscaling phase depends on beyond phase 1. The final size matters only through the phase plan:
+ * Everything an upscaling phase depends on beyond phase 1 (every "upscale" field of the parameter table). The final
+ * size matters only through the phase plan:
  * phase k of a render is the same for every final size whose plan has the same phase-k size, which `phaseSize`
  * encodes (the worker passes the size of phase k).
  */
 export function upscaleInputs(r: ResolvedRequest) {
-  return {
-    multiGuidanceScale: r.multiGuidanceScale,
-    cosineScale1: r.cosineScale1,
-    cosineScale2: r.cosineScale2,
-    cosineScale3: r.cosineScale3,
-    sigma: r.sigma,
-    stride: r.stride,
-    c: r.c,
-    cannySigma: r.cannySigma,
-    controlnetConditioningScale: r.controlnetConditioningScale,
-    controlGuidanceStart: r.controlGuidanceStart,
-    controlGuidanceEnd: r.controlGuidanceEnd,
-    viewBatchSize: r.viewBatchSize, // window interaction permutes within a view batch
-    switches: r.switches,
-  };
+  return Object.fromEntries(fieldsAtCacheLevel("upscale").map((k) => [k, keyValue(k, r, "")]));
 }
 
 /**
@@ -95,9 +88,4 @@ export function phaseCacheKey(
   return sha256Hex(
     canonicalJson({ level: phase, phase1: phase1Key, previous: previousKey, upscale: upscaleInputs(r), size }),
   );
-}
-
-/** Patch prompts for (c, scale) derived from phase 1's attention maps. */
-export function patchPromptCacheKey(phase1Key: string, c: number, scale: number): Promise<string> {
-  return sha256Hex(canonicalJson({ level: "patch-prompts", phase1: phase1Key, c, scale }));
 }

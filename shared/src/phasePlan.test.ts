@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { planPhases, UnsupportedSizeError } from "./phasePlan";
+import { NO_QUIRKS, REFERENCE_QUIRKS } from "./referenceQuirks";
 
 const sdxl = (width: number, height: number, extra: Partial<Parameters<typeof planPhases>[0]> = {}) =>
   planPhases({
@@ -10,7 +11,7 @@ const sdxl = (width: number, height: number, extra: Partial<Parameters<typeof pl
     vaeScaleFactor: 8,
     progressive: true,
     fromImage: false,
-    referenceCompat: false,
+    quirks: NO_QUIRKS,
     ...extra,
   });
 
@@ -53,7 +54,7 @@ describe("planPhases: integer multiples follow the reference", () => {
     ]);
     // The reference resizes the condition to current_width = int(3072 * aspect) = 1500 px; we align it to 187*8.
     expect(p.upscales[1].conditionWidth).toBe(1496);
-    expect(sdxl(2000, 4096, { referenceCompat: true }).upscales[1].conditionWidth).toBe(1500);
+    expect(sdxl(2000, 4096, { quirks: REFERENCE_QUIRKS }).upscales[1].conditionWidth).toBe(1500);
   });
 
   it("without progressive upscaling only the last scale runs", () => {
@@ -89,7 +90,7 @@ describe("planPhases: the generalisation to other sizes", () => {
   });
 
   it("referenceCompat reproduces the reference's silent 2048^2 for a 3000^2 request", () => {
-    const p = sdxl(3000, 3000, { referenceCompat: true });
+    const p = sdxl(3000, 3000, { quirks: REFERENCE_QUIRKS });
     expect(sizes(p)).toEqual([
       [1, 1, 187, 187],
       [2, 2, 256, 256],
@@ -105,7 +106,7 @@ describe("planPhases: the generalisation to other sizes", () => {
       vaeScaleFactor: 8,
       progressive: true,
       fromImage: false,
-      referenceCompat: true,
+      quirks: REFERENCE_QUIRKS,
       ...toy,
     });
     expect([compat.outputHeight, compat.outputWidth]).toEqual([192, 128]);
@@ -120,7 +121,7 @@ describe("planPhases: the generalisation to other sizes", () => {
       vaeScaleFactor: 8,
       progressive: true,
       fromImage: false,
-      referenceCompat: false,
+      quirks: NO_QUIRKS,
       ...toy,
     });
     expect(sizes(exact)).toEqual([
@@ -136,7 +137,7 @@ describe("planPhases: the generalisation to other sizes", () => {
   });
 
   it("refuses sizes below the base in compat (the reference divides by zero)", () => {
-    expect(() => sdxl(512, 512, { referenceCompat: true })).toThrow(UnsupportedSizeError);
+    expect(() => sdxl(512, 512, { quirks: REFERENCE_QUIRKS })).toThrow(UnsupportedSizeError);
   });
 
   it("property: the default output is exactly the request, phases grow, dilation factors are integers <= S", () => {
@@ -154,7 +155,7 @@ describe("planPhases: the generalisation to other sizes", () => {
             vaeScaleFactor: 8,
             progressive,
             fromImage,
-            referenceCompat: false,
+            quirks: NO_QUIRKS,
           });
           expect([p.outputHeight, p.outputWidth]).toEqual([h8 * 8, w8 * 8]);
           const all = [p.base, ...p.upscales];

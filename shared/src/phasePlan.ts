@@ -11,15 +11,17 @@
  * SDXL it returns 2048^2, and a 216x144 request with a 64-px base returns 192x128.
  *
  * Our rule (documented in the README):
- * - referenceCompat, or the long side an integer multiple of the base: the reference's sizes exactly. Outside compat
- *   the last phase is pinned to the requested size if the float expression int(base*S*aspect) ever lands one pixel
- *   short of it.
+ * - quirk `integerMultipleSizes`, or the long side an integer multiple of the base: the reference's sizes exactly.
+ *   Outside compat the last phase is pinned to the requested size if the float expression int(base*S*aspect) ever
+ *   lands one pixel short of it.
  * - otherwise (the faithful generalisation): L = long / base and S = round(L) (at least 1). S = 1 renders phase 1
  *   directly at the requested size (what the reference does for any 1 <= L < 2). Otherwise phase 1 is at the base size
  *   (aspect kept, short side rounded to a whole latent), the intermediate phases 2..S-1 at integer multiples of it,
  *   and the last phase at exactly width x height with the integer dilation factor S, so each dilated sample is within
  *   [0.83, 1.25] x the UNet's native size, as at integer multiples (exactly 1x).
  */
+
+import type { ReferenceQuirks } from "./referenceQuirks";
 
 export interface PhaseSpec {
   /**
@@ -65,7 +67,8 @@ export interface PlanInput {
   progressive: boolean;
   /** Start from an image: the reference then runs a scale-1 phase first when progressive. */
   fromImage: boolean;
-  referenceCompat: boolean;
+  /** The reference's size rules (referenceQuirks.ts). */
+  quirks: Pick<ReferenceQuirks, "integerMultipleSizes" | "conditionAtPixelSize">;
 }
 
 export class UnsupportedSizeError extends Error {
@@ -76,7 +79,7 @@ export function planPhases(inp: PlanInput): PhasePlan {
   const { width, height, base } = inp;
   const longSide = Math.max(width, height);
   const integerMultiple = longSide % base === 0 && longSide >= base;
-  return inp.referenceCompat || integerMultiple ? referencePlan(inp) : generalisedPlan(inp);
+  return inp.quirks.integerMultipleSizes || integerMultiple ? referencePlan(inp) : generalisedPlan(inp);
 }
 
 /** Scales of the upscaling phases, as `range(starting_scale, scale_num + 1)` in the reference. */
@@ -119,8 +122,8 @@ function referencePlan(inp: PlanInput): PhasePlan {
       scale: s,
       latentHeight: lh,
       latentWidth: lw,
-      conditionHeight: inp.referenceCompat ? ch : lh * f,
-      conditionWidth: inp.referenceCompat ? cw : lw * f,
+      conditionHeight: inp.quirks.conditionAtPixelSize ? ch : lh * f,
+      conditionWidth: inp.quirks.conditionAtPixelSize ? cw : lw * f,
     };
   });
   const plan: PhasePlan = {
@@ -132,7 +135,7 @@ function referencePlan(inp: PlanInput): PhasePlan {
     outputHeight: 0,
     outputWidth: 0,
   };
-  if (!inp.referenceCompat) pinLastPhase(plan, inp);
+  if (!inp.quirks.integerMultipleSizes) pinLastPhase(plan, inp);
   setOutput(plan, f);
   return plan;
 }

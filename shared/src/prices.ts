@@ -6,7 +6,7 @@
  * phases served from cache at `perMegapixelCached`, with a minimum per render. A failed job costs nothing;
  * a cancelled one pays for the phases it completed.
  */
-import { phaseScales, phaseSize, type ResolvedRequest } from "./request";
+import type { RenderPhases } from "./request";
 
 export const PRICE_TABLE = {
   currency: "USD",
@@ -41,19 +41,14 @@ function megapixels(w: number, h: number): number {
 }
 
 /**
- * The price of a render given the phases already in cache. `phases` restricts the lines to the phases actually
- * completed (a cancel pays for those only).
+ * The price of a render (its phases and sizes: request.ts renderPhases) given the phases already in cache. `phases`
+ * restricts the lines to the phases actually completed (a cancel pays for those only).
  */
-export function quote(
-  r: Pick<ResolvedRequest, "width" | "height" | "switches">,
-  baseResolution: number,
-  cachedPhases: readonly number[],
-  phases?: readonly number[],
-): Quote {
+export function quote(render: RenderPhases, cachedPhases: readonly number[], phases?: readonly number[]): Quote {
   const lines: QuoteLine[] = [];
-  for (const phase of phaseScales(r, baseResolution)) {
+  for (const phase of render.scales) {
     if (phases && !phases.includes(phase)) continue;
-    const { width, height } = phaseSize(r, baseResolution, phase);
+    const { width, height } = render.sizes[String(phase)];
     const mp = megapixels(width, height);
     const cached = cachedPhases.includes(phase);
     const rate = cached ? PRICE_TABLE.perMegapixelCached : PRICE_TABLE.perMegapixelComputed;

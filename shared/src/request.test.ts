@@ -10,6 +10,7 @@ import {
   phaseScales,
   phaseSize,
   REQUEST_DEFAULTS,
+  renderPhases,
   resolveRequest,
   SWITCH_DEFAULTS,
 } from "./request";
@@ -155,12 +156,20 @@ describe("phase plan", () => {
     expect(phaseScales(r, 1024)).toEqual([1, 2]);
     // Phase 1's size is the refinement's, which is the encoded base's.
     expect(phaseSize(r, 1024, 1)).toEqual({ width: 1024, height: 1024 });
-    expect(quote(r, 1024, []).lines.map((l) => l.phase)).toEqual([1, 2]);
-    expect(quote(r, 1024, [1, 2]).lines.every((l) => l.cached)).toBe(true);
+    expect(quote(renderPhases(r, 1024), []).lines.map((l) => l.phase)).toEqual([1, 2]);
+    expect(quote(renderPhases(r, 1024), [1, 2]).lines.every((l) => l.cached)).toBe(true);
     const same = resolveRequest({ ...ok, width: 1024, height: 1024, image });
     expect(phaseScales(same, 1024)).toEqual([1]);
-    expect(quote(same, 1024, [1]).lines).toHaveLength(1);
+    expect(quote(renderPhases(same, 1024), [1]).lines).toHaveLength(1);
     const np = resolveRequest({ ...ok, width: 4096, height: 4096, image, switches: { progressiveUpscaling: false } });
     expect(phaseScales(np, 1024)).toEqual([1, 4]);
+    // Without a refinement, phase 1 is the encoded base itself (priced at its size, not refused).
+    expect(phaseSize(np, 1024, 1)).toEqual({ width: 1024, height: 1024 });
+    expect(quote(renderPhases(np, 1024), []).lines.map((l) => [l.phase, l.width])).toEqual([
+      [1, 1024],
+      [4, 4096],
+    ]);
+    expect(renderPhases(r, 1024).refinesPhase1).toBe(true);
+    expect(renderPhases(np, 1024).refinesPhase1).toBe(false);
   });
 });

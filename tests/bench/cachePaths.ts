@@ -9,7 +9,7 @@
  * - miss: everything runs.
  * The evaluations saved are the cached phases' counts of the new render.
  */
-import type { ResolvedRequest } from "@accdiff/shared";
+import { type ResolvedRequest, renderPhases } from "@accdiff/shared";
 import { renderKeys } from "../../worker/src/cache/keys";
 import { combine, type EvalCounts, type PhaseCounts, sumPhases } from "./evalCounts";
 
@@ -29,7 +29,7 @@ export interface CachePath {
 export async function cachedKeys(bundleHash: string, earlier: ResolvedRequest[], base: number): Promise<Set<string>> {
   const keys = new Set<string>();
   for (const r of earlier) {
-    const k = await renderKeys(bundleHash, r, base);
+    const k = await renderKeys(bundleHash, r, renderPhases(r, base));
     keys.add(k.phase1);
     for (const v of Object.values(k.phases)) keys.add(v);
   }
@@ -43,7 +43,7 @@ export async function cachePathOf(
   next: ResolvedRequest,
   base: number,
 ): Promise<CachePath> {
-  const keys = await renderKeys(bundleHash, next, base);
+  const keys = await renderKeys(bundleHash, next, renderPhases(next, base));
   const scales = keys.scales;
   const S = scales[scales.length - 1];
   const keyOf = (k: number) => (k === 1 ? keys.phase1 : keys.phases[String(k)]);

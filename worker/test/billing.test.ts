@@ -1,7 +1,7 @@
 /** Money under concurrency, retries and failures, against the real AccountDO (SQLite storage, RPC). */
 
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { PRICE_TABLE, quote } from "@accdiff/shared";
+import { PRICE_TABLE, quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { type AccountDO, accountStub, capture, credit, release, reserve } from "../src/accounts";
 import { audit, fundedAccount, newAccount, testEnv } from "./accountsHelpers";
@@ -94,9 +94,11 @@ describe("settlement", () => {
 
   it("a cancel after some phases pays for those only and frees the rest", async () => {
     const { id } = await fundedAccount(PRICE);
-    const r = { width: 4096, height: 4096, switches: { progressiveUpscaling: true } } as Parameters<typeof quote>[0];
-    const full = quote(r, 1024, []);
-    const firstTwo = quote(r, 1024, [], [1, 2]);
+    const r = { width: 4096, height: 4096, switches: { progressiveUpscaling: true } } as Parameters<
+      typeof renderPhases
+    >[0];
+    const full = quote(renderPhases(r, 1024), []);
+    const firstTwo = quote(renderPhases(r, 1024), [], [1, 2]);
     expect(firstTwo.price).toBeLessThan(full.price);
     await credit(testEnv, id, full.price);
     await reserve(testEnv, id, "cancelled", full.price);
@@ -105,10 +107,12 @@ describe("settlement", () => {
   });
 
   it("a cached re-render costs the cache price", async () => {
-    const r = { width: 2048, height: 2048, switches: { progressiveUpscaling: true } } as Parameters<typeof quote>[0];
-    const computed = quote(r, 1024, []);
+    const r = { width: 2048, height: 2048, switches: { progressiveUpscaling: true } } as Parameters<
+      typeof renderPhases
+    >[0];
+    const computed = quote(renderPhases(r, 1024), []);
     const phases = computed.lines.map((l) => l.phase);
-    const cached = quote(r, 1024, phases);
+    const cached = quote(renderPhases(r, 1024), phases);
     const cachedSum = cached.lines.reduce((s, l) => s + Math.ceil(l.megapixels * PRICE_TABLE.perMegapixelCached), 0);
     expect(cached.price).toBe(Math.max(PRICE_TABLE.minimum, cachedSum));
     expect(cached.price).toBeLessThan(computed.price);

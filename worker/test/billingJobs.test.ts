@@ -5,7 +5,7 @@
  */
 
 import { env, exports } from "cloudflare:workers";
-import { DEFAULT_LIMITS, quote, resolveRequest } from "@accdiff/shared";
+import { DEFAULT_LIMITS, quote, renderPhases, resolveRequest } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { type AccountsBindings, accountStub, createAccount, credit, issueKey } from "../src/accounts";
 import { audit } from "./accountsHelpers";
@@ -70,7 +70,7 @@ const request = (prompt: string, seed = 7, side = 2 * base, progressive = true) 
 });
 
 function priceOf(body: ReturnType<typeof request>, cachedPhases: number[] = []) {
-  return quote(resolveRequest(body, limits), base, cachedPhases).price;
+  return quote(renderPhases(resolveRequest(body, limits), base), cachedPhases).price;
 }
 
 describe("billing through /v1/images", () => {
@@ -129,7 +129,7 @@ describe("billing through /v1/images", () => {
     // Phases 1 and 8 only: enough megapixels that the computed price is above the minimum, the cached one below.
     const body = request("billing cached rerender", 11, 8 * base, false);
     const computed = priceOf(body);
-    const phases = quote(resolveRequest(body, limits), base, []).lines.map((l) => l.phase);
+    const phases = quote(renderPhases(resolveRequest(body, limits), base), []).lines.map((l) => l.phase);
     const cachedPrice = priceOf(body, phases);
     expect(cachedPrice).toBeLessThan(computed);
     const { id, key } = await account(computed + cachedPrice);

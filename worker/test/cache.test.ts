@@ -2,9 +2,9 @@
  * The three cache paths, end to end: a full hit answered at once with no dispatch, a larger render resuming from the
  * deepest cached phase, and a change of c only reusing phase 1 (patch prompts derived again from cached attention).
  */
-import { PRICE_TABLE, patchPromptCacheKey, quote } from "@accdiff/shared";
+import { PRICE_TABLE, quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
-import { readPatchPrompts, readPhase, readPhase1 } from "../src/cache/records";
+import { readPhase, readPhase1 } from "../src/cache/records";
 import { makePng } from "./fakes/png";
 import {
   account,
@@ -40,9 +40,9 @@ describe("cache", () => {
       expect(rec, `phase ${k}`).toMatchObject({ phase: k, width: 64 * k, height: 64 * k });
       expect(rec?.latents?.bytes).toBeGreaterThan(0);
       expect(rec?.canny?.contentType).toBe("image/png");
-      const pp = await readPatchPrompts(testEnv.CACHE, await patchPromptCacheKey(keys.phase1, done.request.c, k));
-      expect(pp).toMatchObject({ c: done.request.c, scale: k });
-      expect((pp!.prompts as { prompts: string[] }).prompts).toHaveLength(k * k);
+      // The phase's patch prompts are part of its record.
+      expect(rec?.patchPrompts?.contentType).toContain("json");
+      expect(rec?.patchPrompts?.bytes).toBeGreaterThan(0);
     }
   });
 
@@ -59,7 +59,7 @@ describe("cache", () => {
     expect(again.status).toBe("succeeded");
     expect(again.dispatched).toBe(false);
     expect(again.cache).toEqual({ phase1: "hit", phases: [2, 3, 4], computed: [], patchPromptsRecomputed: false });
-    const cachedQuote = quote(again.request, 64, [1, 2, 3, 4]);
+    const cachedQuote = quote(renderPhases(again.request, 64), [1, 2, 3, 4]);
     expect(again.quote).toEqual(cachedQuote);
     expect(again.billing).toEqual({ state: "captured", reserved: cachedQuote.price, charged: cachedQuote.price });
     expect(again.image?.sha256).toBe(first.image?.sha256);
@@ -78,7 +78,9 @@ describe("cache", () => {
     );
     expect(three.cache).toEqual({ phase1: "hit", phases: [2, 3], computed: [], patchPromptsRecomputed: false });
     expect(three.image).toMatchObject({ width: 192, height: 192 });
-    expect(three.billing.charged).toBe(Math.max(PRICE_TABLE.minimum, quote(three.request, 64, [1, 2, 3]).price));
+    expect(three.billing.charged).toBe(
+      Math.max(PRICE_TABLE.minimum, quote(renderPhases(three.request, 64), [1, 2, 3]).price),
+    );
     expect((await runnerLog(prompt)).jobs).toHaveLength(1);
   });
 
@@ -91,7 +93,7 @@ describe("cache", () => {
 
     const big = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed) }), 202);
     expect(big.cache).toEqual({ phase1: "hit", phases: [2], computed: [3, 4], patchPromptsRecomputed: true });
-    expect(big.quote).toEqual(quote(big.request, 64, [1, 2]));
+    expect(big.quote).toEqual(quote(renderPhases(big.request, 64), [1, 2]));
     expect(big.preview?.sha256).toBe(small.preview?.sha256);
     const done = await waitForStatus(acct.key, big.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");
@@ -127,7 +129,7 @@ describe("cache", () => {
       202,
     );
     expect(second.cache).toEqual({ phase1: "hit", phases: [], computed: [2, 3, 4], patchPromptsRecomputed: true });
-    expect(second.quote).toEqual(quote(second.request, 64, [1]));
+    expect(second.quote).toEqual(quote(renderPhases(second.request, 64), [1]));
     const done = await waitForStatus(acct.key, second.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");
     expect(done.preview?.sha256).toBe(first.preview?.sha256);
@@ -137,8 +139,9 @@ describe("cache", () => {
     expect(job.resume?.fromPhase).toBe(1);
     expect(job.cacheKeys.phase1).toBe(log.jobs[0].job.cacheKeys.phase1);
     expect(job.cacheKeys.phases["2"]).not.toBe(log.jobs[0].job.cacheKeys.phases["2"]);
-    const pp = await readPatchPrompts(testEnv.CACHE, await patchPromptCacheKey(job.cacheKeys.phase1, 0.5, 2));
-    expect(pp).toMatchObject({ c: 0.5, scale: 2 });
+    // The new patch prompts (c = 0.5) are in the new phase-2 record.
+    const rec = await readPhase(testEnv.CACHE, job.cacheKeys.phases["2"]);
+    expect(rec?.patchPrompts?.bytes).toBeGreaterThan(0);
   });
 
   it("serves an upscaled image as its job returned it (the refinement, not the encoding), each phase priced once", async () => {

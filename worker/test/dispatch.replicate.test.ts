@@ -3,7 +3,7 @@
  * webhook and its event filter), webhooks verified (Standard Webhooks signatures), statuses mapped onto ours, outputs
  * copied to R2, billing as for runners.
  */
-import { quote, RunnerJobSchema } from "@accdiff/shared";
+import { quote, RunnerJobSchema, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import {
   account,
@@ -75,7 +75,7 @@ describe("replicate backend", () => {
     const file = await api("GET", done.image!.url);
     expect(file.status).toBe(200);
     expect((await file.arrayBuffer()).byteLength).toBe(done.image?.bytes);
-    const price = quote(done.request, 64, []).price;
+    const price = quote(renderPhases(done.request, 64), []).price;
     expect(done.billing).toEqual({ state: "captured", reserved: price, charged: price });
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
   });

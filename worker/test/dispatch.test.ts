@@ -3,7 +3,7 @@
  * it reached (never completed twice, never billed twice), retryable failures retry, final ones release the money.
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { quote } from "@accdiff/shared";
+import { quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { configOf } from "../src/env";
 import {
@@ -91,7 +91,7 @@ describe("dispatch", () => {
     ]);
     const after = await getJob(acct.key, job.id);
     expect(after.status).toBe("succeeded");
-    const price = quote(done.request, 64, []).price;
+    const price = quote(renderPhases(done.request, 64), []).price;
     expect(after.billing).toEqual({ state: "captured", reserved: price, charged: price });
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
   });
@@ -119,7 +119,7 @@ describe("dispatch", () => {
     expect(log.jobs[0].deliveries.some((d) => d.type === "completed")).toBe(false);
     expect(done.result?.phasesComputed).toEqual([3, 4]);
     // Phases 1-2 were computed by this job (attempt 1): billed as computed, once.
-    const price = quote(done.request, 64, []).price;
+    const price = quote(renderPhases(done.request, 64), []).price;
     expect(done.billing).toEqual({ state: "captured", reserved: price, charged: price });
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
 

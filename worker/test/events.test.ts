@@ -2,7 +2,7 @@
  * Runner events are accepted only when signed, applied once and in order: forged, expired, replayed, duplicated,
  * reordered and misaddressed events change nothing (or exactly what the in-order sequence would).
  */
-import { quote } from "@accdiff/shared";
+import { quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import {
   account,
@@ -180,7 +180,7 @@ describe("runner events", () => {
       expect(done.status).toBe("succeeded");
       expect(done.progress.phasesDone).toEqual([1, 2]);
       expect(done.files.filter((f) => f.kind === "phase_image")).toHaveLength(1);
-      const price = quote(done.request, 64, []).price;
+      const price = quote(renderPhases(done.request, 64), []).price;
       expect(done.billing).toEqual({ state: "captured", reserved: price, charged: price });
       const log = await runnerLog(prompt);
       const statuses = log.jobs[0].deliveries.map((d) => d.status);

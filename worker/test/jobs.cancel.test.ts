@@ -1,5 +1,5 @@
 /** Cancellation: final at once, the runner told to stop, and the job pays only for the phases it completed. */
-import { quote } from "@accdiff/shared";
+import { quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import {
   account,
@@ -36,7 +36,7 @@ describe("cancellation", () => {
     const res = await api("DELETE", `/v1/images/${job.id}`, { key: acct.key });
     const cancelled = await expectJob(res, 200);
     expect(cancelled.status).toBe("cancelled");
-    const partial = quote(cancelled.request, 64, [], [1, 2]).price;
+    const partial = quote(renderPhases(cancelled.request, 64), [], [1, 2]).price;
     expect(cancelled.billing).toEqual({ state: "captured", reserved: job.quote.price, charged: partial });
     expect(partial).toBeLessThanOrEqual(job.quote.price);
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - partial, reserved: 0 });

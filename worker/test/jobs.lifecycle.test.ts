@@ -1,5 +1,5 @@
 /** The full job lifecycle against the loopback fake runner: accept, dispatch, events, artifacts, billing, downloads. */
-import { PRICE_TABLE, quote } from "@accdiff/shared";
+import { PRICE_TABLE, quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import {
   account,
@@ -30,7 +30,7 @@ describe("job lifecycle", () => {
     expect(job.status).toBe("queued");
     expect(job.phases).toEqual([1, 2, 3, 4]);
     expect(job.cache).toEqual({ phase1: "miss", phases: [], computed: [1, 2, 3, 4], patchPromptsRecomputed: false });
-    const expected = quote(job.request, 64, []);
+    const expected = quote(renderPhases(job.request, 64), []);
     expect(job.quote).toEqual(expected);
     expect(job.billing).toEqual({ state: "reserved", reserved: expected.price, charged: 0 });
     expect(job.links.self).toBe(`${testEnv.PUBLIC_BASE_URL}/v1/images/${job.id}`);

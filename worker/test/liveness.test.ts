@@ -5,7 +5,7 @@
  * not ask for never ends the job. The clock is moved with fake Date (the Durable Object runs in the test's isolate).
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { quote, signRequest } from "@accdiff/shared";
+import { quote, renderPhases, signRequest } from "@accdiff/shared";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { configOf } from "../src/env";
 import { silenceLimitMs } from "../src/jobs/liveness";
@@ -91,7 +91,7 @@ describe("dead runners are noticed before the lease", () => {
     expect(log.cancels.map((c) => [c.runner, c.attempt])).toEqual([["a", 1]]);
     expect(log.jobs[1].job.heartbeatMs).toBe(cfg.heartbeatMs);
     expect(done.result?.phasesComputed).toEqual([2]);
-    const price = quote(done.request, 64, []).price;
+    const price = quote(renderPhases(done.request, 64), []).price;
     expect(done.billing).toEqual({ state: "captured", reserved: price, charged: price });
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - price, reserved: 0 });
   });

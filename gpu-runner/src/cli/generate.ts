@@ -5,16 +5,10 @@
 import { existsSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { GenerationRequest } from "@accdiff/shared";
+import { type GenerationRequest, requestPlan } from "@accdiff/shared";
 import { toBundleInfo } from "../models/index";
 import type { RgbImage } from "../pipeline/index";
-import {
-  InvalidRequestError,
-  planPhases,
-  resolveParams,
-  runAccDiffusion,
-  UnsupportedSizeError,
-} from "../pipeline/index";
+import { InvalidRequestError, resolveParams, runAccDiffusion, UnsupportedSizeError } from "../pipeline/index";
 import { toPipelineRequest } from "../runner/requestMapping";
 import { type FlagOptions, type FlagValues, intFlag, parseFlags, providerValue } from "./args";
 import { CliError, usageError } from "./errors";
@@ -72,15 +66,8 @@ export async function runRender(values: FlagValues, start?: () => Promise<StartI
   let lastScale = 1;
   try {
     resolveParams(info, pipelineRequest);
-    const plan = planPhases({
-      width: request.width,
-      height: request.height,
-      base: info.baseResolution,
-      vaeScaleFactor: info.vaeScaleFactor,
-      progressive: request.switches.progressiveUpscaling,
-      fromImage: input !== undefined,
-      referenceCompat: request.referenceCompat,
-    });
+    // request.image is set exactly when there is an input image, so this is the plan the pipeline will run.
+    const plan = requestPlan(request, info.baseResolution, info.vaeScaleFactor);
     lastScale = plan.upscales.at(-1)?.scale ?? 1;
   } catch (e) {
     pipelineRefusal(e);

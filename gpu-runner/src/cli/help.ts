@@ -1,22 +1,8 @@
 /** Help texts: `accdiff --help` and `accdiff <command> --help`. */
-import { SWITCH_FLAGS } from "./requestFlags";
+import { methodFlagHelp, SWITCH_FLAGS } from "./requestFlags";
 
 const METHOD_FLAGS = `Method parameters (defaults: the reference implementation's):
-  --steps N                       denoising steps per phase (50)
-  --seed N                        random seed (random when omitted; written to report.json)
-  --negative TEXT                 negative prompt
-  --guidance-scale X              CFG of phase 1 and dilated sampling (7.5)
-  --multi-guidance-scale X        CFG of the MultiDiffusion patches (7.5)
-  --cosine-scale-1 X, --cosine-scale-2 X, --cosine-scale-3 X
-                                  skip residual, dilated sampling, Gaussian filter strengths (3, 1, 1)
-  --sigma X                       Gaussian filter sigma (0.8)
-  --stride N                      MultiDiffusion stride in latent pixels (half the window)
-  --c X                           patch-prompt threshold: a word covers >= c of a patch (0.3)
-  --canny-sigma X                 auto-canny sigma (0.3)
-  --controlnet-conditioning-scale X, --control-guidance-start X, --control-guidance-end X
-  --view-batch-size N             views per model call (16)
-  --format png|webp|jpeg          image format (png)
-  --reference-compat              reproduce the reference's known defects bit for bit
+${methodFlagHelp()}
 Ablations (every mechanism is on by default):
   ${Object.keys(SWITCH_FLAGS)
     .map((f) => `--no-${f}`)

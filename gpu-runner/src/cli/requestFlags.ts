@@ -1,65 +1,38 @@
 /**
  * Command-line flags for the method's parameters, mapped onto the public GenerationRequest so that the CLI validates
- * exactly like the API (same schema, same bounds, scaled to the bundle's base resolution).
+ * exactly like the API (same schema, same bounds, scaled to the bundle's base resolution). Flags, their fields and
+ * their help come from the parameter table (shared parameters.ts).
  */
 import {
   DEFAULT_LIMITS,
   formatPath,
   type GenerationRequest,
   makeGenerationRequestSchema,
+  type ParameterName,
+  type ParameterRow,
+  parameterRows,
   type ResolvedRequest,
   resolveRequest,
+  SWITCHES,
 } from "@accdiff/shared";
 import { z } from "zod";
 import { usageError } from "./errors";
 
-type NumberKey =
-  | "steps"
-  | "seed"
-  | "guidanceScale"
-  | "multiGuidanceScale"
-  | "cosineScale1"
-  | "cosineScale2"
-  | "cosineScale3"
-  | "sigma"
-  | "stride"
-  | "c"
-  | "cannySigma"
-  | "controlnetConditioningScale"
-  | "controlGuidanceStart"
-  | "controlGuidanceEnd"
-  | "viewBatchSize";
+/** The table's rows that have a CLI flag. */
+const FLAGGED = parameterRows().filter(([, r]) => r.flag !== null) as [
+  ParameterName,
+  ParameterRow<unknown, unknown> & { flag: NonNullable<ParameterRow<unknown, unknown>["flag"]> },
+][];
 
-/** flag -> request field, for every numeric method parameter. */
-export const NUMBER_FLAGS: Record<string, NumberKey> = {
-  steps: "steps",
-  seed: "seed",
-  "guidance-scale": "guidanceScale",
-  "multi-guidance-scale": "multiGuidanceScale",
-  "cosine-scale-1": "cosineScale1",
-  "cosine-scale-2": "cosineScale2",
-  "cosine-scale-3": "cosineScale3",
-  sigma: "sigma",
-  stride: "stride",
-  c: "c",
-  "canny-sigma": "cannySigma",
-  "controlnet-conditioning-scale": "controlnetConditioningScale",
-  "control-guidance-start": "controlGuidanceStart",
-  "control-guidance-end": "controlGuidanceEnd",
-  "view-batch-size": "viewBatchSize",
-};
+/** flag -> request field, for every numeric method parameter (parameters.ts). */
+export const NUMBER_FLAGS: Record<string, ParameterName> = Object.fromEntries(
+  FLAGGED.filter(([, r]) => r.flag.type === "number").map(([k, r]) => [r.flag.name, k]),
+);
 
 /** --no-<flag> turns a mechanism off (ablations). */
-export const SWITCH_FLAGS = {
-  "progressive-upscaling": "progressiveUpscaling",
-  "skip-residual": "skipResidual",
-  multidiffusion: "multidiffusion",
-  "dilated-sampling": "dilatedSampling",
-  gaussian: "gaussian",
-  "patch-prompts": "patchPrompts",
-  "window-interaction": "windowInteraction",
-  controlnet: "controlnet",
-} as const;
+export const SWITCH_FLAGS = Object.fromEntries(Object.entries(SWITCHES).map(([k, s]) => [s.flag, k])) as {
+  [K in keyof typeof SWITCHES as (typeof SWITCHES)[K]["flag"]]: K;
+};
 
 export function parseSize(s: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/i.exec(s.trim());
@@ -75,14 +48,13 @@ function parseNumber(flag: string, v: string): number {
 
 /** parseArgs options for the request flags (strings; numbers are checked after parsing). */
 export function requestFlagOptions() {
-  const opts: Record<string, { type: "string" | "boolean"; short?: string }> = {
-    prompt: { type: "string", short: "p" },
-    negative: { type: "string" },
-    size: { type: "string", short: "s" },
-    format: { type: "string" },
-    "reference-compat": { type: "boolean" },
-  };
-  for (const f of Object.keys(NUMBER_FLAGS)) opts[f] = { type: "string" };
+  const opts: Record<string, { type: "string" | "boolean"; short?: string }> = { size: { type: "string", short: "s" } };
+  for (const [, { flag }] of FLAGGED) {
+    opts[flag.name] = {
+      type: flag.type === "boolean" ? "boolean" : "string",
+      ...(flag.short ? { short: flag.short } : {}),
+    };
+  }
   for (const f of Object.keys(SWITCH_FLAGS)) {
     opts[f] = { type: "boolean" };
     opts[`no-${f}`] = { type: "boolean" };
@@ -99,13 +71,14 @@ export function requestFromFlags(
   if (typeof prompt !== "string" || prompt.trim() === "") throw usageError("--prompt is required");
   const sizeFlag = (values.size as string | undefined) ?? defaults.size;
   if (!sizeFlag) throw usageError("--size is required, e.g. --size 2048x2048");
-  const req: Record<string, unknown> = { prompt, ...parseSize(sizeFlag) };
-  if (typeof values.negative === "string") req.negativePrompt = values.negative;
-  if (typeof values.format === "string") req.format = values.format;
-  if (values["reference-compat"]) req.referenceCompat = true;
-  for (const [flag, key] of Object.entries(NUMBER_FLAGS)) {
-    const v = values[flag];
-    if (typeof v === "string") req[key] = parseNumber(flag, v);
+  const req: Record<string, unknown> = { ...parseSize(sizeFlag) };
+  for (const [key, { flag }] of FLAGGED) {
+    const v = values[flag.name];
+    if (flag.type === "boolean") {
+      if (v) req[key] = true;
+    } else if (typeof v === "string") {
+      req[key] = flag.type === "number" ? parseNumber(flag.name, v) : v;
+    }
   }
   const switches: Record<string, boolean> = {};
   for (const [flag, key] of Object.entries(SWITCH_FLAGS)) {
@@ -117,13 +90,26 @@ export function requestFromFlags(
 }
 
 const FIELD_TO_FLAG: Record<string, string> = Object.fromEntries([
-  ...Object.entries(NUMBER_FLAGS).map(([f, k]) => [k, `--${f}`]),
-  ["prompt", "--prompt"],
-  ["negativePrompt", "--negative"],
+  ...FLAGGED.map(([k, r]) => [k, `--${r.flag.name}`]),
   ["width", "--size (width)"],
   ["height", "--size (height)"],
-  ["format", "--format"],
 ]);
+
+/**
+ * The method-parameter lines of the help, from the table: `--flag ARG   help (default)`.
+ * Width, height and the switches have their own lines (--size, --no-<switch>).
+ */
+export function methodFlagHelp(): string {
+  const lines: string[] = [];
+  for (const [key, r] of FLAGGED) {
+    if (key === "prompt") continue; // in each command's usage
+    const left = `  --${r.flag.name}${r.flag.arg && r.flag.type !== "boolean" ? ` ${r.flag.arg}` : ""}`;
+    const d = r.default;
+    const shown = typeof d === "number" || (typeof d === "string" && d.length < 12) ? ` (${d})` : "";
+    lines.push(`${left.padEnd(33)} ${r.help}${shown}`);
+  }
+  return lines.join("\n");
+}
 
 /** Validates with the API's schema for this bundle; the first problem becomes one readable line. */
 export function resolveCliRequest(

@@ -3,7 +3,7 @@
  * that change no call, the result) changes as the method says.
  */
 import { describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/fakeModels";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/testing/fakeModels";
 import { runAccDiffusion } from "./accdiffusion";
 import type { PipelineRequest } from "./params";
 import type { PipelineResult } from "./result";

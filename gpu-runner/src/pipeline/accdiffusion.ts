@@ -94,7 +94,7 @@ export async function runAccDiffusion(
     vaeScaleFactor: models.info.vaeScaleFactor,
     progressive: params.useProgressiveUpscaling,
     fromImage: params.initImage !== undefined,
-    referenceCompat: params.referenceCompat,
+    quirks: params.quirks,
   });
   const ctx = createJob({
     models,

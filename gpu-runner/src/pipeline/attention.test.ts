@@ -69,8 +69,8 @@ describe("AttentionAccumulator", () => {
     expect(Array.from(r.data)).toEqual(Array.from({ length: 12 }, (_, i) => Math.fround((3 * (12 + i)) / 2)));
   });
 
-  it("reads the map as (mapW, mapH) in referenceCompat mode, without moving data", () => {
-    const acc = new AttentionAccumulator(2, 4, 1, { referenceCompat: true });
+  it("reads the map as (mapW, mapH) with swappedReshape (the reference), without moving data", () => {
+    const acc = new AttentionAccumulator(2, 4, 1, { swappedReshape: true });
     acc.add(tensor([1, 8, 1], (i) => i));
     const r = acc.result();
     expect([r.rows, r.cols]).toEqual([4, 2]);
@@ -79,7 +79,7 @@ describe("AttentionAccumulator", () => {
 
   it("agrees with aggregateAttentionStore on a single-layer, single-head store", () => {
     const steps = [tensor([1, 4, 3], (i) => i * 0.1), tensor([1, 4, 3], (i) => 1 - i * 0.05)];
-    const acc = new AttentionAccumulator(2, 2, 3, { referenceCompat: true });
+    const acc = new AttentionAccumulator(2, 2, 3, { swappedReshape: true });
     for (const s of steps) acc.add(s);
     const summed = tensor([1, 4, 3], (i) => Math.fround(steps[0].data[i] + steps[1].data[i]));
     const ref = aggregateAttentionStore({ curStep: 2, layers: { down_cross: [summed] } }, 1, 64, 64, ["down"], true, 0);

@@ -10,8 +10,8 @@
  * Reference quirk: `aggregate_attention` reshapes the row-major pixel axis as (map_w, map_h), so for a
  * non-square image the map is the same data re-read as map_w rows of map_h columns (neither the true
  * image nor its transpose). The maps here carry their reading explicitly (`rows`, `cols`); the data is
- * the same row-major buffer either way. `referenceCompat` picks the reference's reading; the default
- * is the correct (map_h rows, map_w cols). Both agree on square maps.
+ * the same row-major buffer either way. The `swappedAttentionReshape` quirk picks the reference's reading; the
+ * default is the correct (map_h rows, map_w cols). Both agree on square maps.
  */
 import type { Tensor } from "../models/types";
 import { dilate3x3, erode3x3 } from "./tensor/morphology";
@@ -39,8 +39,8 @@ export interface AttentionStoreSnapshot {
  * utils.aggregate_attention: every stored item divided by curStep (float32), the items of the
  * locations in `fromWhere` (in that order) whose pixel count is (height//32)*(width//32) kept, row
  * block `select` of each taken (all its heads), and the mean over all kept rows (float32 sum in
- * order, then one division). With `referenceCompat` (the default here, since this function exists
- * to reproduce the reference) the result reads as [map_w rows, map_h cols].
+ * order, then one division). With `swappedReshape` (the reference's `swappedAttentionReshape` quirk, the
+ * default here since this function exists to reproduce the reference) the result reads as [map_w rows, map_h cols].
  */
 export function aggregateAttentionStore(
   store: AttentionStoreSnapshot,
@@ -50,7 +50,7 @@ export function aggregateAttentionStore(
   fromWhere: readonly string[],
   isCross: boolean,
   select: number,
-  referenceCompat = true,
+  swappedReshape = true,
 ): AttentionMap {
   const mapH = Math.floor(height / 32);
   const mapW = Math.floor(width / 32);
@@ -85,9 +85,7 @@ export function aggregateAttentionStore(
   if (!acc) throw new RangeError(`aggregateAttentionStore: no ${pixels}-pixel maps in ${fromWhere.join(", ")}`);
   const n = f(count);
   for (let i = 0; i < acc.length; i++) acc[i] = acc[i] / n;
-  return referenceCompat
-    ? { data: acc, rows: mapW, cols: mapH, tokens }
-    : { data: acc, rows: mapH, cols: mapW, tokens };
+  return swappedReshape ? { data: acc, rows: mapW, cols: mapH, tokens } : { data: acc, rows: mapH, cols: mapW, tokens };
 }
 
 /**
@@ -104,7 +102,7 @@ export class AttentionAccumulator {
     readonly mapH: number,
     readonly mapW: number,
     readonly tokens: number,
-    readonly options: { referenceCompat?: boolean } = {},
+    readonly options: { swappedReshape?: boolean } = {},
   ) {
     this.sum = new Float32Array(mapH * mapW * tokens);
   }
@@ -130,13 +128,13 @@ export class AttentionAccumulator {
     this.count++;
   }
 
-  /** The step-averaged map, read as (mapH, mapW) or, with referenceCompat, as (mapW, mapH). */
+  /** The step-averaged map, read as (mapH, mapW) or, with swappedReshape, as (mapW, mapH). */
   result(): AttentionMap {
     if (this.count === 0) throw new RangeError("AttentionAccumulator: no step was added");
     const n = f(this.count);
     const data = new Float32Array(this.sum.length);
     for (let i = 0; i < data.length; i++) data[i] = this.sum[i] / n;
-    return this.options.referenceCompat
+    return this.options.swappedReshape
       ? { data, rows: this.mapW, cols: this.mapH, tokens: this.tokens }
       : { data, rows: this.mapH, cols: this.mapW, tokens: this.tokens };
   }

@@ -85,7 +85,7 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
       ["up", "down"],
       true,
       0,
-      params.referenceCompat,
+      params.quirks.swappedAttentionReshape,
     );
   } else if (acc) {
     attention = acc.result();
@@ -118,7 +118,7 @@ export function newAccumulator(
       return null;
     }
   }
-  return new AttentionAccumulator(mapH, mapW, shape[2], { referenceCompat: ctx.params.referenceCompat });
+  return new AttentionAccumulator(mapH, mapW, shape[2], { swappedReshape: ctx.params.quirks.swappedAttentionReshape });
 }
 
 /** Phase 1's pixel size as the reference passes it to get_multidiffusion_prompts (height//S, width//S). */

@@ -6,19 +6,23 @@
  * Guidance uses guidance_scale and the main prompt with crop (0, 0), as in the reference.
  */
 import { cosineFactors } from "./cosine";
-import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from "./dilated";
-import { type DilatedGrid, dilatedModelInput, type Renormalization, scatterGuided } from "./dilatedKernels";
 import { type JobContext, phaseTimeIds } from "./job";
+import type { DilatedGrid, Renormalization } from "./kernels/dilated/js";
+import { dilatedGaussianSigma, dilatedOffsets, dilatedPadding, padTopLeft } from "./kernels/dilated/reference";
+import { gaussianScratch } from "./kernels/gaussian/wasm";
+import { JS_STEP_KERNELS } from "./kernels/jsStepKernels";
+import type { StepKernels } from "./kernels/stepKernels";
+import type { WasmScratch } from "./kernels/wasmStepKernels";
 import type { PhaseSpec } from "./phasePlan";
-import { gaussianScratch } from "./simd/gaussianWasm";
-import type { PhaseMemory } from "./simd/phaseMemory";
-import { gaussianFilter } from "./tensor/gaussian";
 import { meanStd } from "./tensor/stats";
 import { repeatTimeIds } from "./timeIds";
 
-/** The branch's per-phase buffers; with `mem` (every array a view of it) the element loops run in WebAssembly. */
+/**
+ * The branch's per-phase buffers and the phase's kernel backend, which runs the element loops in WebAssembly on
+ * buffers that are views of the phase memory.
+ */
 export interface DilatedBuffers {
-  mem: PhaseMemory | null;
+  kernels: StepKernels;
   /** value_global [C, H, W]. */
   out: Float32Array;
   /** L when the latent needs top/left padding, and G: [C, PH, PW] (padded may be empty when nothing is padded). */
@@ -28,19 +32,14 @@ export interface DilatedBuffers {
   input: Float32Array;
   noise: Float32Array;
   shuffle: Int32Array;
-  /** The kernels' per-batch cell offsets (2 per sample). */
-  table: Int32Array;
-  /** The random words of a batch's window interaction and a permutation scratch (see RandomSource.shuffleIndex). */
+  /** The random words of a batch's window interaction (see RandomSource.shuffleIndex). */
   words: Uint32Array;
-  perm: Int32Array;
-  /** The Gaussian filter's float64 scratch (see GaussianWasm). */
-  gauss: Float32Array;
 }
 
 export function dilatedBufferSizes(
   ctx: JobContext,
   phase: PhaseSpec,
-): Record<keyof Omit<DilatedBuffers, "mem">, number> {
+): Record<keyof Omit<DilatedBuffers, "kernels"> | keyof WasmScratch, number> {
   const C = ctx.info.latentChannels;
   const s = phase.scale;
   const { hPad, wPad } = dilatedPadding(phase.latentHeight, phase.latentWidth, s);
@@ -78,17 +77,14 @@ export class DilatedBranch {
     } else {
       const z = dilatedBufferSizes(ctx, phase);
       this.buf = {
-        mem: null,
+        kernels: JS_STEP_KERNELS,
         out: new Float32Array(z.out),
         padded: new Float32Array(z.padded),
         filtered: new Float32Array(z.filtered),
         input: new Float32Array(z.input),
         noise: new Float32Array(0),
         shuffle: new Int32Array(z.shuffle),
-        table: new Int32Array(0),
         words: new Uint32Array(0),
-        perm: new Int32Array(0),
-        gauss: new Float32Array(0),
       };
     }
   }
@@ -117,26 +113,33 @@ export class DilatedBranch {
       const { c3 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
       const input = meanStd(padded);
       const sigma = dilatedGaussianSigma(params.sigma, c3);
-      const gw = buf.mem ? { mem: buf.mem, scratch: buf.gauss } : null;
-      g = gaussianFilter(padded, C, grid.paddedH, grid.paddedW, 2 * s - 1, sigma, buf.filtered.subarray(0, n), gw);
+      g = buf.kernels.gaussianFilter(
+        padded,
+        C,
+        grid.paddedH,
+        grid.paddedW,
+        2 * s - 1,
+        sigma,
+        buf.filtered.subarray(0, n),
+      );
       const blurred = meanStd(g);
       renorm = { mean: blurred.mean, std: blurred.std, targetMean: input.mean, targetStd: input.std };
     }
     const per = n / (s * s);
     const vbMax = params.viewBatchSize;
-    // The WebAssembly kernels when the buffers are views of the phase memory (the noise prediction is copied there).
-    const wasm = buf.mem?.kernels && buf.mem.holds(padded, g, buf.noise) ? { mem: buf.mem, table: buf.table } : null;
+    // The noise prediction is copied into the phase memory when the WebAssembly kernels can then use it.
+    const stageNoise = buf.kernels.addresses(padded, g, buf.noise);
 
     for (let j = 0, batchNo = 0; j < this.offsets.length; j += vbMax, batchNo++) {
       const batch = this.offsets.slice(j, j + vbMax);
       const vb = batch.length;
       let shuffle: Int32Array | null = null;
       if (params.shuffle) {
-        const scratch = buf.mem ? { mem: buf.mem, words: buf.words, perm: buf.perm } : undefined;
+        const scratch = buf.words.length > 0 ? { kernels: buf.kernels, words: buf.words } : undefined;
         shuffle = ctx.random.shuffleIndex(phase.id, i, batchNo, vb, per, buf.shuffle.subarray(0, vb * per), scratch);
       }
       const modelIn = buf.input.subarray(0, 2 * vb * per);
-      dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn, wasm);
+      buf.kernels.dilatedModelInput(g, grid, batch, renorm, shuffle, clock.inputDivisor(i), modelIn);
       const c = await ctx.conditioning.batch(params.negativePrompt, this.repeatPrompt(vb));
       const out = await caller.unet({
         sample: { data: modelIn, shape: [2 * vb, C, grid.paddedH / s, grid.paddedW / s] },
@@ -145,18 +148,18 @@ export class DilatedBranch {
         textEmbeds: c.textEmbeds,
         timeIds: { data: this.timeIdsFor(vb), shape: [2 * vb, 6] },
         attention: false, // only phase 1's maps are used
-        noiseOut: wasm ? buf.noise : undefined,
+        noiseOut: stageNoise ? buf.noise : undefined,
       });
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.guidanceScale, sigma, sigmaNext };
       let noise = out.noise.data;
-      if (wasm) {
+      if (stageNoise) {
         // Models that honour noiseOut have written it there already.
         if (noise.buffer !== buf.noise.buffer || noise.byteOffset !== buf.noise.byteOffset)
           buf.noise.set(noise.subarray(0, 2 * vb * per));
         noise = buf.noise;
       }
-      scatterGuided(padded, grid, batch, noise, shuffle, step, hPad, wPad, buf.out, wasm);
+      buf.kernels.scatterGuided(padded, grid, batch, noise, shuffle, step, hPad, wPad, buf.out);
     }
     return buf.out;
   }

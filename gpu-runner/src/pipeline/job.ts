@@ -61,7 +61,7 @@ export function createJob(s: JobSetup): JobContext {
     params,
     plan,
     schedule,
-    clock: new SigmaClock(schedule, params.referenceCompat),
+    clock: new SigmaClock(schedule, params.quirks.staleStepIndex),
     caller,
     texts,
     conditioning: new ConditioningCache(texts, info.maxTokens, info.textEmbedDim, info.pooledDim),
@@ -89,13 +89,13 @@ export function totalWork(p: PipelineParams, plan: PhasePlan): number {
  *
  * The reference conditions every phase on original size = target size = the requested final size. That makes phase k
  * depend on the final size, so a 2048 render could not reuse the phases a 4096 render computed (the cache's purpose).
- * Outside referenceCompat we condition each phase on its own pixel size instead, which is what SDXL sees when it
- * generates an image of that size; referenceCompat keeps the reference's rule (and the worker then keys the cache on
- * the final size).
+ * Without the `finalSizeTimeIds` quirk we condition each phase on its own pixel size instead, which is what SDXL sees
+ * when it generates an image of that size; the quirk keeps the reference's rule (and the worker then keys the cache
+ * on the final size).
  */
 export function phaseTimeIds(ctx: Pick<JobContext, "params" | "info">, phase: PhaseSpec): Float32Array {
   const { params, info } = ctx;
-  if (params.referenceCompat) {
+  if (params.quirks.finalSizeTimeIds) {
     return repeatTimeIds(addTimeIds(params.height, params.width, 0, 0, params.height, params.width), 2);
   }
   const h = phase.latentHeight * info.vaeScaleFactor;

@@ -1,5 +1,6 @@
+import { NO_QUIRKS } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/fakeModels";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/testing/fakeModels";
 import type { Tensor } from "../models/types";
 import { cropCondition } from "./controlCondition";
 import { createJob } from "./job";
@@ -20,7 +21,7 @@ function setup(viewBatchSize: number) {
     vaeScaleFactor: 8,
     progressive: true,
     fromImage: false,
-    referenceCompat: false,
+    quirks: NO_QUIRKS,
   });
   const ctx = createJob({ models, params, plan, lru: null });
   const phase = plan.upscales[0];

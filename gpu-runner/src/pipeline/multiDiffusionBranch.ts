@@ -8,20 +8,21 @@
 import type { ControlCondition, UNetOutput } from "../models/types";
 import { viewBoxes } from "./controlCondition";
 import { type JobContext, phaseTimeIds } from "./job";
-import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./multiDiffusionKernels";
+import { JS_STEP_KERNELS } from "./kernels/jsStepKernels";
+import type { JitterFrame, LocalSums } from "./kernels/multiDiffusion/js";
+import type { StepKernels } from "./kernels/stepKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { assertUniformViewBatch } from "./referenceLimits";
-import type { PhaseMemory } from "./simd/phaseMemory";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
 import { getViews, jitterRange, type View } from "./views";
 
 /**
- * The branch's per-phase buffers. With `mem` (and every array a view of it) the element loops run in WebAssembly;
- * sizes from `localBufferSizes`.
+ * The branch's per-phase buffers (sizes from `localBufferSizes`) and the phase's kernel backend, which runs the
+ * element loops in WebAssembly on buffers that are views of the phase memory.
  */
 export interface LocalBuffers {
-  mem: PhaseMemory | null;
+  kernels: StepKernels;
   /** Sums [C, H, W] and counts [H, W]. */
   value: Float32Array;
   count: Float32Array;
@@ -30,7 +31,10 @@ export interface LocalBuffers {
   noise: Float32Array;
 }
 
-export function localBufferSizes(ctx: JobContext, phase: PhaseSpec): Record<keyof Omit<LocalBuffers, "mem">, number> {
+export function localBufferSizes(
+  ctx: JobContext,
+  phase: PhaseSpec,
+): Record<keyof Omit<LocalBuffers, "kernels">, number> {
   const C = ctx.info.latentChannels;
   const { window, viewBatchSize } = ctx.params;
   // Clipped views are at most window x window: one buffer serves every batch of the phase.
@@ -60,7 +64,7 @@ export class MultiDiffusionBranch {
     this.jr = jitterRange(ctx.params.window, ctx.params.stride);
     const sizes = localBufferSizes(ctx, phase);
     this.buffers = buffers ?? {
-      mem: null,
+      kernels: JS_STEP_KERNELS,
       value: new Float32Array(sizes.value),
       count: new Float32Array(sizes.count),
       input: new Float32Array(sizes.input),
@@ -86,7 +90,7 @@ export class MultiDiffusionBranch {
       window,
       stride,
       this.ctx.random.viewJitter(this.phase.id),
-      this.ctx.params.referenceCompat ? "extend" : "fit",
+      this.ctx.params.quirks.extendAndClipShortAxis ? "extend" : "fit",
     );
   }
 
@@ -98,9 +102,9 @@ export class MultiDiffusionBranch {
     const { ctx, phase, jr } = this;
     const { params, info, clock, caller } = ctx;
     const C = info.latentChannels;
-    const { mem } = this.buffers;
+    const { kernels } = this.buffers;
     // The noise prediction is copied into the phase memory when the WebAssembly kernel can then use it.
-    const stageNoise = mem?.kernels != null && mem.holds(latents, this.buffers.noise, this.sums.value);
+    const stageNoise = kernels.addresses(latents, this.buffers.noise, this.sums.value);
     const frame: JitterFrame = { latents, planes: C, height: phase.latentHeight, width: phase.latentWidth, jr };
     const vbMax = params.viewBatchSize;
     const views = this.viewsFor(i);
@@ -120,7 +124,7 @@ export class MultiDiffusionBranch {
       const batch = views.slice(j, j + vbMax);
       const vb = batch.length;
       assertUniformViewBatch(ctx, phase, batch, phase.latentHeight + 2 * jr, phase.latentWidth + 2 * jr);
-      const { vh, vw } = viewModelInput(frame, batch, clock.inputDivisor(i), this.buffers.input, mem);
+      const { vh, vw } = kernels.viewModelInput(frame, batch, clock.inputDivisor(i), this.buffers.input);
       const modelIn = this.buffers.input.subarray(0, 2 * vb * C * vh * vw);
       const prompts = this.patches ? this.patches.prompts.slice(j, j + vb) : this.repeatPrompt(vb);
       const cond = await ctx.conditioning.batch(params.negativePrompt, prompts);
@@ -136,7 +140,7 @@ export class MultiDiffusionBranch {
       let out: UNetOutput;
       // The reference calls the ControlNet even when controlnet_keep is 0 (its residuals are then exactly zero);
       // outside compat we skip those calls, which changes nothing but time.
-      if (useControl && this.condition && (params.referenceCompat || condScale !== 0)) {
+      if (useControl && this.condition && (params.quirks.controlNetAtZeroWeight || condScale !== 0)) {
         const boxes = viewBoxes(batch, info.vaeScaleFactor);
         out = await caller.unetControlled(input, { condition: this.condition, boxes, conditioningScale: condScale });
       } else {
@@ -151,7 +155,7 @@ export class MultiDiffusionBranch {
           this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
         noise = this.buffers.noise;
       }
-      accumulateGuided(frame, batch, noise, step, this.sums, recount, mem);
+      kernels.accumulateGuided(frame, batch, noise, step, this.sums, recount);
     }
     this.countedViews = viewsKey;
     return this.sums;
@@ -165,7 +169,7 @@ export class MultiDiffusionBranch {
   controlActive(): boolean {
     const p = this.ctx.params;
     if (!p.useControlNet || !this.condition) return false;
-    return p.referenceCompat ? this.patches !== undefined : true;
+    return p.quirks.controlNetOnlyWithPatchPrompts ? this.patches !== undefined : true;
   }
 
   private repeatPrompt(vb: number): string[] {

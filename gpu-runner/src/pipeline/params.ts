@@ -2,11 +2,12 @@
  * The pipeline's request and its resolved parameters.
  *
  * Every knob of the reference `AccDiffusionv2SDXLPipeline.__call__` has a field here (reference names in the
- * comments) so that each ablation of the paper can be run. Defaults are the reference's recommended run (its README
- * command: every mechanism on, `controlnet_conditioning_scale 0.6`, CLI defaults for the rest), and the sizes that
- * depend on the model (MultiDiffusion window and stride) scale with the bundle: the window is the UNet's native latent
- * size (128 for SDXL, 64 for the 512-px toy world) and the stride half of it, as in the reference (stride 64 / 128).
+ * comments) so that each ablation of the paper can be run. Defaults are the API's (shared parameters.ts: the
+ * reference CLI's, every mechanism on), and the sizes that depend on the model (MultiDiffusion window and stride)
+ * scale with the bundle: the window is the UNet's native latent size (128 for SDXL, 64 for the 512-px toy world) and
+ * the stride half of it, as in the reference (stride 64 / 128).
  */
+import { pipelineDefaults, type ReferenceQuirks, referenceQuirks } from "@accdiff/shared";
 import type { BundleInfo } from "../models/types";
 
 /** An RGB image, uint8, row-major height x width x 3 (what PNG decoders give). */
@@ -113,12 +114,45 @@ export interface PipelineParams {
   useControlNet: boolean;
   multiDecoder: boolean;
   tiledDecodeAbove: number;
-  referenceCompat: boolean;
+  /** The reference's defects this run reproduces, by name (all on with `referenceCompat`, all off by default). */
+  quirks: Readonly<ReferenceQuirks>;
   initImage: RgbImage | undefined;
   probeSteps: number;
 }
 
-export const DEFAULT_NEGATIVE_PROMPT = "blurry, ugly, duplicate, poorly drawn, deformed, mosaic";
+type TableDefaulted =
+  | "negativePrompt"
+  | "steps"
+  | "guidanceScale"
+  | "multiGuidanceScale"
+  | "cosineScale1"
+  | "cosineScale2"
+  | "cosineScale3"
+  | "sigma"
+  | "viewBatchSize"
+  | "patchThreshold"
+  | "cannySigma"
+  | "controlnetConditioningScale"
+  | "controlGuidanceStart"
+  | "controlGuidanceEnd"
+  | "useMultiDiffusion"
+  | "useDilatedSampling"
+  | "useGaussian"
+  | "useSkipResidual"
+  | "useProgressiveUpscaling"
+  | "shuffle"
+  | "usePatchPrompts"
+  | "useControlNet"
+  | "referenceCompat";
+
+/**
+ * The API's defaults (shared parameters.ts) under the pipeline's names: one declaration for both. The pipeline adds
+ * only the defaults that scale with the bundle (window, stride) and its own knobs: the seed of a call without one
+ * (42, the reference CLI's; the API draws one), tiled decoding and the probe steps of an uploaded image.
+ */
+const TABLE_DEFAULTS = pipelineDefaults() as Required<Pick<PipelineRequest, TableDefaulted>>;
+
+export const DEFAULT_NEGATIVE_PROMPT = TABLE_DEFAULTS.negativePrompt;
 
 export class InvalidRequestError extends Error {
   override name = "InvalidRequestError";
@@ -127,38 +161,39 @@ export class InvalidRequestError extends Error {
 /** Fills the defaults (scaled to the bundle) and validates what the loop relies on. */
 export function resolveParams(info: BundleInfo, r: PipelineRequest): PipelineParams {
   const window = r.window ?? Math.floor(info.baseResolution / info.vaeScaleFactor);
+  const d = TABLE_DEFAULTS;
   const p: PipelineParams = {
     prompt: r.prompt,
-    negativePrompt: r.negativePrompt ?? DEFAULT_NEGATIVE_PROMPT,
+    negativePrompt: r.negativePrompt ?? d.negativePrompt,
     width: r.width,
     height: r.height,
-    steps: r.steps ?? 50,
+    steps: r.steps ?? d.steps,
     seed: r.seed ?? 42,
-    guidanceScale: r.guidanceScale ?? 7.5,
-    multiGuidanceScale: r.multiGuidanceScale ?? 7.5,
-    cosineScale1: r.cosineScale1 ?? 3,
-    cosineScale2: r.cosineScale2 ?? 1,
-    cosineScale3: r.cosineScale3 ?? 1,
-    sigma: r.sigma ?? 0.8,
+    guidanceScale: r.guidanceScale ?? d.guidanceScale,
+    multiGuidanceScale: r.multiGuidanceScale ?? d.multiGuidanceScale,
+    cosineScale1: r.cosineScale1 ?? d.cosineScale1,
+    cosineScale2: r.cosineScale2 ?? d.cosineScale2,
+    cosineScale3: r.cosineScale3 ?? d.cosineScale3,
+    sigma: r.sigma ?? d.sigma,
     window,
     stride: r.stride ?? Math.max(1, Math.floor(window / 2)),
-    viewBatchSize: r.viewBatchSize ?? 16,
-    patchThreshold: r.patchThreshold ?? 0.3,
-    cannySigma: r.cannySigma ?? 0.3,
-    controlnetConditioningScale: r.controlnetConditioningScale ?? 0.3,
-    controlGuidanceStart: r.controlGuidanceStart ?? 0,
-    controlGuidanceEnd: r.controlGuidanceEnd ?? 1,
-    useMultiDiffusion: r.useMultiDiffusion ?? true,
-    useDilatedSampling: r.useDilatedSampling ?? true,
-    useGaussian: r.useGaussian ?? true,
-    useSkipResidual: r.useSkipResidual ?? true,
-    useProgressiveUpscaling: r.useProgressiveUpscaling ?? true,
-    shuffle: r.shuffle ?? true,
-    usePatchPrompts: r.usePatchPrompts ?? true,
-    useControlNet: r.useControlNet ?? true,
+    viewBatchSize: r.viewBatchSize ?? d.viewBatchSize,
+    patchThreshold: r.patchThreshold ?? d.patchThreshold,
+    cannySigma: r.cannySigma ?? d.cannySigma,
+    controlnetConditioningScale: r.controlnetConditioningScale ?? d.controlnetConditioningScale,
+    controlGuidanceStart: r.controlGuidanceStart ?? d.controlGuidanceStart,
+    controlGuidanceEnd: r.controlGuidanceEnd ?? d.controlGuidanceEnd,
+    useMultiDiffusion: r.useMultiDiffusion ?? d.useMultiDiffusion,
+    useDilatedSampling: r.useDilatedSampling ?? d.useDilatedSampling,
+    useGaussian: r.useGaussian ?? d.useGaussian,
+    useSkipResidual: r.useSkipResidual ?? d.useSkipResidual,
+    useProgressiveUpscaling: r.useProgressiveUpscaling ?? d.useProgressiveUpscaling,
+    shuffle: r.shuffle ?? d.shuffle,
+    usePatchPrompts: r.usePatchPrompts ?? d.usePatchPrompts,
+    useControlNet: r.useControlNet ?? d.useControlNet,
     multiDecoder: r.multiDecoder ?? true,
     tiledDecodeAbove: r.tiledDecodeAbove ?? 2048,
-    referenceCompat: r.referenceCompat ?? false,
+    quirks: referenceQuirks(r.referenceCompat ?? d.referenceCompat),
     initImage: r.initImage,
     probeSteps: r.probeSteps ?? 3,
   };

@@ -2,8 +2,8 @@
  * Patch-content-aware prompts for every upscaling phase: the per-token masks of phase 1's attention, the windows of
  * each phase, and the prompt of each window.
  *
- * Reference geometry (always in referenceCompat, and by default whenever it fits): get_multidiffusion_prompts tiles
- * the attention-map frame enlarged s times, and the MultiDiffusion windows of phase s are those attention windows
+ * Reference geometry (always with the `attentionFramePatches` quirk, and by default whenever it fits):
+ * get_multidiffusion_prompts tiles the attention-map frame enlarged s times, and the MultiDiffusion windows of phase s are those attention windows
  * times 4 (latent = 4 x attention map), fixed for the whole phase.
  *
  * Where that geometry does not fit the phase's latent (the last phase of a non-integer size, or a phase-1 size that
@@ -58,7 +58,7 @@ export function planPatchPrompts(ctx: JobContext, attention: AttentionMap): Patc
     c: params.patchThreshold,
     scaleNum: plan.scaleNum,
     randInt: ctx.random.patchViewJitter(),
-    referenceCompat: params.referenceCompat,
+    quirks: params.quirks,
   });
   const byPhase = new Map<number, PhasePatches>();
   const factor = info.attentionDivisor / info.vaeScaleFactor;
@@ -66,13 +66,13 @@ export function planPatchPrompts(ctx: JobContext, attention: AttentionMap): Patc
     if (ph.scale < 2) continue;
     const attViews = ref.views[ph.scale];
     const fits =
-      params.referenceCompat ||
+      params.quirks.attentionFramePatches ||
       (attViews !== undefined &&
         rows * ph.scale * factor === ph.latentHeight &&
         cols * ph.scale * factor === ph.latentWidth);
     if (fits && attViews) {
       // The reference multiplies by a hard-coded 4; outside compat we use the bundle's latent/attention ratio (4 too).
-      const f = params.referenceCompat ? 4 : factor;
+      const f = params.quirks.attentionFramePatches ? 4 : factor;
       byPhase.set(ph.id, {
         views: scaleViews(attViews, f),
         prompts: ref.prompts[ph.scale],
@@ -98,7 +98,8 @@ function latentFramePatches(
   const H = ph.latentHeight;
   const W = ph.latentWidth;
   const jr = jitterRange(window, stride);
-  // Only outside referenceCompat (compat always takes the reference geometry), so windows fit a short axis.
+  // Only without the attentionFramePatches quirk (which always takes the reference geometry): windows fit a short
+  // axis.
   const views = getViews(H, W, window, stride, ctx.random.viewJitter(ph.id), "fit");
   const coverage = coverageInFrame(masks, rows, cols, H, W, views, jr, null);
   const prompts = promptsForThreshold(tokens.slice(1, -1), { [ph.scale]: coverage }, patchThreshold)[ph.scale] ?? [];

@@ -1,3 +1,4 @@
+import { REFERENCE_QUIRKS, referenceQuirks } from "@accdiff/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { coverageRatios, joinWords, patchPrompts, promptsForThreshold } from "./patchPrompts";
@@ -107,7 +108,7 @@ describe("patchPrompts", () => {
             c: 0.25,
             scaleNum: S,
             randInt: jitter ? lcgRandInt(seed) : undefined,
-            referenceCompat: compat,
+            quirks: referenceQuirks(compat),
           });
           const window = Math.max(rows, cols);
           for (let s = 2; s <= S; s++) {
@@ -146,7 +147,7 @@ describe("patchPrompts", () => {
             c: 0.1,
             scaleNum: 3,
             randInt: jitter ? lcgRandInt(seed) : undefined,
-            referenceCompat: compat,
+            quirks: referenceQuirks(compat),
           });
         expect(run(false)).toEqual(run(true));
       }),
@@ -165,7 +166,15 @@ describe("patchPrompts", () => {
     expect(correct.views[2].every(([h0, h1, w0, w1]) => h1 - h0 === 8 && w1 - w0 === 8)).toBe(true);
     expect(correct.coverage[2][0].every((v) => v === 1)).toBe(true);
     // The reference divides the 64-pixel window count by the 32 map pixels.
-    const compat = patchPrompts({ masks, rows: cols, cols: rows, tokens, c: 0.5, scaleNum: 2, referenceCompat: true });
+    const compat = patchPrompts({
+      masks,
+      rows: cols,
+      cols: rows,
+      tokens,
+      c: 0.5,
+      scaleNum: 2,
+      quirks: REFERENCE_QUIRKS,
+    });
     expect(compat.views[2]).toEqual(correct.views[2]);
     expect(compat.coverage[2][0].every((v) => v === 2)).toBe(true);
   });

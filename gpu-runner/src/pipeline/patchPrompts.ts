@@ -6,7 +6,7 @@
  * show only sofa, which is what stops small copies of the subject from appearing in every tile.
  *
  * Geometry (rows x cols is the mask as the caller read it; see attention.ts):
- * - reference (`referenceCompat`): the reference names the mask shape `ori_w, ori_h = mask.shape`,
+ * - reference (quirk `swappedAttentionReshape`): the reference names the mask shape `ori_w, ori_h = mask.shape`,
  *   so the frame is (cols*s) high and (rows*s) wide, the mask is stretched to it by cv2.resize with
  *   dsize (rows*s, cols*s), the jittered mask is zero-padded by int((cols - cols/2)//4), and the
  *   coverage divides by rows*cols. Fed the reference's (map_w, map_h) reading, the frame is the true
@@ -18,8 +18,10 @@
  *   frame. For square maps both modes give identical results: rows*cols is the window area and both
  *   paddings equal the jitter range.
  * - a frame shorter than the window (a map more elongated than s): the reference's windows start at 0
- *   and reach past it, jittered; outside compat they span exactly that axis, undrawn (views.ts ShortAxis).
+ *   and reach past it, jittered (quirk `extendAndClipShortAxis`); otherwise they span exactly that axis, undrawn
+ *   (views.ts ShortAxis).
  */
+import type { ReferenceQuirks } from "@accdiff/shared";
 import { resizeNearestU8 } from "./tensor/nearest";
 import { getAttentionViews, jitterRange, type RandInt, type View } from "./views";
 
@@ -36,7 +38,8 @@ export interface PatchPromptInput {
   scaleNum: number;
   /** Window jitter draws (Python random.randint semantics). The reference pipeline always jitters. */
   randInt?: RandInt;
-  referenceCompat?: boolean;
+  /** The reference's mask reading and short-axis windows (default: neither). */
+  quirks?: Pick<ReferenceQuirks, "swappedAttentionReshape" | "extendAndClipShortAxis">;
 }
 
 export interface PatchPrompts {
@@ -118,12 +121,12 @@ export function coverageRatios(
   scale: number,
   views: readonly View[],
   pad: number,
-  referenceCompat: boolean,
+  swappedReshape: boolean,
 ): Float64Array[] {
-  const frameH = (referenceCompat ? cols : rows) * scale;
-  const frameW = (referenceCompat ? rows : cols) * scale;
+  const frameH = (swappedReshape ? cols : rows) * scale;
+  const frameW = (swappedReshape ? rows : cols) * scale;
   // The reference divides by ori_h*ori_w whatever the window size.
-  return coverageInFrame(masks, rows, cols, frameH, frameW, views, pad, referenceCompat ? rows * cols : null);
+  return coverageInFrame(masks, rows, cols, frameH, frameW, views, pad, swappedReshape ? rows * cols : null);
 }
 
 /**
@@ -198,7 +201,8 @@ export function promptsForThreshold(
  */
 export function patchPrompts(input: PatchPromptInput): PatchPrompts {
   const { masks, rows, cols, tokens, c, scaleNum, randInt } = input;
-  const compat = input.referenceCompat ?? false;
+  const swapped = input.quirks?.swappedAttentionReshape ?? false;
+  const shortAxis = input.quirks?.extendAndClipShortAxis ? "extend" : "fit";
   if (masks.length !== tokens.length) throw new RangeError("patchPrompts: one mask per token position is needed");
   if (masks.length < 2) throw new RangeError("patchPrompts: BOS and EOS positions are required");
   for (const m of masks) if (m.length !== rows * cols) throw new RangeError("patchPrompts: mask size != rows*cols");
@@ -208,17 +212,17 @@ export function patchPrompts(input: PatchPromptInput): PatchPrompts {
   const views: Record<number, View[]> = {};
   const coverage: Record<number, Float64Array[]> = {};
   for (let s = 2; s <= scaleNum; s++) {
-    const frameH = (compat ? cols : rows) * s;
-    const frameW = (compat ? rows : cols) * s;
+    const frameH = (swapped ? cols : rows) * s;
+    const frameW = (swapped ? rows : cols) * s;
     // A frame shorter than the window (map aspect above s): the reference's windows reach past it, ours fit it.
-    const v = getAttentionViews(frameH, frameW, window, stride, randInt, compat ? "extend" : "fit");
+    const v = getAttentionViews(frameH, frameW, window, stride, randInt, shortAxis);
     let pad = 0;
     if (randInt) {
       // Reference: int((ori_h - ori_h/2) // 4) with ori_h = cols; correct: the windows' own jitter range.
-      pad = compat ? Math.floor((cols - cols / 2) / 4) : Math.floor(jitterRange(window, stride));
+      pad = swapped ? Math.floor((cols - cols / 2) / 4) : Math.floor(jitterRange(window, stride));
     }
     views[s] = v;
-    coverage[s] = coverageRatios(masks, rows, cols, s, v, pad, compat);
+    coverage[s] = coverageRatios(masks, rows, cols, s, v, pad, swapped);
   }
   return { prompts: promptsForThreshold(words, coverage, c), views, coverage, words };
 }

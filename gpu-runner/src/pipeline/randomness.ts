@@ -13,18 +13,17 @@
  *   probe               the noise that probes an uploaded image's attention maps
  */
 import type { AttentionStoreSnapshot } from "./attention";
-import { invertShuffleIndex, shuffleIndexFromWords } from "./dilated";
+import { invertShuffleIndex } from "./kernels/dilated/reference";
+import { shuffleIndexFromWords } from "./kernels/shuffle/js";
+import type { StepKernels } from "./kernels/stepKernels";
 import { gaussian, randIntStream, SeededStream } from "./rng";
-import type { PhaseMemory } from "./simd/phaseMemory";
 import type { RandInt, View } from "./views";
 
-/** Where shuffleIndex may draw and build in WebAssembly: views of one phase memory. */
+/** Where shuffleIndex draws its words (a view of the phase memory) and the backend that builds the permutations. */
 export interface ShuffleScratch {
-  mem: PhaseMemory;
+  kernels: StepKernels;
   /** At least (B-1)*n words. */
   words: Uint32Array;
-  /** At least B entries. */
-  perm: Int32Array;
 }
 
 /** Values that replace the seeded draws (each optional). */
@@ -96,8 +95,8 @@ export class RandomSource {
   }
 
   /**
-   * Window-interaction permutations [B, n] for one dilated batch (written into `out`). With `scratch` (views of a
-   * phase memory, as `out`) the draws go there and the permutations are built in WebAssembly (the same indices).
+   * Window-interaction permutations [B, n] for one dilated batch (written into `out`). With `scratch` the draws go
+   * into its words and its backend builds the permutations (in WebAssembly on the phase memory: the same indices).
    */
   shuffleIndex(
     phase: number,
@@ -126,11 +125,7 @@ export class RandomSource {
     let words: Uint32Array;
     if (scratch && scratch.words.length >= need) {
       words = stream.fillU32(scratch.words.subarray(0, need));
-      const k = scratch.mem.kernels;
-      if (k && scratch.perm.length >= B && scratch.mem.holds(words, out, scratch.perm)) {
-        k.shuffleFromWords(words.byteOffset, out.byteOffset, scratch.perm.byteOffset, B, n);
-        return out;
-      }
+      return scratch.kernels.shuffleFromWords(B, n, words, out);
     } else {
       if (!this.words || this.words.length < need) this.words = new Uint32Array(need);
       words = stream.fillU32(this.words.subarray(0, need));

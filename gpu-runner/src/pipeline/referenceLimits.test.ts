@@ -4,7 +4,7 @@
  * larger than the latent run as the reference does.
  */
 import { describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/fakeModels";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/testing/fakeModels";
 import { runAccDiffusion } from "./accdiffusion";
 import type { PipelineRequest } from "./params";
 import { UnsupportedSizeError } from "./phasePlan";

@@ -1,6 +1,6 @@
 /**
  * Sizes at which the reference implementation itself fails. `referenceCompat` reproduces the reference, so there it
- * refuses them with an UnsupportedSizeError that names the cause, rather than failing deep inside a kernel or, worse,
+ * (quirk `refuseUnrunnableSizes`) refuses them with an UnsupportedSizeError that names the cause, rather than failing deep inside a kernel or, worse,
  * producing something the reference never would.
  *
  * Two such failures exist for small or elongated sizes:
@@ -18,8 +18,8 @@
  *    Batches that clip alike run exactly as in the reference (the UNet then sees the clipped size).
  */
 import { attentionGrid } from "./basePhase";
-import { clipView, type ViewBox } from "./fusion";
 import type { JobContext } from "./job";
+import { clipView, type ViewBox } from "./kernels/multiDiffusion/viewBox";
 import type { PhaseSpec } from "./phasePlan";
 import { UnsupportedSizeError } from "./phasePlan";
 
@@ -27,13 +27,13 @@ import { UnsupportedSizeError } from "./phasePlan";
 const REFERENCE_ATTENTION_DIVISOR = 32;
 
 /**
- * Refuses, in referenceCompat with patch prompts, a phase 1 whose UNet attention maps are not the grid the reference
- * looks for (see 1. above). Skipped when the golden injects the reference's attention store, and when phase 1 is the
+ * Refuses (quirk `refuseUnrunnableSizes`), with patch prompts, a phase 1 whose UNet attention maps are not the grid
+ * the reference looks for (see 1. above). Skipped when the golden injects the reference's attention store, and when phase 1 is the
  * caller's image (the reference collects no attention then).
  */
 export function assertReferenceAttentionGrid(ctx: JobContext): void {
   const { params, plan } = ctx;
-  if (!params.referenceCompat || !params.usePatchPrompts || plan.base.id !== 1) return;
+  if (!params.quirks.refuseUnrunnableSizes || !params.usePatchPrompts || plan.base.id !== 1) return;
   if (ctx.random.inject.attentionStore) return;
   // phase_1 pixels as the reference passes them to get_multidiffusion_prompts: height // S, width // S.
   const pxH = Math.floor(params.height / plan.scaleNum);
@@ -54,8 +54,8 @@ export function assertReferenceAttentionGrid(ctx: JobContext): void {
 }
 
 /**
- * Refuses, in referenceCompat, a batch of windows that slicing clips to different sizes (see 2. above). `PH x PW` is
- * the padded latent the views are sliced from.
+ * Refuses (quirk `refuseUnrunnableSizes`) a batch of windows that slicing clips to different sizes (see 2. above).
+ * `PH x PW` is the padded latent the views are sliced from.
  */
 export function assertUniformViewBatch(
   ctx: JobContext,
@@ -64,7 +64,7 @@ export function assertUniformViewBatch(
   PH: number,
   PW: number,
 ): void {
-  if (!ctx.params.referenceCompat || batch.length < 2) return;
+  if (!ctx.params.quirks.refuseUnrunnableSizes || batch.length < 2) return;
   const first = clipView(batch[0], PH, PW);
   for (const v of batch) {
     const r = clipView(v, PH, PW);

@@ -47,7 +47,7 @@ export interface ModelCallTotals {
 }
 
 export interface PipelineResult {
-  /** The final image (exactly width x height unless referenceCompat reproduces the reference's sizes). */
+  /** The final image (exactly width x height unless the integerMultipleSizes quirk gives the reference's). */
   image: RgbImage;
   phases: PhaseResult[];
   plan: PhasePlan;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SDXL_SCHEDULER } from "../golden/fakeModels";
+import { SDXL_SCHEDULER } from "../golden/testing/fakeModels";
 import { abortError, ProgressTracker, throwIfAborted } from "./progress";
 import { cfgGuidance, cfgModelInput, SigmaClock } from "./sampling";
 import { eulerSchedule, modelInputDivisor } from "./scheduler";

@@ -9,7 +9,7 @@ const f = Math.fround;
 
 /**
  * The sampler's clock for one job. The default scales the model input of step i with sigmas[i]. With
- * `referenceCompat` it replays diffusers 0.21.4's stateful step index exactly as the reference drives it (one
+ * the `staleStepIndex` quirk it replays diffusers 0.21.4's stateful step index exactly as the reference drives it (one
  * scheduler for the whole job): phase 1 never re-initialises the index; upscaling phases call `_init_step_index(t)`
  * before every `step()`, so their first input is scaled with sigmas[n] = 0 and later batches of a step with
  * sigmas[i+1] (golden `scheduler_call_sequence`).
@@ -19,9 +19,9 @@ export class SigmaClock {
 
   constructor(
     readonly schedule: EulerSchedule,
-    referenceCompat: boolean,
+    staleStepIndex: boolean,
   ) {
-    this.ref = referenceCompat ? new ReferenceStepIndex(schedule.timesteps) : null;
+    this.ref = staleStepIndex ? new ReferenceStepIndex(schedule.timesteps) : null;
   }
 
   get steps(): number {

@@ -252,7 +252,7 @@ export function stepIndexOf(timesteps: Float32Array, t: number): number {
 }
 
 /**
- * Emulates the stateful `_step_index` of diffusers 0.21.4, for `referenceCompat` runs only.
+ * Emulates the stateful `_step_index` of diffusers 0.21.4, for the `staleStepIndex` quirk only.
  *
  * The quirk: `scale_model_input(x, t)` initialises the index from t only when it is unset, and
  * `set_timesteps` (the only reset) runs once per job. AccDiffusion's upscaling loop calls

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/fakeModels";
+import { FakeModels, GOLDEN_FAKE_CONSTANTS, SDXL_SCHEDULER } from "../golden/testing/fakeModels";
 import type { TextEmbedding } from "../models/types";
 import { ConditioningCache, cfgConditioning, EmbeddingLru, JobTexts } from "./textEncoding";
 

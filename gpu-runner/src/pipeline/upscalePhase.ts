@@ -10,13 +10,13 @@ import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
 import { DilatedBranch, dilatedBufferSizes } from "./dilatedBranch";
 import type { JobContext } from "./job";
+import type { LocalSums } from "./kernels/multiDiffusion/js";
+import { int32View, PhaseMemory, uint32View } from "./kernels/wasm/phaseMemory";
+import { stepKernelsFor } from "./kernels/wasmStepKernels";
 import { localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
-import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { addNoise } from "./scheduler";
-import { int32View, PhaseMemory, uint32View } from "./simd/phaseMemory";
-import { fuseBranches, skipResidualNoised } from "./stepFusion";
 import { bicubicResize } from "./tensor/bicubic";
 import { renormalize } from "./tensor/stats";
 
@@ -50,8 +50,8 @@ export async function runUpscalePhase(
   const sigmas = schedule.sigmas;
   const steps = clock.steps;
 
-  // The phase's latent, noised upsample and branch buffers live in one WebAssembly memory, where the kernels of
-  // simd/kernels.ts work on them in place (plain arrays and the JS kernels where WebAssembly is unavailable).
+  // The phase's latent, noised upsample and branch buffers live in one WebAssembly memory, where the kernels
+  // (kernels/) work on them in place (plain arrays and the JS kernels where WebAssembly is unavailable).
   const mem = new PhaseMemory();
   const localSizes = params.useMultiDiffusion ? localBufferSizes(ctx, phase) : null;
   const globalSizes = params.useDilatedSampling ? dilatedBufferSizes(ctx, phase) : null;
@@ -74,6 +74,12 @@ export async function runUpscalePhase(
     globalPerm: globalSizes?.perm ?? 0,
     globalGauss: globalSizes?.gauss ?? 0,
   });
+  // The backend of every element kernel of this phase, chosen once.
+  const kernels = stepKernelsFor(mem, {
+    table: int32View(buf.globalTable),
+    gauss: buf.globalGauss,
+    perm: int32View(buf.globalPerm),
+  });
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
   const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W, buf.up);
   // Noise inversion: noise_latents[k] = up + noise * sigmas[k]. The reference keeps all n of them; they are an
@@ -85,7 +91,7 @@ export async function runUpscalePhase(
 
   const local = params.useMultiDiffusion
     ? new MultiDiffusionBranch(ctx, phase, patches, condition, {
-        mem,
+        kernels,
         value: buf.localValue,
         count: buf.localCount,
         input: buf.localInput,
@@ -94,17 +100,14 @@ export async function runUpscalePhase(
     : null;
   const global = params.useDilatedSampling
     ? new DilatedBranch(ctx, phase, {
-        mem,
+        kernels,
         out: buf.globalOut,
         padded: buf.globalPadded,
         filtered: buf.globalFiltered,
         input: buf.globalInput,
         noise: buf.globalNoise,
         shuffle: int32View(buf.globalShuffle),
-        table: int32View(buf.globalTable),
         words: uint32View(buf.globalWords),
-        perm: int32View(buf.globalPerm),
-        gauss: buf.globalGauss,
       })
     : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");
@@ -113,12 +116,12 @@ export async function runUpscalePhase(
   for (let i = 0; i < steps; i++) {
     const t = clock.timestep(i);
     const { c1, c2 } = cosineFactors(t, params.cosineScale1, params.cosineScale2, params.cosineScale3);
-    if (params.useSkipResidual) skipResidualNoised(latents, { up, noise, sigma: sigmas[i] }, c1, mem);
+    if (params.useSkipResidual) kernels.skipResidualNoised(latents, { up, noise, sigma: sigmas[i] }, c1);
     const localSums: LocalSums | null = local ? await local.run(i, latents) : null;
     const globalOut = global ? await global.run(i, latents) : null;
     // Pixels no window covers take noise_latents[i+1] (noise_latents[i] at the last step).
     const fallback = { up, noise, sigma: sigmas[i < steps - 1 ? i + 1 : i] };
-    fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents, scratch, mem);
+    kernels.fuseBranches(localSums, fallback, globalOut, c2, C, H * W, latents, scratch);
     ctx.progress.step(phase.id, i + 1, steps, H * W * ((local ? 1 : 0) + (global ? 1 : 0)));
     emitStep(ctx, phase.id, i, latents, [1, C, H, W]);
   }

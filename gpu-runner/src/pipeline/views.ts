@@ -37,8 +37,9 @@ export function jitterRange(window: number, stride: number): number {
 /**
  * What a window does on an axis shorter than itself. The reference's "extend": it starts at 0 and reaches past the
  * image (slicing clips it), and is still jittered, so the views of a batch can clip to different sizes, which the
- * reference cannot batch (see referenceLimits.ts). "fit" (outside referenceCompat): the window is the whole axis, so
- * it has nothing to jitter against and is not drawn on that axis; every view of a phase then has the same size.
+ * reference cannot batch (see referenceLimits.ts); quirk `extendAndClipShortAxis`. "fit" (the default): the window is
+ * the whole axis, so it has nothing to jitter against and is not drawn on that axis; every view of a phase then has
+ * the same size.
  */
 export type ShortAxis = "extend" | "fit";
 

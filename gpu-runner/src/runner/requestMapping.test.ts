@@ -1,4 +1,11 @@
-import { type ResolvedRequest, ResolvedRequestSchema, resolveRequest, SWITCH_DEFAULTS } from "@accdiff/shared";
+import {
+  pipelineNames,
+  type ResolvedRequest,
+  ResolvedRequestSchema,
+  referenceQuirks,
+  resolveRequest,
+  SWITCH_DEFAULTS,
+} from "@accdiff/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SDXL_SCHEDULER_CONFIG } from "../models/sdxlScheduler";
@@ -71,7 +78,7 @@ describe("toPipelineRequest", () => {
           controlGuidanceStart: r.controlGuidanceStart,
           controlGuidanceEnd: r.controlGuidanceEnd,
           viewBatchSize: r.viewBatchSize,
-          referenceCompat: r.referenceCompat,
+          quirks: referenceQuirks(r.referenceCompat),
           // null stride: half of the bundle's window (128 latent pixels for a 1024-px base).
           stride: r.stride ?? 64,
         });
@@ -94,6 +101,19 @@ describe("toPipelineRequest", () => {
       expect(mapped[k], k).toBe((r as unknown as Record<string, unknown>)[k]);
     }
     expect(mapped.stride).toBeUndefined();
+  });
+
+  it("maps every table field onto a pipeline parameter, and both sides default alike", () => {
+    const r = resolveRequest({ prompt: "x", width: 1024, height: 1024, seed: 1 });
+    const mapped = toPipelineRequest(r);
+    const params = resolveParams(info, mapped) as unknown as Record<string, unknown>;
+    for (const [field, name] of pipelineNames()) {
+      if (field === "referenceCompat") continue; // resolved into params.quirks
+      expect(Object.keys(params), `${field} -> ${name}`).toContain(name);
+    }
+    // A pipeline call that gives nothing gets the API's defaults (the seed aside: the API draws one).
+    const bare = resolveParams(info, { prompt: "x", width: 1024, height: 1024 });
+    expect({ ...bare, seed: 1 }).toEqual({ ...resolveParams(info, mapped), seed: 1 });
   });
 
   it("passes the decoded image as the pipeline's initImage and insists on it when the request names one", () => {

@@ -9,7 +9,7 @@ import { loadOnnxModels, type OnnxModels } from "../models/index";
 import { runAccDiffusion } from "../pipeline/accdiffusion";
 import { tokenMasks } from "../pipeline/attention";
 import { ensureToyWorld } from "../toyworld/index";
-import { areaOf, imageClasses, maskIoU, thingOf } from "./toyWorldScenes";
+import { areaOf, imageClasses, maskIoU, thingOf } from "./testing/toyWorldScenes";
 
 const PROMPT = "a cat and a dog on a lawn";
 

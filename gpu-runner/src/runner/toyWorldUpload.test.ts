@@ -17,7 +17,7 @@ import type { PipelineResult } from "../pipeline/result";
 import { jitterRange } from "../pipeline/views";
 import { ensureToyWorld } from "../toyworld/index";
 import { THINGS } from "../toyworld/world";
-import { imageClasses, maskIoU, thingOf, windowCoverage } from "./toyWorldScenes";
+import { imageClasses, maskIoU, thingOf, windowCoverage } from "./testing/toyWorldScenes";
 
 const PROMPT = "a cat and a dog on the lawn";
 /** Coverage this far from c is clearly above / below it (the masks are 32-px cells, the objects' edges are not). */

@@ -14,10 +14,10 @@ import {
   UNKNOWN_ATTEMPT_TYPE,
 } from "@accdiff/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeWorker, jobFor, startFakeWorker } from "./fakeWorker";
 import { silentLogger } from "./log";
 import { type RunnerService, startRunnerService } from "./serve";
-import { steppingEngine } from "./steppingEngine";
+import { type FakeWorker, jobFor, startFakeWorker } from "./testing/fakeWorker";
+import { steppingEngine } from "./testing/steppingEngine";
 
 const secret = "runner-attempts-secret";
 

@@ -4,11 +4,11 @@
  */
 import { type RunnerEvent, type RunnerJob, signRequest } from "@accdiff/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeWorker, jobFor, startFakeWorker } from "./fakeWorker";
 import { type JobRecord, memoryJournal } from "./journal";
 import { silentLogger } from "./log";
 import { type RunnerService, type RunnerServiceOptions, startRunnerService } from "./serve";
-import { type SteppingCalls, steppingEngine } from "./steppingEngine";
+import { type FakeWorker, jobFor, startFakeWorker } from "./testing/fakeWorker";
+import { type SteppingCalls, steppingEngine } from "./testing/steppingEngine";
 
 const secret = "runner-faults-secret";
 const FAST_RETRY = { attempts: 2, baseMs: 1, maxMs: 2 };

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { type RunnerJob, resolveRequest, signRequest } from "@accdiff/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureToyWorld } from "../toyworld/index";
-import { type FakeWorker, startFakeWorker } from "./fakeWorker";
+import { type FakeWorker, startFakeWorker } from "./testing/fakeWorker";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const BIN = join(ROOT, "gpu-runner/bin/accdiff.mjs");

@@ -3,10 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunnerJob, signRequest } from "@accdiff/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeWorker, jobFor, startFakeWorker } from "./fakeWorker";
 import { silentLogger } from "./log";
 import { type RunnerService, startRunnerService } from "./serve";
-import { steppingEngine } from "./steppingEngine";
+import { type FakeWorker, jobFor, startFakeWorker } from "./testing/fakeWorker";
+import { steppingEngine } from "./testing/steppingEngine";
 
 const secret = "runner-test-secret";
 

@@ -2,17 +2,9 @@
  * Filling the cache from a job's computed artifacts (called by the JobDO as the runner's uploads are confirmed).
  * Records only point at the job's own R2 blobs: nothing is copied.
  */
-import { type ImageFormat, patchPromptCacheKey } from "@accdiff/shared";
+import type { ImageFormat } from "@accdiff/shared";
 import { type ArtifactRef, formatOfContentType, type JobState } from "../jobs/types";
-import {
-  type BlobRef,
-  INLINE_PROMPTS_MAX_BYTES,
-  type Phase1Record,
-  type PhaseRecord,
-  writePatchPrompts,
-  writePhase,
-  writePhase1,
-} from "./records";
+import { type BlobRef, type Phase1Record, type PhaseRecord, writePhase, writePhase1 } from "./records";
 
 function blob(a: ArtifactRef): BlobRef {
   const b: BlobRef = { r2Key: a.r2Key, contentType: a.contentType, bytes: a.bytes, sha256: a.sha256 };
@@ -102,26 +94,4 @@ export async function writePhaseRecord(
   if (phase === 1 && !refinement) await writePhase1(env.CACHE, rec as Phase1Record);
   else await writePhase(env.CACHE, rec as PhaseRecord);
   return true;
-}
-
-/** Patch-prompt metadata for (phase-1 key, c, scale); small prompt lists are inlined so reports need no R2 read. */
-export async function writePatchPromptRecord(
-  env: { CACHE: KVNamespace; IMAGES: R2Bucket },
-  s: JobState,
-  a: ArtifactRef,
-): Promise<void> {
-  if (a.phase === null) return;
-  const key = await patchPromptCacheKey(s.cacheKeys.phase1, s.params.c, a.phase);
-  let prompts: unknown;
-  if (a.bytes <= INLINE_PROMPTS_MAX_BYTES && a.contentType.includes("json")) {
-    const obj = await env.IMAGES.get(a.r2Key);
-    if (obj) {
-      try {
-        prompts = JSON.parse(await obj.text());
-      } catch {
-        prompts = undefined;
-      }
-    }
-  }
-  await writePatchPrompts(env.CACHE, { v: 1, key, c: s.params.c, scale: a.phase, blob: blob(a), prompts });
 }

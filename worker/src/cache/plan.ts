@@ -7,13 +7,13 @@
  * - miss: everything is computed.
  * Every blob a plan relies on is checked in R2, so an expired blob turns into a miss rather than a broken job.
  *
- * From an image (see keys.ts refinesPhase1), phase 1 is the encoded image (level 1) and its scale-1 refinement (its
+ * From an image (RenderPhases.refinesPhase1), phase 1 is the encoded image (level 1) and its scale-1 refinement (its
  * own record, phases["1"]): a full hit at 1x serves the refinement, as the job that computed it returned; a resume
  * from phase 1 resumes from the encoded image, so the runner refines again and phase 1 is priced as computed.
  */
-import type { ImageFormat, ResolvedRequest } from "@accdiff/shared";
+import type { ImageFormat, RenderPhases, ResolvedRequest } from "@accdiff/shared";
 import type { ArtifactRef, CacheUse } from "../jobs/types";
-import { type RenderKeys, refinesPhase1, renderKeys } from "./keys";
+import { type RenderKeys, renderKeys } from "./keys";
 import { type BlobRef, type Phase1Record, type PhaseRecord, readPhase, readPhase1 } from "./records";
 
 export interface RenderPlan {
@@ -82,12 +82,12 @@ export async function planRender(
   env: { CACHE: KVNamespace; IMAGES: R2Bucket },
   bundleHash: string,
   r: ResolvedRequest,
-  baseResolution: number,
+  render: RenderPhases,
 ): Promise<RenderPlan> {
-  const keys = await renderKeys(bundleHash, r, baseResolution);
+  const keys = await renderKeys(bundleHash, r, render);
   const S = keys.scales[keys.scales.length - 1];
   const upscales = keys.scales.filter((k) => k > 1);
-  const refines = refinesPhase1(r, baseResolution);
+  const refines = render.refinesPhase1;
   // Phases with a level-k record: the upscaling ones, and phase 1 when it is an image's refinement.
   const pointed = keys.scales.filter((k) => keys.phases[String(k)] !== undefined);
   const [p1, ...recs] = await Promise.all([

@@ -5,8 +5,8 @@
  * never a wrong result. Nothing exact — money, job state — is kept here.
  *
  *   p1:<phase1Key>   level 1: low-res latents and image, aggregated attention maps, tokens
- *   pk:<phaseKey>    level k: phase k's latents and image(s) (and canny map), keyed by the chained phase key
- *   pp:<promptKey>   patch-prompt metadata per (phase-1 key, c, scale)
+ *   pk:<phaseKey>    level k: phase k's latents and image(s) (and canny map, patch prompts), keyed by the chained
+ *                    phase key
  */
 import type { ArtifactKind, ImageFormat } from "@accdiff/shared";
 
@@ -48,24 +48,12 @@ export interface PhaseRecord {
   patchPrompts?: BlobRef;
 }
 
-export interface PatchPromptRecord {
-  v: 1;
-  key: string;
-  c: number;
-  scale: number;
-  blob: BlobRef;
-  /** The prompts themselves when small (they are shown in reports); otherwise only the blob. */
-  prompts?: unknown;
-}
-
 /** Records expire; R2 blobs must outlive them (configure the bucket's lifecycle rule longer than this). */
 export const CACHE_TTL_SECONDS = 30 * 24 * 3600;
-export const INLINE_PROMPTS_MAX_BYTES = 16 * 1024;
 
 export const kvKey = {
   phase1: (key: string) => `p1:${key}`,
   phase: (key: string) => `pk:${key}`,
-  patchPrompts: (key: string) => `pp:${key}`,
 };
 
 async function getJson<T>(kv: KVNamespace, key: string): Promise<T | null> {
@@ -85,10 +73,6 @@ export function readPhase(kv: KVNamespace, key: string): Promise<PhaseRecord | n
   return getJson<PhaseRecord>(kv, kvKey.phase(key));
 }
 
-export function readPatchPrompts(kv: KVNamespace, key: string): Promise<PatchPromptRecord | null> {
-  return getJson<PatchPromptRecord>(kv, kvKey.patchPrompts(key));
-}
-
 async function put(kv: KVNamespace, key: string, value: unknown): Promise<void> {
   await kv.put(key, JSON.stringify(value), { expirationTtl: CACHE_TTL_SECONDS });
 }
@@ -99,10 +83,6 @@ export function writePhase1(kv: KVNamespace, r: Phase1Record): Promise<void> {
 
 export function writePhase(kv: KVNamespace, r: PhaseRecord): Promise<void> {
   return put(kv, kvKey.phase(r.key), r);
-}
-
-export function writePatchPrompts(kv: KVNamespace, r: PatchPromptRecord): Promise<void> {
-  return put(kv, kvKey.patchPrompts(r.key), r);
 }
 
 /** The artifact kinds a phase record stands for, used when a cached phase is replayed into a new job. */

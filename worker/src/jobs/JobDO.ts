@@ -10,7 +10,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { RunnerEvent, RunnerJob } from "@accdiff/shared";
 import { capture, release, reserve } from "../accounts";
-import { writePatchPromptRecord, writePhaseRecord } from "../cache/fill";
+import { writePhaseRecord } from "../cache/fill";
 import { cancelAttempt, dispatchAttempt, replicateConfigOf } from "../dispatch/backend";
 import { getPrediction } from "../dispatch/replicate";
 import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
@@ -240,8 +240,6 @@ export class JobDO extends DurableObject<Env> {
       try {
         if (e.type === "writeCache" && !s.cacheWritten.includes(cacheMarker(e))) {
           if (await writePhaseRecord(this.env, s, e.phase, now, e.refinement)) s.cacheWritten.push(cacheMarker(e));
-        } else if (e.type === "writePatchPrompts") {
-          await writePatchPromptRecord(this.env, s, e.artifact);
         }
       } catch (err) {
         // The cache is an optimisation: a failed write costs a future miss, not this job.

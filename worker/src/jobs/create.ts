@@ -1,5 +1,5 @@
 /** A job's first state, from the accepted request and its cache plan. */
-import type { Quote, ResolvedRequest, WebhookRequest } from "@accdiff/shared";
+import type { Quote, RenderPhases, ResolvedRequest, WebhookRequest } from "@accdiff/shared";
 import type { RenderPlan } from "../cache/plan";
 import { putArtifact } from "./transitions";
 import type { JobState } from "./types";
@@ -15,6 +15,7 @@ export interface CreateInit {
   params: ResolvedRequest;
   bundleId: string;
   baseResolution: number;
+  render: RenderPhases;
   plan: RenderPlan;
   quote: Quote;
   /** Delivery metadata: the client's webhook, if any (never part of the params or cache keys). */
@@ -52,6 +53,7 @@ export function initialState(init: CreateInit, now: number): JobState {
     params: init.params,
     bundleId: init.bundleId,
     baseResolution: init.baseResolution,
+    render: init.render,
     scales: plan.keys.scales,
     cacheKeys: { phase1: plan.keys.phase1, phases: plan.keys.phases },
     cache: plan.cache,

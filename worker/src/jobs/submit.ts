@@ -8,6 +8,7 @@ import {
   fromZodError,
   problemResponse,
   quote,
+  renderPhases,
   resolveRequest,
   sha256Hex,
   type WebhookRequest,
@@ -88,8 +89,10 @@ export async function submitJob(env: Env, principal: Principal, sub: Submission)
   const jobId = newJobId(env.JOBS, principal.accountId, sub.idempotencyKey);
   const stub = jobStub(env.JOBS, jobId)!;
   const base = cfg.limits.baseResolution;
-  const plan = await planRender(env, cfg.bundleHash, params, base);
-  const q = quote(params, base, plan.cachedPhases);
+  // The render's phases and sizes, once: the cache plan, the quote and the job state all read this one.
+  const render = renderPhases(params, base);
+  const plan = await planRender(env, cfg.bundleHash, params, render);
+  const q = quote(render, plan.cachedPhases);
   const outcome = await stub.create({
     jobId,
     accountId: principal.accountId,
@@ -101,6 +104,7 @@ export async function submitJob(env: Env, principal: Principal, sub: Submission)
     params,
     bundleId: cfg.bundleId,
     baseResolution: base,
+    render,
     plan,
     quote: q,
     webhook,

@@ -9,8 +9,7 @@
  *      |                             |        attempt+1 (resume from the deepest phase it has)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
-import { quote, type RunnerEvent } from "@accdiff/shared";
-import { refinesPhase1 } from "../cache/keys";
+import { quote, type RenderPhases, type RunnerEvent, renderPhases } from "@accdiff/shared";
 import { type ArtifactRef, isFinished, type JobState } from "./types";
 
 export type Effect =
@@ -21,7 +20,6 @@ export type Effect =
    * `refinement`: the phase-1 pointer of an image's scale-1 refinement (cache/keys.ts refinesPhase1).
    */
   | { type: "writeCache"; phase: number; refinement?: boolean }
-  | { type: "writePatchPrompts"; artifact: ArtifactRef }
   /** Push the lease deadline forward: the runner is alive. */
   | { type: "renewLease" }
   /** Dispatch attempt+1, resuming from the deepest phase the job has. */
@@ -71,7 +69,12 @@ export function cacheMarker(e: { phase: number; refinement?: boolean }): string 
 
 /** Phase 1 of this job is an image's encoding followed by a refinement (whose image is phase 1's result). */
 function refines(s: JobState): boolean {
-  return refinesPhase1(s.params, s.baseResolution);
+  return renderOf(s).refinesPhase1;
+}
+
+/** The render's phases and sizes as accepted (recomputed for states stored before they were kept). */
+export function renderOf(s: JobState): RenderPhases {
+  return s.render ?? renderPhases(s.params, s.baseResolution);
 }
 
 /** The phase an artifact's image completes, if any. */
@@ -113,7 +116,7 @@ export function computedPhasesDone(s: JobState): number[] {
  */
 export function partialPrice(s: JobState): number {
   if (computedPhasesDone(s).length === 0) return 0;
-  return quote(s.params, s.baseResolution, s.cachedAtStart, s.phasesDone).price;
+  return quote(renderOf(s), s.cachedAtStart, s.phasesDone).price;
 }
 
 function settle(s: JobState, amount: number): Effect[] {
@@ -180,7 +183,6 @@ function artifactEffects(s: JobState, a: ArtifactRef): Effect[] {
       }
     }
   }
-  if (a.kind === "patch_prompts" && a.phase !== null) effects.push({ type: "writePatchPrompts", artifact: a });
   return effects;
 }
 

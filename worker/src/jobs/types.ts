@@ -7,6 +7,7 @@ import type {
   ImageFormat,
   JobStatus,
   Quote,
+  RenderPhases,
   ResolvedRequest,
   RunnerEvent,
   WebhookRequest,
@@ -62,6 +63,8 @@ export interface JobState {
   params: ResolvedRequest;
   bundleId: string;
   baseResolution: number;
+  /** The render's phases and sizes, computed once when the job was accepted (absent in older states: renderOf). */
+  render?: RenderPhases;
   /** The phases of the render, [1, 2, ..., S]. */
   scales: number[];
   cacheKeys: { phase1: string; phases: Record<string, string> };

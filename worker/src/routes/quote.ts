@@ -4,7 +4,7 @@
  * else stays a string so that the schema reports it. With a prompt and a seed the quote is cache-aware (the same plan
  * POST /v1/images would make); otherwise every phase is priced as computed.
  */
-import { fromZodError, problemResponse, quote, resolveRequest } from "@accdiff/shared";
+import { fromZodError, problemResponse, quote, renderPhases, resolveRequest } from "@accdiff/shared";
 import { Hono } from "hono";
 import { ZodError } from "zod";
 import { planRender } from "../cache/plan";
@@ -55,7 +55,8 @@ quoteRoutes.get("/", async (c) => {
     throw e;
   }
   const base = cfg.limits.baseResolution;
-  const plan = cacheAware ? await planRender(c.env, cfg.bundleHash, params, base) : null;
-  const q = quote(params, base, plan?.cachedPhases ?? []);
+  const render = renderPhases(params, base);
+  const plan = cacheAware ? await planRender(c.env, cfg.bundleHash, params, render) : null;
+  const q = quote(render, plan?.cachedPhases ?? []);
   return c.json({ ...q, phases: plan?.keys.scales ?? q.lines.map((l) => l.phase), cache: plan?.cache ?? null });
 });

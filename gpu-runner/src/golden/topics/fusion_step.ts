@@ -6,17 +6,16 @@ import {
   dilatedOffsets,
   prepareDilatedInputs,
   scatterDilated,
-} from "../../pipeline/dilated";
+} from "../../pipeline/kernels/dilated/reference";
 import {
   accumulateView,
-  blendBranches,
-  branchWeights,
   createAccumulator,
   finishMultiDiffusion,
   gatherViews,
-  skipResidual,
-  type ViewBox,
-} from "../../pipeline/fusion";
+} from "../../pipeline/kernels/multiDiffusion/reference";
+import type { ViewBox } from "../../pipeline/kernels/multiDiffusion/viewBox";
+import { blendBranches, skipResidual } from "../../pipeline/kernels/stepFusion/reference";
+import { branchWeights } from "../../pipeline/kernels/stepFusion/weights";
 import { padPlanes } from "../../pipeline/tensor/pad";
 import { expectClose, expectExact, readF32 } from "../compare";
 import type { GoldenCase, GoldenTensor, TopicRunner } from "../types";

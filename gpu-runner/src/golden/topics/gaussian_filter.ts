@@ -1,4 +1,4 @@
-import { gaussianFilter, gaussianFilterRenormalized, gaussianKernel2d } from "../../pipeline/tensor/gaussian";
+import { gaussianFilter, gaussianFilterRenormalized, gaussianKernel2d } from "../../pipeline/kernels/gaussian/js";
 import { mean, stdUnbiased } from "../../pipeline/tensor/stats";
 import { expectClose, readF32 } from "../compare";
 import type { GoldenCase, TopicRunner } from "../types";

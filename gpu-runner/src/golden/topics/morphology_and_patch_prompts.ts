@@ -2,6 +2,7 @@
  * Golden topic `morphology_and_patch_prompts`: the reference aggregate_attention and
  * get_multidiffusion_prompts (masks, erode/dilate, jittered attention views, coverage, prompts).
  */
+import { REFERENCE_QUIRKS } from "@accdiff/shared";
 import type { Tensor } from "../../models/types";
 import {
   type AttentionStoreSnapshot,
@@ -83,7 +84,7 @@ function runPatchPrompts(c: GoldenCase): void {
     c: i.threshold_c,
     scaleNum: i.scale_num,
     randInt,
-    referenceCompat: true,
+    quirks: REFERENCE_QUIRKS,
   });
   randInt?.assertConsumed();
   for (let s = 2; s <= i.scale_num; s++) {

@@ -17,8 +17,8 @@ import type { AttentionStoreSnapshot } from "../../pipeline/attention";
 import type { PipelineRequest } from "../../pipeline/params";
 import { eulerSchedule, schedulerConfigFromDiffusers } from "../../pipeline/scheduler";
 import { expectClose, expectExact, Mismatch, readF32 } from "../compare";
-import { FakeModels } from "../fakeModels";
 import { injectRecordedDraws, type RecordedRandInt } from "../replay";
+import { FakeModels } from "../testing/fakeModels";
 import type { GoldenTensor, TopicRunner } from "../types";
 
 function readStore(raw: { cur_step: number; layers: Record<string, GoldenTensor[]> }): AttentionStoreSnapshot {

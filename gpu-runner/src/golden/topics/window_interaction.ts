@@ -1,4 +1,4 @@
-import { invertShuffleIndex, shuffleSamples, unshuffleSamples } from "../../pipeline/dilated";
+import { invertShuffleIndex, shuffleSamples, unshuffleSamples } from "../../pipeline/kernels/dilated/reference";
 import { expectExact, Mismatch, readF32 } from "../compare";
 import type { GoldenCase, TopicRunner } from "../types";
 

@@ -12,8 +12,16 @@
  * Data passes through a fixed 6 MiB scratch in the module's own memory (never grown, so no view is ever detached):
  * copy in, convert, copy out, a chunk at a time. Tails (n % 8) and runtimes without WebAssembly use fp16.ts.
  */
-import { type WasmMemory, type WasmModule, wasm } from "../../pipeline/simd/wasmApi";
-import { type Code, encodeModule, I32, type KernelFunction, op, uleb, V128 } from "../../pipeline/simd/wasmEncoding";
+import { type WasmMemory, type WasmModule, wasm } from "../../pipeline/kernels/wasm/wasmApi";
+import {
+  type Code,
+  encodeModule,
+  I32,
+  type KernelFunction,
+  op,
+  uleb,
+  V128,
+} from "../../pipeline/kernels/wasm/wasmEncoding";
 import { float32BitsToHalfBits, float32ToHalfBits, fromHalfArray, halfBitsToFloat32, toHalfArray } from "./fp16";
 
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
