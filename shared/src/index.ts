@@ -5,3 +5,4 @@ export * from "./problem";
 export * from "./protocol";
 export * from "./request";
 export * from "./signing";
+export * from "./sizeSweep";
