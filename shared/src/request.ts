@@ -63,6 +63,10 @@ export const IMAGE_FORMATS = ["png", "webp", "jpeg"] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 
 const finite = () => z.number().refine(Number.isFinite, "must be a finite number");
+/** Bounded numbers with messages a user reads as is (the CLI prefixes the flag, problem+json the field). */
+const intIn = (min: number, max: number) =>
+  z.number().int("must be an integer").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+const numberIn = (min: number, max: number) => finite().min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
 
 const SwitchesSchema = z.strictObject({
   progressiveUpscaling: z.boolean().optional(),
@@ -147,22 +151,22 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
       negativePrompt: z.string().max(limits.maxPromptChars).optional(),
       width: side,
       height: side,
-      seed: z.number().int().min(0).max(0xffffffff).optional(),
-      steps: z.number().int().min(1).max(150).optional(),
-      guidanceScale: finite().min(0).max(50).optional(),
-      multiGuidanceScale: finite().min(0).max(50).optional(),
-      cosineScale1: finite().min(0).max(100).optional(),
-      cosineScale2: finite().min(0).max(100).optional(),
-      cosineScale3: finite().min(0).max(100).optional(),
-      sigma: finite().min(0).max(10).optional(),
+      seed: intIn(0, 0xffffffff).optional(),
+      steps: intIn(1, 150).optional(),
+      guidanceScale: numberIn(0, 50).optional(),
+      multiGuidanceScale: numberIn(0, 50).optional(),
+      cosineScale1: numberIn(0, 100).optional(),
+      cosineScale2: numberIn(0, 100).optional(),
+      cosineScale3: numberIn(0, 100).optional(),
+      sigma: numberIn(0, 10).optional(),
       /** MultiDiffusion stride in latent pixels; default: half the bundle's latent window (64 for SDXL). */
-      stride: z.number().int().min(8).max(1024).optional(),
-      c: finite().min(0).max(1).optional(),
-      cannySigma: finite().min(0).max(1).optional(),
-      controlnetConditioningScale: finite().min(0).max(5).optional(),
-      controlGuidanceStart: finite().min(0).max(1).optional(),
-      controlGuidanceEnd: finite().min(0).max(1).optional(),
-      viewBatchSize: z.number().int().min(1).max(64).optional(),
+      stride: intIn(8, 1024).optional(),
+      c: numberIn(0, 1).optional(),
+      cannySigma: numberIn(0, 1).optional(),
+      controlnetConditioningScale: numberIn(0, 5).optional(),
+      controlGuidanceStart: numberIn(0, 1).optional(),
+      controlGuidanceEnd: numberIn(0, 1).optional(),
+      viewBatchSize: intIn(1, 64).optional(),
       switches: SwitchesSchema.optional(),
       format: z.enum(IMAGE_FORMATS).optional(),
       image: ImageInputSchema.optional(),
