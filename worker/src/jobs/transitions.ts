@@ -8,7 +8,7 @@
  *      |                             |----failed(retryable) / lease expiry --> queued, attempt+1 (resume from cache)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
-import { quote, type RunnerEvent } from "@accdiff/shared";
+import { type FailureCode, failureCodeOf, quote, type RunnerEvent } from "@accdiff/shared";
 import { refinesPhase1 } from "../cache/keys";
 import { type ArtifactRef, isFinished, type JobState } from "./types";
 
@@ -125,8 +125,8 @@ function settle(s: JobState, amount: number): Effect[] {
   return [{ type: "release" }];
 }
 
-function fail(s: JobState, reason: string, retryable: boolean, now: number): Effect[] {
-  s.error = { reason, retryable };
+function fail(s: JobState, reason: string, retryable: boolean, now: number, code: FailureCode): Effect[] {
+  s.error = { reason, retryable, code };
   finish(s, "failed", now);
   return [...settle(s, 0), { type: "clearAlarm" }];
 }
@@ -135,11 +135,17 @@ function fail(s: JobState, reason: string, retryable: boolean, now: number): Eff
  * Starts the next attempt after a runner died (lease expired) or gave a retryable failure; fails the job when the
  * attempts are used up. Returns the effects.
  */
-export function retryOrFail(s: JobState, reason: string, now: number, maxAttempts: number): Effect[] {
+export function retryOrFail(
+  s: JobState,
+  reason: string,
+  now: number,
+  maxAttempts: number,
+  code: FailureCode = "runner_lost",
+): Effect[] {
   if (isFinished(s)) return [];
   const effects: Effect[] = [{ type: "cancelRemote", target: s.dispatch.target, attempt: s.attempt }];
   if (s.attempt >= maxAttempts) {
-    return [...effects, ...fail(s, `${reason}; gave up after ${s.attempt} attempts`, true, now)];
+    return [...effects, ...fail(s, `${reason}; gave up after ${s.attempt} attempts`, true, now, code)];
   }
   s.warnings.push(`attempt ${s.attempt}: ${reason}; re-dispatched`);
   s.attempt += 1;
@@ -246,7 +252,7 @@ export function applyEvent(
     case "completed": {
       const S = lastScale(s);
       if (!has(s, "final_image", null) && !has(s, "phase_image", S)) {
-        return fail(s, "the runner reported completion without a final image", false, now);
+        return fail(s, "the runner reported completion without a final image", false, now, "internal");
       }
       addUnique(s.phasesDone, S);
       s.result = {
@@ -266,11 +272,13 @@ export function applyEvent(
       return effects;
     }
     case "failed":
-      if (e.retryable) return retryOrFail(s, `runner failed: ${e.reason}`, now, opts.maxAttempts);
-      return fail(s, e.reason, false, now);
+      if (e.retryable) {
+        return retryOrFail(s, `runner failed: ${e.reason}`, now, opts.maxAttempts, e.code ?? failureCodeOf(e.reason));
+      }
+      return fail(s, e.reason, false, now, e.code ?? failureCodeOf(e.reason));
     case "cancelled":
       // The runner stopped on its own (an operator cancelled it): the job ends, paying for what it completed.
-      s.error = { reason: "cancelled by the runner", retryable: false };
+      s.error = { reason: "cancelled by the runner", retryable: false, code: "cancelled_by_runner" };
       finish(s, "cancelled", now);
       return [...settle(s, partialPrice(s)), { type: "clearAlarm" }];
   }
@@ -291,5 +299,5 @@ export function cancelByUser(s: JobState, now: number): Effect[] {
 /** Dispatch tries used up (no runner would take the job): the job fails, nothing is charged. */
 export function dispatchGaveUp(s: JobState, reason: string, now: number): Effect[] {
   if (isFinished(s)) return [];
-  return fail(s, `no runner accepted the job: ${reason}`, true, now);
+  return fail(s, `no runner accepted the job: ${reason}`, true, now, "no_runner");
 }

@@ -2,7 +2,15 @@
  * A job's persistent state, kept by its JobDO (one Durable Object per job, so every transition is serialised and
  * strongly consistent). Public representations are derived from it in routes/; money lives in the AccountDO.
  */
-import type { ArtifactKind, ImageFormat, JobStatus, Quote, ResolvedRequest, RunnerEvent } from "@accdiff/shared";
+import type {
+  ArtifactKind,
+  FailureCode,
+  ImageFormat,
+  JobStatus,
+  Quote,
+  ResolvedRequest,
+  RunnerEvent,
+} from "@accdiff/shared";
 import type { BlobRef } from "../cache/records";
 
 /** A stored blob the job can serve: computed by one of its attempts, or reused from the cache. */
@@ -91,7 +99,11 @@ export interface JobState {
   /** Cache records this job wrote (so that each is written once). */
   cacheWritten: string[];
   warnings: string[];
-  error: { reason: string; retryable: boolean } | null;
+  /**
+   * Why the job failed: `reason` is the internal text (logs and the view's debug field), `code` the stable code the
+   * view shows (shared failures.ts; absent in jobs stored before codes existed: the view classifies the reason).
+   */
+  error: { reason: string; retryable: boolean; code?: FailureCode } | null;
   result: {
     width: number;
     height: number;
