@@ -73,7 +73,17 @@ const label = (c: SweepCase) =>
   `${c.width}x${c.height} (${c.ratio}${c.upload ? `, from ${c.upload.width}x${c.upload.height}` : ""}${c.progressive === false ? ", no progressive upscaling" : ""})`;
 
 /** Renders one case through the API's validation and the runner's mapping, checking what every render must satisfy. */
-export async function renderAndCheck(models: Models, c: SweepCase, cache: EmbeddingLru): Promise<PipelineResult> {
+/**
+ * `wordsInEveryWindow`: every window's prompt names a word (true for the toy world, whose lawn covers every window;
+ * not for random weights, whose attention may cover no word by c anywhere: the window's prompt is then empty, as in
+ * the reference).
+ */
+export async function renderAndCheck(
+  models: Models,
+  c: SweepCase,
+  cache: EmbeddingLru,
+  wordsInEveryWindow = true,
+): Promise<PipelineResult> {
   const req: GenerationRequest = { prompt: PROMPT, width: c.width, height: c.height, steps: SWEEP_STEPS, seed: 7 };
   if (c.progressive === false) req.switches = { progressiveUpscaling: false };
   const init = c.upload ? sceneImage(c.upload.width, c.upload.height) : undefined;
@@ -99,7 +109,10 @@ export async function renderAndCheck(models: Models, c: SweepCase, cache: Embedd
     expect(prompts, `${what}: phase ${p.id} has no patch prompts`).toBeDefined();
     expect(prompts.length, `${what}: phase ${p.id} prompts per window`).toBe(p.patchViews?.length);
     expect(prompts.length, what).toBeGreaterThan(0);
-    for (const s of prompts) expect(s.trim().length, `${what}: phase ${p.id} empty prompt`).toBeGreaterThan(0);
+    for (const s of prompts) expect(typeof s, what).toBe("string");
+    if (wordsInEveryWindow) {
+      for (const s of prompts) expect(s.trim().length, `${what}: phase ${p.id} empty prompt`).toBeGreaterThan(0);
+    }
   }
   expect(
     r.warnings.filter((w) => /patch prompts/.test(w)),
