@@ -5,5 +5,7 @@ export * from "./prices";
 export * from "./problem";
 export * from "./protocol";
 export * from "./request";
+export * from "./runnerApi";
 export * from "./signing";
 export * from "./sizeSweep";
+export * from "./text";

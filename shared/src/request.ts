@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type PhasePlan, planPhases } from "./phasePlan";
+import { normalizeText, textProblem } from "./text";
 
 /** Size limits. The base resolution comes from the model bundle (1024 for SDXL). */
 export interface RequestLimits {
@@ -136,6 +137,17 @@ export function sizeIssues(width: number, height: number, limits: RequestLimits 
   return sides.length ? sides : sizeShapeIssues(width, height, limits);
 }
 
+/** A prompt: refused when it is not text (text.ts); normalised when resolved. */
+function promptText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .superRefine((v, ctx) => {
+      const why = textProblem(v);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    });
+}
+
 /** Builds the request schema for given limits (the runner passes its bundle's base resolution). */
 export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMITS) {
   // The same checks as sideIssue, spelled out so that the OpenAPI schema shows them (request.test.ts: they agree).
@@ -147,8 +159,8 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
     .refine((v) => v % SIDE_MULTIPLE === 0, `must be a multiple of ${SIDE_MULTIPLE}`);
   return z
     .strictObject({
-      prompt: z.string().min(1, "must not be empty").max(limits.maxPromptChars),
-      negativePrompt: z.string().max(limits.maxPromptChars).optional(),
+      prompt: promptText(limits.maxPromptChars).min(1, "must not be empty"),
+      negativePrompt: promptText(limits.maxPromptChars).optional(),
       width: side,
       height: side,
       seed: intIn(0, 0xffffffff).optional(),
@@ -270,8 +282,8 @@ export function resolveRequest(input: unknown, limits: RequestLimits = DEFAULT_L
   const r = schema.parse(input);
   const d = REQUEST_DEFAULTS;
   return {
-    prompt: r.prompt,
-    negativePrompt: r.negativePrompt ?? d.negativePrompt,
+    prompt: normalizeText(r.prompt),
+    negativePrompt: normalizeText(r.negativePrompt ?? d.negativePrompt),
     width: r.width,
     height: r.height,
     seed: r.seed ?? randomSeed(),

@@ -5,7 +5,8 @@
  *
  *   queued --accepted(position 0)/progress--> running --completed--> succeeded       (capture the quote)
  *      |                             |----failed(final)--> failed        (release)
- *      |                             |----failed(retryable) / lease expiry --> queued, attempt+1 (resume from cache)
+ *      |                             |----failed(retryable) / cancelled by the runner / runner dead --> queued,
+ *      |                             |        attempt+1 (resume from the deepest phase it has)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
 import { type FailureCode, failureCodeOf, quote, type RunnerEvent } from "@accdiff/shared";
@@ -277,10 +278,16 @@ export function applyEvent(
       }
       return fail(s, e.reason, false, now, e.code ?? failureCodeOf(e.reason));
     case "cancelled":
-      // The runner stopped on its own (an operator cancelled it): the job ends, paying for what it completed.
-      s.error = { reason: "cancelled by the runner", retryable: false, code: "cancelled_by_runner" };
-      finish(s, "cancelled", now);
-      return [...settle(s, partialPrice(s)), { type: "clearAlarm" }];
+      // Never the user's cancel: that one ends the job at once (cancelByUser), so no event reaches a cancelled job.
+      // The runner stopped this attempt on its own (an operator, or a cancel meant for another attempt that a runner
+      // without attempt checks applied): the user asked for nothing, so the job goes on with the next attempt.
+      return retryOrFail(
+        s,
+        `the runner stopped attempt ${e.attempt} without the user asking`,
+        now,
+        opts.maxAttempts,
+        "cancelled_by_runner",
+      );
   }
 }
 
