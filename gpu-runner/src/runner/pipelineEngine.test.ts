@@ -209,7 +209,7 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
     const job = makeJob({ width: 1024, height: 1024, steps: 40 });
     await submit(job);
     await worker.waitFor((e) => e.jobId === job.jobId && e.type === "progress", 30_000);
-    const path = `/v1/jobs/${job.jobId}/cancel`;
+    const path = `/v1/jobs/${job.jobId}/attempts/${job.attempt}/cancel`;
     const headers = await signRequest(secret, { method: "POST", path, body: "" });
     const t0 = Date.now();
     expect((await fetch(`${runner.url}${path}`, { method: "POST", body: "", headers })).status).toBe(202);
