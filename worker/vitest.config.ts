@@ -37,6 +37,10 @@ export default defineConfig({
             DISPATCH_TIMEOUT_MS: "1500",
             MAX_UPLOAD_BYTES: "262144",
             MAX_UPLOAD_PIXELS: "262144",
+            // Local-dev webhook policy (loopback receivers allowed), a DoH fake, and quick retries.
+            LOCAL_DEV: "true",
+            WEBHOOK_DNS_URL: `${fake}/dns-query`,
+            WEBHOOK_RETRY_SECONDS: "1,1,1",
           },
         },
       };

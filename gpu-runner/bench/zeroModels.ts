@@ -7,6 +7,7 @@ import { SDXL_SCHEDULER_CONFIG } from "../src/models/sdxlScheduler";
 import type {
   BundleInfo,
   ControlNetInput,
+  ControlRequest,
   ControlResiduals,
   Models,
   Tensor,
@@ -65,6 +66,11 @@ export class ZeroModels implements Models {
       out.attention = att;
     }
     return out;
+  }
+
+  /** ControlNet + UNet with the condition cropped model-side (as the fused bundle component): costs nothing here. */
+  async unetControlled(input: UNetInput, _control: ControlRequest): Promise<UNetOutput> {
+    return this.unet(input);
   }
 
   async controlnet(input: ControlNetInput): Promise<ControlResiduals> {

@@ -1,4 +1,5 @@
 export * from "./cacheKeys";
+export * from "./delivery";
 export * from "./failures";
 export * from "./phasePlan";
 export * from "./prices";

@@ -3,6 +3,7 @@
  * validated strictly (unknown fields are rejected) and resolved to a complete parameter set.
  */
 import { z } from "zod";
+import { DELIVERY_FIELDS } from "./delivery";
 import { type PhasePlan, planPhases } from "./phasePlan";
 import { normalizeText, textProblem } from "./text";
 
@@ -188,6 +189,8 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
         .optional(),
       /** Reproduce the reference implementation's known defects bit for bit (see README). */
       referenceCompat: z.boolean().optional(),
+      // Delivery metadata, not render parameters (delivery.ts): resolveRequest drops them, no cache key sees them.
+      ...DELIVERY_FIELDS,
     })
     .superRefine((r, ctx) => {
       for (const issue of sizeShapeIssues(r.width, r.height, limits)) ctx.addIssue({ code: "custom", ...issue });
@@ -195,6 +198,9 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
       const end = r.controlGuidanceEnd ?? REQUEST_DEFAULTS.controlGuidanceEnd;
       if (start > end) {
         ctx.addIssue({ code: "custom", path: ["controlGuidanceStart"], message: "must not exceed controlGuidanceEnd" });
+      }
+      if (r.webhook_events !== undefined && r.webhook === undefined) {
+        ctx.addIssue({ code: "custom", path: ["webhook_events"], message: "needs `webhook`" });
       }
     });
 }

@@ -19,6 +19,8 @@ export interface WorkerSettings {
   urlSigningSecret: string;
   /** Local storage (KV, R2, Durable Objects). */
   persistDir: string;
+  /** More vars, or replacements of the ones above (e.g. the Replicate backend, the local-dev webhook policy). */
+  vars?: Record<string, string>;
 }
 
 export interface WorkerDev {
@@ -58,6 +60,7 @@ async function startOn(port: number, s: WorkerSettings): Promise<Worker> {
     ADMIN_TOKEN: s.adminToken,
     RUNNER_SECRET: s.runnerSecret,
     URL_SIGNING_SECRET: s.urlSigningSecret,
+    ...s.vars,
   };
   const { unstable_startWorker: startWorker } = await import("wrangler");
   const worker = await startWorker({

@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--revision", action="append", default=[], metavar="REPO=REV",
                    help="pin a repo to a branch/tag/commit, or a local folder to its content hash (repeatable)")
     p.add_argument("--variant", choices=["fp16"], help="download the fp16 weight files of base and ControlNet (half the download)")
+    p.add_argument("--no-fused", action="store_true",
+                   help="leave out the fused unet_controlnet component (an accdiff-bundle/1 bundle: separate models only)")
     p.add_argument("--skip-smoke", action="store_true", help="skip the onnxruntime and tokenizer checks (PyTorch-side checks still run)")
     p.add_argument("--allow-other-versions", action="store_true", help="build with package versions other than the pinned ones")
     p.add_argument("--dry-run", action="store_true", help="print the plan and exit (no PyTorch needed)")
@@ -210,7 +212,13 @@ def build(args) -> int:
     ctx = steps.Context(src, plan, out, work, args.device, report, dict(bj.COMPONENT_PATHS), log, dtype=args.dtype,
                         vae_dtype=vae_dtype, configs=cfg)
 
-    for step in steps.STEPS:
+    build_steps = steps.STEPS
+    if not args.no_fused:
+        from sdxl_bundle import fused
+
+        ctx.components[fused.COMPONENT] = fused.PATH
+        build_steps = (*build_steps, steps.Step("unet + controlnet (fused)", fused.export_fused))
+    for step in build_steps:
         log(step.title(ctx))
         t0 = time.perf_counter()
         step.run(ctx)
@@ -248,6 +256,7 @@ def build(args) -> int:
         dtype="fp32" if args.dtype == "float32" else "fp16",
         model=bj.model_fields(cfg["unet"], cfg["vae"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"]),
         scheduler=bj.scheduler_fields(cfg["scheduler"]),
+        components=ctx.components,
     )
     bj.write(out, bundle)
     if not args.work:

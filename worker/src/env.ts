@@ -58,7 +58,23 @@ export interface Env {
   /** Limits on what a client may send. */
   MAX_UPLOAD_BYTES?: string;
   MAX_UPLOAD_PIXELS?: string;
+  /** DNS-over-HTTPS (JSON) resolver that webhook hosts are checked with (default Cloudflare's). */
+  WEBHOOK_DNS_URL?: string;
+  /** Seconds between webhook attempts, comma-separated (one retry per entry). */
+  WEBHOOK_RETRY_SECONDS?: string;
+  /** How long a webhook receiver may take to answer (default 10000). */
+  WEBHOOK_TIMEOUT_MS?: string;
 }
+
+export interface WebhookConfig {
+  allowLoopback: boolean;
+  dnsUrl: string;
+  retrySeconds: number[];
+  timeoutMs: number;
+}
+
+/** 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h: nine attempts over about eight hours. */
+export const DEFAULT_WEBHOOK_RETRY_SECONDS = [5, 30, 120, 600, 1800, 3600, 7200, 14400];
 
 export interface WorkerConfig {
   bundleId: string;
@@ -74,6 +90,7 @@ export interface WorkerConfig {
   maxJsonBytes: number;
   /** Lifetime of signed download URLs handed to clients and runners. */
   signedUrlSeconds: number;
+  webhooks: WebhookConfig;
 }
 
 function int(value: string | undefined, fallback: number, min: number, max: number): number {
@@ -102,6 +119,23 @@ export function configOf(env: Env): WorkerConfig {
     maxUploadPixels: int(env.MAX_UPLOAD_PIXELS, 4096 * 4096, 64 * 64, 16384 * 16384),
     maxJsonBytes: 64 * 1024,
     signedUrlSeconds: 15 * 60,
+    webhooks: webhookConfigOf(env),
+  };
+}
+
+function webhookConfigOf(env: Env): WebhookConfig {
+  const raw = env.WEBHOOK_RETRY_SECONDS;
+  const retrySeconds =
+    raw === undefined || raw.trim() === ""
+      ? DEFAULT_WEBHOOK_RETRY_SECONDS
+      : raw.split(",").map((v) => int(v.trim(), 0, 1, 86_400));
+  if (retrySeconds.length > 20) throw new Error("WEBHOOK_RETRY_SECONDS: at most 20 retries");
+  return {
+    // Local development (LOCAL_DEV, .dev.vars only) may call webhooks back on loopback, over plain HTTP.
+    allowLoopback: env.LOCAL_DEV === "true",
+    dnsUrl: env.WEBHOOK_DNS_URL || "https://cloudflare-dns.com/dns-query",
+    retrySeconds,
+    timeoutMs: int(env.WEBHOOK_TIMEOUT_MS, 10_000, 100, 60_000),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The edge worker: public API v1 (images, quote, usage), admin, and the internal endpoints runners and Replicate call.
+ * The edge worker: public API v1 (images, quote, usage, webhooks), admin, and the internal endpoints runners and Replicate call.
  * Every error is problem+json; the Durable Object classes are exported for their bindings (wrangler.toml).
  */
 import { problem, problemResponse } from "@accdiff/shared";
@@ -12,6 +12,7 @@ import { internalRoutes } from "./routes/internal";
 import { openApiRoutes } from "./routes/openapi";
 import { quoteRoutes } from "./routes/quote";
 import { usageRoutes } from "./routes/usage";
+import { webhookRoutes } from "./routes/webhooks";
 import { uploadRoutes } from "./uploads/routes";
 
 export { AccountDO } from "./accounts";
@@ -24,6 +25,7 @@ app.route("/v1/images", imageRoutes);
 app.route("/v1/uploads", uploadRoutes);
 app.route("/v1/quote", quoteRoutes);
 app.route("/v1/usage", usageRoutes);
+app.route("/v1", webhookRoutes);
 app.route("/admin", adminRoutes);
 app.route("/internal", internalRoutes);
 

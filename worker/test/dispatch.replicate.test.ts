@@ -135,4 +135,18 @@ describe("replicate backend", () => {
     expect(done.debug?.reason).toContain("CUDA out of memory");
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
   });
+
+  it("dispatches again when the predictor reports a dead runner (retryable), and bills once", async () => {
+    const acct = await account(FUNDS);
+    const prompt = uniquePrompt("replicate retryable");
+    await setReplicateScenario(prompt, { retryableFailures: 1 });
+    const job = await submit(acct.key, prompt);
+    const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
+    expect(done.status).toBe("succeeded");
+    expect(done.attempt).toBe(2);
+    expect(done.warnings.join(" ")).toContain("the runner exited (137)");
+    const log = await replicateLog(prompt);
+    expect(log.created.map((c) => c.body.webhook.replace(/^.*attempt=/, ""))).toEqual(["1", "2"]);
+    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - done.quote.price, reserved: 0 });
+  });
 });

@@ -22,17 +22,19 @@ describe("OpenAPI", () => {
       "/v1/images/{id}",
       "/v1/images/{id}/events",
       "/v1/images/{id}/files/{name}",
+      "/v1/images/{id}/webhooks",
       "/v1/quote",
       "/v1/uploads",
       "/v1/usage",
       "/v1/usage/export",
+      "/v1/webhooks/secret",
     ]);
     expect(Object.keys(doc.paths["/v1/images/{id}"]).sort()).toEqual(["delete", "get", "parameters"]);
     const req = doc.components.schemas.GenerationRequest;
     expect(req.required).toEqual(expect.arrayContaining(["prompt", "width", "height"]));
     expect(req.additionalProperties).toBe(false);
     expect(Object.keys(req.properties ?? {})).toEqual(
-      expect.arrayContaining(["c", "sigma", "switches", "image", "format"]),
+      expect.arrayContaining(["c", "sigma", "switches", "image", "format", "webhook", "webhook_events"]),
     );
     const job = doc.components.schemas.Job;
     expect(Object.keys(job.properties ?? {})).toEqual(

@@ -7,11 +7,13 @@ import { isAbsolute, join, normalize, sep } from "node:path";
 import { z } from "zod";
 import type { BundleInfo } from "./types";
 
-export const BUNDLE_FORMAT = "accdiff-bundle/1";
+/** The contract versions this runner reads: /2 adds the fused `unet_controlnet` component (docs/model-bundle.md). */
+export const BUNDLE_FORMAT_V1 = "accdiff-bundle/1";
+export const BUNDLE_FORMAT = "accdiff-bundle/2";
 
 /** The ONNX components every bundle has; `controlnet` joins them when bundle.json names one. */
 export const REQUIRED_COMPONENTS = ["text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder"] as const;
-export type OnnxComponent = (typeof REQUIRED_COMPONENTS)[number] | "controlnet";
+export type OnnxComponent = (typeof REQUIRED_COMPONENTS)[number] | "controlnet" | "unet_controlnet";
 
 const positiveInt = z.number().int().positive();
 
@@ -35,7 +37,7 @@ export const SchedulerConfigSchema = z.object({
 
 export const BundleJsonSchema = z
   .object({
-    format: z.literal(BUNDLE_FORMAT),
+    format: z.enum([BUNDLE_FORMAT_V1, BUNDLE_FORMAT]),
     name: z.string().min(1),
     version: z.string().min(1),
     hash: z.string().min(1),
@@ -58,6 +60,7 @@ export const BundleJsonSchema = z
         vae_decoder: bundlePath,
         vae_encoder: bundlePath,
         controlnet: bundlePath.optional(),
+        unet_controlnet: bundlePath.optional(),
         tokenizer: bundlePath.optional(),
         tokenizer_2: bundlePath.optional(),
       })
@@ -84,6 +87,28 @@ export const BundleJsonSchema = z
         code: "custom",
         path: ["components", "controlnet"],
         message: `required because "controlnet" is "${b.controlnet}"`,
+      });
+    }
+    const fused = b.components.unet_controlnet !== undefined;
+    if (fused && b.format === BUNDLE_FORMAT_V1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["components", "unet_controlnet"],
+        message: `the fused component needs format "${BUNDLE_FORMAT}" (found "${b.format}")`,
+      });
+    }
+    if (fused && !b.controlnet) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["components", "unet_controlnet"],
+        message: 'a fused ControlNet + UNet needs "controlnet" set',
+      });
+    }
+    if (b.format === BUNDLE_FORMAT && b.controlnet && !fused) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["components", "unet_controlnet"],
+        message: `required by "${BUNDLE_FORMAT}" when "controlnet" is set (a bundle with separate models only is "${BUNDLE_FORMAT_V1}")`,
       });
     }
   });
@@ -158,7 +183,10 @@ export function toBundleInfo(b: BundleJson): BundleInfo {
 
 /** The ONNX components this bundle must have. */
 export function bundleComponents(b: BundleJson): OnnxComponent[] {
-  return b.controlnet ? [...REQUIRED_COMPONENTS, "controlnet"] : [...REQUIRED_COMPONENTS];
+  const out: OnnxComponent[] = [...REQUIRED_COMPONENTS];
+  if (b.controlnet) out.push("controlnet");
+  if (b.controlnet && b.components.unet_controlnet !== undefined) out.push("unet_controlnet");
+  return out;
 }
 
 /** Absolute path of a component's model file. */

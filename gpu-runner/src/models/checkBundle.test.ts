@@ -61,7 +61,7 @@ describe("checkBundle", () => {
     await editBundleJson(dir, (j) => {
       (j.scheduler as Record<string, unknown>).betaStart = "0.00085";
       delete (j.components as Record<string, unknown>).controlnet;
-      j.format = "accdiff-bundle/2";
+      j.format = "accdiff-bundle/9";
       j.attentionDivisor = 20;
       j.extra = true;
     });

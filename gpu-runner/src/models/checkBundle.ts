@@ -4,12 +4,11 @@
  */
 import { existsSync } from "node:fs";
 import * as ort from "onnxruntime-node";
-import { bundleComponents, componentPath, readBundleJson, tokenizerDir } from "./bundleJson";
-import { loadOnnxModels } from "./onnx/onnxModels";
+import { BUNDLE_FORMAT, bundleComponents, componentPath, readBundleJson, tokenizerDir } from "./bundleJson";
+import { loadOnnxModels, type OnnxModels } from "./onnx/onnxModels";
 import { assertCudaInstalled, executionProviders, type ProviderName, providerFailure } from "./onnx/providers";
 import { type Bindings, checkSignature, crossCheck, type SignatureContext, signatureOf } from "./signatureCheck";
 import { loadClipTokenizer } from "./tokenizer";
-import type { Models } from "./types";
 
 export interface CheckOptions {
   /** Also run one UNet call on zeros through the backend and check its outputs. */
@@ -110,22 +109,38 @@ export async function checkBundle(dir: string, opts: CheckOptions = {}): Promise
 
 /** One UNet call on zeros: finite outputs of the contract's shapes, attention rows summing to 1. */
 async function smoke(dir: string, opts: CheckOptions, provider: ProviderName, report: CheckReport): Promise<void> {
-  let models: Models | undefined;
+  let models: OnnxModels | undefined;
   try {
     models = await loadOnnxModels(dir, { provider, deviceId: opts.deviceId, lazy: true });
     const info = models.info;
     const a = info.attentionDivisor / info.vaeScaleFactor;
     const side = opts.smokeLatentSize ?? 4 * a;
     const zeros = (shape: number[]) => ({ data: new Float32Array(shape.reduce((x, y) => x * y, 1)), shape });
-    const out = await models.unet({
+    const input = {
       sample: zeros([1, info.latentChannels, side, side]),
       timestep: Math.floor(info.scheduler.numTrainTimesteps / 2),
       encoderHiddenStates: zeros([1, info.maxTokens, info.textEmbedDim]),
       textEmbeds: zeros([1, info.pooledDim]),
       timeIds: { data: Float32Array.of(side * 8, side * 8, 0, 0, side * 8, side * 8), shape: [1, 6] },
-    });
+    };
+    const out = await models.unet(input);
     const where = `smoke test (unet, latent ${side}x${side})`;
     if (!out.noise.data.every(Number.isFinite)) report.problems.push(`${where}: out_sample has non-finite values`);
+    if (models.bundle.format === BUNDLE_FORMAT && models.bundle.controlnet) {
+      // accdiff-bundle/2: "no ControlNet" is fed as [B, R, 1, 1] zeros; the UNet must broadcast them.
+      const full = await models.controlnet({
+        ...input,
+        cond: zeros([1, 3, 8 * side, 8 * side]),
+        conditioningScale: 0,
+      });
+      const withFull = await models.unet(input, full);
+      const same = Buffer.from(withFull.noise.data.buffer).equals(Buffer.from(out.noise.data.buffer));
+      if (!same) {
+        report.problems.push(
+          `${where}: out_sample differs between full-size and broadcast (1x1) zero residuals; ${BUNDLE_FORMAT} UNets must add residuals with broadcasting`,
+        );
+      }
+    }
     if (out.attention) {
       const [, n, t] = out.attention.shape;
       if (!out.attention.data.every(Number.isFinite))

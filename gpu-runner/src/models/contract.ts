@@ -12,7 +12,7 @@ import type { OnnxComponent } from "./bundleJson";
  * declares it) in an fp16 bundle. `ids`: int32 (int64 accepted). `timestep`: any of
  * float32/float16/int64/int32, the backend converts. `scale`: float32 or float16.
  */
-export type ElementRule = "float" | "ids" | "timestep" | "scale";
+export type ElementRule = "float" | "ids" | "timestep" | "scale" | "boxes";
 
 /**
  * A dimension: a number that must match exactly, or a symbol.
@@ -52,7 +52,7 @@ export interface ComponentSpec {
   readonly families: readonly FamilySpec[];
 }
 
-export const DYNAMIC_SYMBOLS = new Set(["B", "h", "w", "H", "W", "N", "h/2", "w/2", "h/4", "w/4"]);
+export const DYNAMIC_SYMBOLS = new Set(["B", "h", "w", "H", "W", "N", "h/2", "w/2", "h/4", "w/4", "V", "Hc", "Wc"]);
 export const BATCH_OF_ONE = "b";
 export const BUNDLE_SYMBOLS = {
   T: "maxTokens",
@@ -167,6 +167,32 @@ export const CONTRACT: Readonly<Record<OnnxComponent, ComponentSpec>> = {
     featureOutputs: [],
     families: [],
   },
+  unet_controlnet: {
+    component: "unet_controlnet",
+    inputs: [
+      ...UNET_CONDITIONING,
+      {
+        name: "controlnet_cond",
+        rule: "float",
+        dims: [1, 1, "Hc", "Wc"],
+        doc: "rows of the phase's zero-padded single-channel condition that hold the batch's crops",
+      },
+      { name: "crop_boxes", rule: "boxes", dims: ["V", 2], doc: "(top, left) of each view's 8h x 8w crop, pixels" },
+      { name: "conditioning_scale", rule: "scale", dims: [1], doc: "multiplies every residual" },
+    ],
+    residualInputs: [],
+    outputs: [{ name: "out_sample", rule: "float", dims: ["B", "C", "h", "w"], doc: "predicted noise" }],
+    optionalOutputs: [],
+    featureOutputs: [
+      {
+        name: "attention_probs",
+        rule: "float",
+        dims: ["B", "N", "T"],
+        doc: "cross-attention probabilities (as the unet's)",
+      },
+    ],
+    families: [],
+  },
   vae_decoder: {
     component: "vae_decoder",
     inputs: [{ name: "latent_sample", rule: "float", dims: ["b", "C", "h", "w"], doc: "unscaled latents" }],
@@ -198,6 +224,8 @@ export function acceptedTypes(rule: ElementRule, dtype: "fp16" | "fp32"): readon
       return ["float32", "float16", "int64", "int32"];
     case "scale":
       return ["float32", "float16"];
+    case "boxes":
+      return ["int64", "int32"];
   }
 }
 

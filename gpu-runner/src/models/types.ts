@@ -85,6 +85,13 @@ export interface UNetInput {
   textEmbeds: Tensor;
   /** [B, 6]: SDXL add_time_ids (orig h, orig w, crop top, crop left, target h, target w). */
   timeIds: Tensor;
+  /** false: the caller needs no attention maps (the models may skip returning them; default true). */
+  attention?: boolean;
+  /**
+   * Where the models may write the noise prediction (at least B*C*h*w floats): a caller that copies the noise into
+   * its own buffer anyway saves the copy when `noise.data` comes back as (the start of) this array.
+   */
+  noiseOut?: Float32Array;
 }
 
 /** ControlNet residuals (SDXL: 9 down-block residuals and 1 mid-block residual), already scaled. */
@@ -96,6 +103,33 @@ export interface ControlResiduals {
 export interface ControlNetInput extends UNetInput {
   /** [B, 3, 8h, 8w] condition image in [0, 1] (canny edges copied to 3 channels). */
   cond: Tensor;
+  /** Multiplies every residual (controlnet_conditioning_scale x controlnet_keep). */
+  conditioningScale: number;
+}
+
+/**
+ * The ControlNet condition of one phase, handed to the models once: single channel (the reference's three channels
+ * are identical), with `pad` zero pixels around it on every side (the jitter padding of the views' frame). The models
+ * may keep whatever they derive from it (a padded half-precision copy) for as long as the object lives: its data must
+ * not change after the first call that uses it.
+ */
+export interface ControlCondition {
+  /** [height, width] row-major. */
+  readonly data: Float32Array;
+  readonly height: number;
+  readonly width: number;
+  readonly pad: number;
+}
+
+/**
+ * ControlNet conditioning of one UNet batch: the phase's condition and, per view, where its crop starts in the
+ * padded frame (pixels). The crop is `8h x 8w` (the sample's latent size times `vaeScaleFactor`), copied to 3 channels
+ * and repeated for the `B / views` consecutive rows of each view (the CFG pair).
+ */
+export interface ControlRequest {
+  condition: ControlCondition;
+  /** [views, 2] as (top, left) pairs, pixels in the padded frame. */
+  boxes: Int32Array;
   /** Multiplies every residual (controlnet_conditioning_scale x controlnet_keep). */
   conditioningScale: number;
 }
@@ -136,6 +170,12 @@ export interface Models {
   encodeText(text: string): Promise<TextEmbedding>;
   unet(input: UNetInput, residuals?: ControlResiduals): Promise<UNetOutput>;
   controlnet(input: ControlNetInput): Promise<ControlResiduals>;
+  /**
+   * ControlNet + UNet for one batch, the condition cropped from the phase's condition by the models: what
+   * `controlnet({...input, cond: crops})` then `unet(input, residuals)` computes, without the crops or the residuals
+   * passing through the caller. Optional: `controlledUNet` (controlCrops.ts) does it with those two calls otherwise.
+   */
+  unetControlled?(input: UNetInput, control: ControlRequest): Promise<UNetOutput>;
   /** [1, C, h, w] unscaled VAE latents -> [1, 3, 8h, 8w] image in [-1, 1]. */
   vaeDecode(latents: Tensor): Promise<Tensor>;
   /** [1, 3, H, W] image in [-1, 1] -> [1, C, H/8, W/8] unscaled VAE latents (distribution mean). */

@@ -12,14 +12,13 @@
  *
  * Defaults fix the reference's defects; `referenceCompat` reproduces them (see README, "Reference defects").
  */
-import type { Models } from "../models/types";
+import type { ControlCondition, Models } from "../models/types";
 import type { AttentionMap } from "./attention";
 import { phaseOnePixels, runBasePhase } from "./basePhase";
-import { cannyCondition, cropCondition, resizeCondition } from "./controlCondition";
+import { cannyCondition, resizeCondition } from "./controlCondition";
 import { decodeLatents } from "./decode";
 import { startFromImage } from "./imageStart";
 import { createJob, type JobContext, type StepListener, upscaleBranches } from "./job";
-import type { ConditionCrops } from "./multiDiffusionBranch";
 import { InvalidRequestError, type PipelineRequest, type RgbImage, resolveParams } from "./params";
 import { type PatchPlan, planPatchPrompts } from "./patchPlan";
 import { type PhasePlan, type PhaseSpec, planPhases } from "./phasePlan";
@@ -31,7 +30,7 @@ import type { EulerSchedule } from "./scheduler";
 import { mean, stdUnbiased } from "./tensor/stats";
 import { type EmbeddingLru, sharedEmbeddingLru } from "./textEncoding";
 import { runUpscalePhase } from "./upscalePhase";
-import type { View } from "./views";
+import { jitterRange, type View } from "./views";
 
 export interface RunOptions {
   /** Cancels the job between model calls (the promise rejects with an AbortError). */
@@ -157,7 +156,7 @@ export async function runAccDiffusion(
       spec,
       { latents: carried.latents, height: carried.spec.latentHeight, width: carried.spec.latentWidth },
       anchor,
-      conditionCrops(ctx, carried, spec),
+      phaseCondition(ctx, carried, spec),
       phasePatches,
     );
     const image = await decodeLatents(
@@ -206,20 +205,17 @@ function withCanny(ctx: JobContext, carried: Carried, res: PhaseResult | undefin
 }
 
 /**
- * The previous image's condition, bicubic-resized to this phase's pixel size and cropped per window on demand (the
- * zero-padded frame is never built; the condition stays single-channel until a window batch needs it).
+ * The previous image's condition, bicubic-resized to this phase's pixel size: handed to the models once per phase,
+ * single-channel and unpadded (the jitter padding is a number); each window batch then names only its crop boxes.
  */
-function conditionCrops(ctx: JobContext, carried: Carried, spec: PhaseSpec): ConditionCrops | null {
+function phaseCondition(ctx: JobContext, carried: Carried, spec: PhaseSpec): ControlCondition | null {
   if (!ctx.params.useControlNet || !carried.condition) return null;
   const { image } = carried;
   const H = spec.conditionHeight;
   const W = spec.conditionWidth;
   const resized = resizeCondition(carried.condition, image.height, image.width, H, W);
-  const k = ctx.info.vaeScaleFactor;
-  return {
-    crop: (views: readonly View[], jitterPad: number, out?: Float32Array) =>
-      cropCondition(resized, H, W, jitterPad * k, views, out, { rowsPerView: 2, vaeScale: k }),
-  };
+  const pad = jitterRange(ctx.params.window, ctx.params.stride) * ctx.info.vaeScaleFactor;
+  return { data: resized, height: H, width: W, pad };
 }
 
 function phaseResult(

@@ -13,6 +13,7 @@
  * 8 before the bicubic. It is the identity whenever the decoded image already has that size, which
  * holds for every size whose phase-1 side is a multiple of 8 (the pipeline's sizes are multiples of 64).
  */
+import { cropBoxes } from "../models/controlCrops";
 import type { Tensor } from "../models/types";
 import { bicubicResize } from "./tensor/bicubic";
 import { type AutoCannyResult, autoCanny } from "./tensor/canny";
@@ -91,35 +92,15 @@ export function cropCondition(
       throw new RangeError(`cropCondition: view [${v}] gives a ${eh}x${ew} crop, the batch needs ${vh}x${vw}`);
     }
   }
-  const plane = vh * vw;
-  const rows = views.length * rep;
-  const needed = rows * 3 * plane;
-  if (out && out.length < needed) throw new RangeError(`cropCondition: out has ${out.length} values, needs ${needed}`);
-  const data = out ? out.subarray(0, needed) : new Float32Array(needed);
+  return cropBoxes({ data: cond, height: H, width: W, pad }, viewBoxes(views, k), rep, vh, vw, out);
+}
 
+/** The (top, left) pixel origin of each view's crop in the padded frame: [views, 2] (the models' crop boxes). */
+export function viewBoxes(views: readonly View[], vaeScale: number, out?: Int32Array): Int32Array {
+  const boxes = out && out.length === 2 * views.length ? out : new Int32Array(2 * views.length);
   for (let b = 0; b < views.length; b++) {
-    const first = b * rep * 3 * plane; // channel 0 of the view's first row
-    const y0 = views[b][0] * k - pad; // top-left in condition coordinates
-    const x0 = views[b][2] * k - pad;
-    // Columns of the crop that fall inside the condition: [cx0, cx1).
-    const cx0 = Math.min(Math.max(-x0, 0), vw);
-    const cx1 = Math.max(Math.min(W - x0, vw), cx0);
-    for (let y = 0; y < vh; y++) {
-      const o = first + y * vw;
-      const sy = y0 + y;
-      if (sy < 0 || sy >= H || cx1 === cx0) {
-        data.fill(0, o, o + vw);
-        continue;
-      }
-      const s = sy * W + x0;
-      data.fill(0, o, o + cx0);
-      data.set(cond.subarray(s + cx0, s + cx1), o + cx0);
-      data.fill(0, o + cx1, o + vw);
-    }
-    // Channels 1 and 2, then the repeated rows, are copies of channel 0.
-    data.copyWithin(first + plane, first, first + plane);
-    data.copyWithin(first + 2 * plane, first, first + plane);
-    for (let r = 1; r < rep; r++) data.copyWithin(first + r * 3 * plane, first, first + 3 * plane);
+    boxes[2 * b] = views[b][0] * vaeScale;
+    boxes[2 * b + 1] = views[b][2] * vaeScale;
   }
-  return { data, shape: [rows, 3, vh, vw] };
+  return boxes;
 }

@@ -144,12 +144,16 @@ export class DilatedBranch {
         encoderHiddenStates: c.encoderHiddenStates,
         textEmbeds: c.textEmbeds,
         timeIds: { data: this.timeIdsFor(vb), shape: [2 * vb, 6] },
+        attention: false, // only phase 1's maps are used
+        noiseOut: wasm ? buf.noise : undefined,
       });
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.guidanceScale, sigma, sigmaNext };
       let noise = out.noise.data;
       if (wasm) {
-        buf.noise.set(noise.subarray(0, 2 * vb * per));
+        // Models that honour noiseOut have written it there already.
+        if (noise.buffer !== buf.noise.buffer || noise.byteOffset !== buf.noise.byteOffset)
+          buf.noise.set(noise.subarray(0, 2 * vb * per));
         noise = buf.noise;
       }
       scatterGuided(padded, grid, batch, noise, shuffle, step, hPad, wPad, buf.out, wasm);

@@ -3,8 +3,10 @@
  * cancellation takes effect between model calls, never leaving a half-updated latent visible), counts calls and batch
  * sizes per kind and phase, and times them so the result can report model time versus pipeline time.
  */
+import { CropCache, controlledUNet } from "../models/controlCrops";
 import type {
   ControlNetInput,
+  ControlRequest,
   ControlResiduals,
   Models,
   Tensor,
@@ -47,6 +49,8 @@ export class ModelCaller {
   /** Calls per phase key. */
   readonly calls = new Map<number, PhaseCalls>();
   private phaseKey = 1;
+  /** Host crops for models without `unetControlled` (rebuilt only when a batch's boxes change). */
+  private readonly crops = new CropCache();
 
   constructor(
     readonly models: Models,
@@ -103,6 +107,24 @@ export class ModelCaller {
   unet(input: UNetInput, residuals?: ControlResiduals): Promise<UNetOutput> {
     this.current().unetBatchSizes.push(input.sample.shape[0]);
     return this.timed(() => this.models.unet(input, residuals));
+  }
+
+  /**
+   * ControlNet + UNet of one batch (counted as one call of each, as the reference makes them): one fused call where
+   * the models have `unetControlled`, otherwise host crops, `controlnet`, then `unet` with its residuals.
+   */
+  unetControlled(input: UNetInput, control: ControlRequest): Promise<UNetOutput> {
+    const c = this.current();
+    c.controlnetBatchSizes.push(input.sample.shape[0]);
+    c.unetBatchSizes.push(input.sample.shape[0]);
+    const m = this.models;
+    if (m.unetControlled) return this.timed(() => m.unetControlled!(input, control));
+    return this.timed(() => controlledUNet(m, input, control, this.crops));
+  }
+
+  /** Drops the host crops (at the end of a phase: they are large). */
+  releaseCrops(): void {
+    this.crops.clear();
   }
 
   controlnet(input: ControlNetInput): Promise<ControlResiduals> {

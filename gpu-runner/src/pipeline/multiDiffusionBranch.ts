@@ -5,21 +5,16 @@
  *
  * Buffers are allocated once per phase and reused at every step and batch.
  */
-import type { ControlResiduals, Tensor } from "../models/types";
+import type { ControlCondition, UNetOutput } from "../models/types";
+import { viewBoxes } from "./controlCondition";
 import { type JobContext, phaseTimeIds } from "./job";
 import { accumulateGuided, type JitterFrame, type LocalSums, viewModelInput } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
 import { assertUniformViewBatch } from "./referenceLimits";
-import { ensure } from "./sampling";
 import type { PhaseMemory } from "./simd/phaseMemory";
 import { controlnetKeep, viewTimeIds } from "./timeIds";
 import { getViews, jitterRange, type View } from "./views";
-
-/** Crops of the ControlNet condition for a batch of views, CFG-doubled: [2*vb, 3, 8*vh, 8*vw]. */
-export interface ConditionCrops {
-  crop(views: readonly View[], jitterPad: number, out?: Float32Array): Tensor;
-}
 
 /**
  * The branch's per-phase buffers. With `mem` (and every array a view of it) the element loops run in WebAssembly;
@@ -48,11 +43,8 @@ export class MultiDiffusionBranch {
   private readonly jr: number;
   private readonly buffers: LocalBuffers;
   private readonly sums: LocalSums;
-  private condBuf?: Float32Array;
   /** The views `sums.count` was counted for. */
   private countedViews?: string;
-  /** The views whose crops `condBuf` holds (crops depend only on the views: the condition is fixed per phase). */
-  private condFor?: { key: string; tensor: Tensor };
   private readonly timeIdBase: Float32Array;
   private readonly promptsAll: string[];
 
@@ -60,7 +52,8 @@ export class MultiDiffusionBranch {
     private readonly ctx: JobContext,
     private readonly phase: PhaseSpec,
     private readonly patches: PhasePatches | undefined,
-    private readonly condition: ConditionCrops | null,
+    /** The phase's condition (handed to the models once; each batch names its crop boxes). */
+    private readonly condition: ControlCondition | null,
     buffers?: LocalBuffers,
   ) {
     // The reference always jitters (random_jitter = True): views live in the latent padded by the jitter range.
@@ -137,41 +130,31 @@ export class MultiDiffusionBranch {
         encoderHiddenStates: cond.encoderHiddenStates,
         textEmbeds: cond.textEmbeds,
         timeIds: { data: viewTimeIds(this.timeIdBase, batch, info.vaeScaleFactor), shape: [2 * vb, 6] },
+        attention: false, // only phase 1's maps are used
+        noiseOut: stageNoise ? this.buffers.noise : undefined,
       };
-      let residuals: ControlResiduals | undefined;
+      let out: UNetOutput;
       // The reference calls the ControlNet even when controlnet_keep is 0 (its residuals are then exactly zero);
       // outside compat we skip those calls, which changes nothing but time.
       if (useControl && this.condition && (params.referenceCompat || condScale !== 0)) {
-        const k = info.vaeScaleFactor;
-        const c = this.conditionCrops(batch, k * vh, k * vw);
-        residuals = await caller.controlnet({ ...input, cond: c, conditioningScale: condScale });
+        const boxes = viewBoxes(batch, info.vaeScaleFactor);
+        out = await caller.unetControlled(input, { condition: this.condition, boxes, conditioningScale: condScale });
+      } else {
+        out = await caller.unet(input);
       }
-      const out = await caller.unet(input, residuals);
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.multiGuidanceScale, sigma, sigmaNext };
       let noise = out.noise.data;
       if (stageNoise) {
-        this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
+        // Models that honour noiseOut have written it there already.
+        if (noise.buffer !== this.buffers.noise.buffer || noise.byteOffset !== this.buffers.noise.byteOffset)
+          this.buffers.noise.set(noise.subarray(0, 2 * vb * C * vh * vw));
         noise = this.buffers.noise;
       }
       accumulateGuided(frame, batch, noise, step, this.sums, recount, mem);
     }
     this.countedViews = viewsKey;
     return this.sums;
-  }
-
-  /**
-   * The batch's condition crops [2*vb, 3, ph, pw]: ~400 MB of copies per batch of 16 at 4096^2, so they are rebuilt
-   * only when the views changed. With patch prompts the views are fixed for the phase, and a phase with one view
-   * batch (e.g. 9 windows at 2048^2) builds its crops once instead of at every step.
-   */
-  private conditionCrops(batch: readonly View[], ph: number, pw: number): Tensor {
-    const key = batch.join(";");
-    if (this.condFor?.key === key) return this.condFor.tensor;
-    this.condBuf = ensure(this.condBuf, 2 * batch.length * 3 * ph * pw);
-    const tensor = this.condition!.crop(batch, this.jr, this.condBuf);
-    this.condFor = { key, tensor };
-    return tensor;
   }
 
   /**

@@ -5,11 +5,12 @@
  * The result is renormalised to phase 1's latent statistics so no phase drifts in colour or contrast.
  */
 
+import type { ControlCondition } from "../models/types";
 import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
 import { DilatedBranch, dilatedBufferSizes } from "./dilatedBranch";
 import type { JobContext } from "./job";
-import { type ConditionCrops, localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
+import { localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
 import type { LocalSums } from "./multiDiffusionKernels";
 import type { PhasePatches } from "./patchPlan";
 import type { PhaseSpec } from "./phasePlan";
@@ -37,7 +38,7 @@ export async function runUpscalePhase(
   phase: PhaseSpec,
   prev: UpscaleInput,
   anchor: Anchor,
-  condition: ConditionCrops | null,
+  condition: ControlCondition | null,
   patches: PhasePatches | undefined,
 ): Promise<Float32Array> {
   const { params, info, clock, caller, schedule } = ctx;
@@ -122,6 +123,7 @@ export async function runUpscalePhase(
     emitStep(ctx, phase.id, i, latents, [1, C, H, W]);
   }
   ctx.conditioning.clear();
+  ctx.caller.releaseCrops();
   // (latents - mean) / std * anchor_std + anchor_mean, unbiased stds (golden latent_renorm).
   // Into a fresh array: the phase memory does not outlive the phase.
   return renormalize(latents, anchor.mean, anchor.std, new Float32Array(n));

@@ -2,7 +2,14 @@
  * The runner service with the REAL pipeline engine on the toy-world bundle, on loopback, driven like the worker
  * drives it: signed jobs in, signed events and artifact uploads out (fakeWorker.ts records them).
  */
-import { type RunnerEvent, type RunnerJob, resolveRequest, sha256Hex, signRequest } from "@accdiff/shared";
+import {
+  type RunnerEvent,
+  type RunnerJob,
+  resolveRequest,
+  runnerCancelPath,
+  sha256Hex,
+  signRequest,
+} from "@accdiff/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage, encodeImage } from "../images/encode";
 import { loadOnnxModels, type OnnxModels } from "../models/index";
@@ -209,7 +216,7 @@ describe("runner service with the pipeline engine (toy world, cpu)", () => {
     const job = makeJob({ width: 1024, height: 1024, steps: 40 });
     await submit(job);
     await worker.waitFor((e) => e.jobId === job.jobId && e.type === "progress", 30_000);
-    const path = `/v1/jobs/${job.jobId}/attempts/${job.attempt}/cancel`;
+    const path = runnerCancelPath(job.jobId, job.attempt);
     const headers = await signRequest(secret, { method: "POST", path, body: "" });
     const t0 = Date.now();
     expect((await fetch(`${runner.url}${path}`, { method: "POST", body: "", headers })).status).toBe(202);

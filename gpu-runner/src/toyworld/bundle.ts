@@ -3,7 +3,7 @@
  * Pure and deterministic: the same code gives the same bytes and therefore the same hash.
  */
 import { createHash } from "node:crypto";
-import { buildControlNet } from "./controlnet";
+import { buildControlNet, buildUnetControlNet } from "./controlnet";
 import { buildTextEncoder, buildTextEncoder2 } from "./textEncoders";
 import { buildVocabulary, EOS, tokenizerFiles, tokenMeanings } from "./tokenizer";
 import { buildUnet } from "./unet";
@@ -28,6 +28,7 @@ export const COMPONENTS = {
   text_encoder_2: "text_encoder_2/model.onnx",
   unet: "unet/model.onnx",
   controlnet: "controlnet/model.onnx",
+  unet_controlnet: "unet_controlnet/model.onnx",
   vae_decoder: "vae_decoder/model.onnx",
   vae_encoder: "vae_encoder/model.onnx",
   tokenizer: "tokenizer",
@@ -73,11 +74,12 @@ export function generateToyWorld(): ToyWorldFiles {
   files.set(COMPONENTS.text_encoder_2, buildTextEncoder2(meaning));
   files.set(COMPONENTS.unet, buildUnet());
   files.set(COMPONENTS.controlnet, buildControlNet());
+  files.set(COMPONENTS.unet_controlnet, buildUnetControlNet());
   files.set(COMPONENTS.vae_decoder, buildVaeDecoder());
   files.set(COMPONENTS.vae_encoder, buildVaeEncoder());
   const hash = bundleHash(files);
   const bundleJson = {
-    format: "accdiff-bundle/1",
+    format: "accdiff-bundle/2",
     name: BUNDLE_NAME,
     version: WORLD_VERSION,
     hash,

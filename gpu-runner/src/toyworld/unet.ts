@@ -69,15 +69,36 @@ function presenceLogits(g: Graph, textEmbeds: string): string {
   );
 }
 
-export function buildUnet(): Uint8Array {
-  const g = new Graph("toyworld_unet");
+/** The conditioning inputs the UNet and the fused ControlNet + UNet share (contract names). */
+export interface UnetInputs {
+  sample: string;
+  timestep: string;
+  ehs: string;
+  textEmbeds: string;
+}
+
+export function unetInputs(g: Graph): UnetInputs {
   const sample = g.input("sample", "float", ["B", C, "h", "w"]);
   const timestep = g.input("timestep", "float", [1]);
   const ehs = g.input("encoder_hidden_states", "float", ["B", MAX_TOKENS, D1 + D2]);
   const textEmbeds = g.input("text_embeds", "float", ["B", POOLED_DIM]);
   g.input("time_ids", "float", ["B", 6]);
-  const residuals = RESIDUAL_INPUTS.map((name, k) => g.input(name, "float", residualDims(k)));
+  return { sample, timestep, ehs, textEmbeds };
+}
 
+export function buildUnet(): Uint8Array {
+  const g = new Graph("toyworld_unet");
+  const inputs = unetInputs(g);
+  const residuals = RESIDUAL_INPUTS.map((name, k) => g.input(name, "float", residualDims(k)));
+  unetOutputs(g, inputs, residuals);
+  return g.encode(
+    "Toy world UNet: epsilon of the posterior-mean denoiser of box scenes on a lawn (see toyworld/README.md).",
+  );
+}
+
+/** The UNet's graph from its inputs and the 10 residuals: declares `out_sample` and `attention_probs`. */
+export function unetOutputs(g: Graph, inputs: UnetInputs, residuals: readonly string[]): void {
+  const { sample, timestep, ehs, textEmbeds } = inputs;
   const latents = thingLatents();
   const bg = latents[NUM_THINGS - 1];
   const tau2 = DENOISER.tau ** 2;
@@ -134,7 +155,4 @@ export function buildUnet(): Uint8Array {
   const eps = g.div(g.sub(x, x0), sigma);
   g.output("out_sample", eps, "float", ["B", C, "h", "w"]);
   g.output("attention_probs", attentionProbs(g, x0, ehs), "float", ["B", "N", MAX_TOKENS]);
-  return g.encode(
-    "Toy world UNet: epsilon of the posterior-mean denoiser of box scenes on a lawn (see toyworld/README.md).",
-  );
 }

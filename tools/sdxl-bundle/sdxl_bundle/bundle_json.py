@@ -14,6 +14,8 @@ from pathlib import Path
 from .layout import base_resolution, vae_scale_factor
 
 BUNDLE_FORMAT = "accdiff-bundle/1"
+# With the fused ControlNet + UNet component (components.unet_controlnet).
+BUNDLE_FORMAT_FUSED = "accdiff-bundle/2"
 REQUIRED_COMPONENTS = ("text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder")
 ATTENTION_DIVISOR = 32  # the reference's H/32 x W/32 attention maps
 
@@ -113,7 +115,7 @@ def make_bundle_json(
     if not controlnet:
         comps.pop("controlnet", None)
     out = {
-        "format": BUNDLE_FORMAT,
+        "format": BUNDLE_FORMAT_FUSED if "unet_controlnet" in comps else BUNDLE_FORMAT,
         "name": name,
         "version": version,
         "hash": content_hash,
@@ -151,8 +153,8 @@ def validate(b: dict) -> list:
     def bad(path: str, msg: str) -> None:
         p.append(f"bundle.json: {path}: {msg}")
 
-    if b.get("format") != BUNDLE_FORMAT:
-        bad("format", f'must be "{BUNDLE_FORMAT}"')
+    if b.get("format") not in (BUNDLE_FORMAT, BUNDLE_FORMAT_FUSED):
+        bad("format", f'must be "{BUNDLE_FORMAT}" or "{BUNDLE_FORMAT_FUSED}"')
     for k in ("name", "version", "hash"):
         if not isinstance(b.get(k), str) or not b.get(k):
             bad(k, "must be a non-empty string")

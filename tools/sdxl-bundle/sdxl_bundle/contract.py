@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DYNAMIC_SYMBOLS = frozenset(["B", "h", "w", "H", "W", "N", "h/2", "w/2", "h/4", "w/4"])
+DYNAMIC_SYMBOLS = frozenset(["B", "h", "w", "H", "W", "N", "h/2", "w/2", "h/4", "w/4", "V", "Hc", "Wc"])
 BATCH_OF_ONE = "b"
 BUNDLE_SYMBOLS = {"T": "maxTokens", "C": "latentChannels", "D": "textEmbedDim", "P": "pooledDim"}
 
@@ -25,6 +25,8 @@ DOWN_FACTORS = (1, 1, 1, 2, 2, 2, 4, 4, 4)
 MID_FACTOR = 4
 
 COMPONENTS = ("text_encoder", "text_encoder_2", "unet", "controlnet", "vae_decoder", "vae_encoder")
+# accdiff-bundle/2: exported after the others when the build makes the fused component (fused.py).
+FUSED_COMPONENTS = ("unet_controlnet",)
 
 # Element-type rules (contract.ts `acceptedTypes`): first = preferred.
 ACCEPTED_TYPES = {
@@ -36,6 +38,8 @@ ACCEPTED_TYPES = {
     ("timestep", "fp16"): ("float32", "float16", "int64", "int32"),
     ("scale", "fp32"): ("float32", "float16"),
     ("scale", "fp16"): ("float32", "float16"),
+    ("boxes", "fp32"): ("int64", "int32"),
+    ("boxes", "fp16"): ("int64", "int32"),
 }
 
 
@@ -142,6 +146,25 @@ CONTRACT = {
             TensorSpec("conditioning_scale", "scale", (1,), "multiplies every residual"),
         ),
         outputs=_residual_specs(controlnet_residual_output, CONTROLNET_MID_OUTPUT, "scaled residual"),
+    ),
+    # accdiff-bundle/2: ControlNet -> residuals -> UNet in one graph, the condition cropped in-graph.
+    "unet_controlnet": ComponentSpec(
+        "unet_controlnet",
+        inputs=(
+            *_UNET_CONDITIONING,
+            TensorSpec(
+                "controlnet_cond",
+                "float",
+                (1, 1, "Hc", "Wc"),
+                "rows of the phase's zero-padded single-channel condition that hold the batch's crops",
+            ),
+            TensorSpec("crop_boxes", "boxes", ("V", 2), "(top, left) of each view's 8h x 8w crop, pixels"),
+            TensorSpec("conditioning_scale", "scale", (1,), "multiplies every residual"),
+        ),
+        outputs=(TensorSpec("out_sample", "float", ("B", "C", "h", "w"), "predicted noise"),),
+        feature_outputs=(
+            TensorSpec("attention_probs", "float", ("B", "N", "T"), "cross-attention probabilities (as the unet's)"),
+        ),
     ),
     "vae_decoder": ComponentSpec(
         "vae_decoder",
@@ -273,8 +296,8 @@ class ExportSignature:
 #                       for `fp16_tensor * python_float` (opmath), so the residuals match bit for bit.
 #   attention_probs     the mean of 1000 (layer, head) fp16 maps, accumulated and returned in float32
 #                       (the reference sums fp16 maps; see docs/sdxl-bundle.md).
-RULE_DTYPE = {"ids": "int32", "timestep": "float32", "scale": "float32"}
-FLOAT32_IN_FP16 = {("unet", "attention_probs")}
+RULE_DTYPE = {"ids": "int32", "timestep": "float32", "scale": "float32", "boxes": "int64"}
+FLOAT32_IN_FP16 = {("unet", "attention_probs"), ("unet_controlnet", "attention_probs")}
 
 
 def _resolve(dims: tuple, d: ModelDims) -> tuple:
@@ -300,7 +323,7 @@ def export_plan(dims: ModelDims = SDXL_DIMS, float_dtype: str = "float16", vae_d
     """
     vae_dtype = vae_dtype or float_dtype
     plan = {}
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *FUSED_COMPONENTS):
         spec = CONTRACT[name]
         ftype = vae_dtype if name.startswith("vae_") else float_dtype
 

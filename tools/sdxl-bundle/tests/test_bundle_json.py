@@ -85,7 +85,7 @@ class Document(unittest.TestCase):
 
     def test_validate_names_each_problem(self):
         cases = {
-            "format": {"format": "accdiff-bundle/2"},
+            "format": {"format": "accdiff-bundle/9"},
             "hash": {"hash": ""},
             "dtype": {"dtype": "bf16"},
             "maxTokens": {"maxTokens": 2},

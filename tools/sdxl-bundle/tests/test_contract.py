@@ -19,7 +19,12 @@ from sdxl_bundle.contract import (  # noqa: E402
 
 class ContractTable(unittest.TestCase):
     def test_components_and_residual_names(self):
-        self.assertEqual(set(CONTRACT), {"text_encoder", "text_encoder_2", "unet", "controlnet", "vae_decoder", "vae_encoder"})
+        self.assertEqual(
+            set(CONTRACT),
+            {"text_encoder", "text_encoder_2", "unet", "controlnet", "unet_controlnet", "vae_decoder", "vae_encoder"},
+        )
+        fused = [t.name for t in CONTRACT["unet_controlnet"].inputs]
+        self.assertEqual(fused[-3:], ["controlnet_cond", "crop_boxes", "conditioning_scale"])
         unet = CONTRACT["unet"]
         names = [t.name for t in unet.residual_inputs]
         self.assertEqual(names, [f"down_block_additional_residual_{k}" for k in range(9)] + ["mid_block_additional_residual"])
@@ -57,7 +62,11 @@ class SdxlExportPlan(unittest.TestCase):
 
     def test_float_tensors_are_fp16_except_the_documented_ones(self):
         fp32 = {(c, t.name) for c, s in self.plan.items() for t in (*s.inputs, *s.outputs) if t.dtype == "float32"}
-        self.assertEqual(fp32, {("unet", "timestep"), ("controlnet", "timestep"), ("controlnet", "conditioning_scale"), ("unet", "attention_probs")})
+        self.assertEqual(fp32, {
+            ("unet", "timestep"), ("controlnet", "timestep"), ("controlnet", "conditioning_scale"), ("unet", "attention_probs"),
+            ("unet_controlnet", "timestep"), ("unet_controlnet", "conditioning_scale"), ("unet_controlnet", "attention_probs"),
+        })
+        self.assertEqual(self.plan["unet_controlnet"].tensor("crop_boxes").dtype, "int64")
         self.assertEqual(self.plan["text_encoder"].tensor("input_ids").dtype, "int32")
 
     def test_fixed_dims_are_resolved_and_dynamic_ones_kept(self):

@@ -10,6 +10,7 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { PRICE_TABLE } from "@accdiff/shared";
+import { type RotatedSecret, type WebhookSecretInfo, WebhookSecretStore } from "../webhooks/secrets";
 import { constantTimeEqual } from "./keys";
 import { available, type Hold, type LedgerEntry, planCapture, planCredit, planRelease, planReserve } from "./ledger";
 import { parseQuota, secondsUntilNextUtcDay, utcDay } from "./quota";
@@ -33,6 +34,7 @@ const DEFAULT_HOLD_TTL_SECONDS = 86_400;
 
 export class AccountDO extends DurableObject<AccountsBindings> {
   private readonly store: AccountStore;
+  private secrets: WebhookSecretStore | null = null;
   /** Set once the account row is known to exist (it is never deleted). */
   private known = false;
   /** Token buckets per key id, in memory on purpose (see tokenBucket.ts). */
@@ -129,6 +131,28 @@ export class AccountDO extends DurableObject<AccountsBindings> {
     const { bucket, decision } = take(this.buckets.get(keyId), this.rateConfig(), Date.now());
     this.buckets.set(keyId, bucket);
     return decision;
+  }
+
+  // ---- webhook signing secret (webhooks/secrets.ts) --------------------------------------------------------------
+
+  private webhookSecrets(): WebhookSecretStore {
+    this.secrets ??= new WebhookSecretStore(this.ctx.storage.sql);
+    return this.secrets;
+  }
+
+  /** When the secret was made (never the secret itself); null without an account or a secret. */
+  webhookSecretInfo(): WebhookSecretInfo | null {
+    return this.exists() ? this.webhookSecrets().info() : null;
+  }
+
+  /** Creates or rotates the secret and returns it (the only time it is shown); null without an account. */
+  rotateWebhookSecret(): RotatedSecret | null {
+    return this.exists() ? this.webhookSecrets().rotate() : null;
+  }
+
+  /** The secrets that sign a delivery now (current first); empty when none was created. */
+  webhookSigningSecrets(): string[] {
+    return this.exists() ? this.webhookSecrets().signing() : [];
   }
 
   // ---- money -----------------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
  * The `replicate` backend: a prediction on a configured model, version or deployment, created with the official
  * client; Replicate reports back through a signed webhook (routes/internal.ts). The prediction's input is the
- * RunnerJob (the same contract as our runners, so one Cog predictor wrapping the runner serves both); its output is
- * the image URL(s), final image last.
+ * RunnerJob (the same contract as our runners: gpu-runner/cog/predict.py is the Cog predictor wrapping the runner); its
+ * output is {final_image, phase_images, phases, summary}, or any list of image URLs, final image last
+ * (replicateWebhook.ts outputImages).
  */
 import type { RunnerJob } from "@accdiff/shared";
 import Replicate from "replicate";

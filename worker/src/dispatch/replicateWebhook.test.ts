@@ -1,6 +1,13 @@
 import { validateWebhook } from "replicate";
 import { describe, expect, it } from "vitest";
-import { mapReplicateStatus, outputUrls, verifyReplicateWebhook } from "./replicateWebhook";
+import {
+  mapReplicateStatus,
+  outputImages,
+  outputSummary,
+  outputUrls,
+  progressPhase,
+  verifyReplicateWebhook,
+} from "./replicateWebhook";
 
 const SECRET = `whsec_${btoa("0123456789abcdef0123456789abcdef")}`;
 
@@ -49,5 +56,43 @@ describe("Replicate webhooks", () => {
       "https://x/f.png",
     ]);
     expect(outputUrls(null)).toEqual([]);
+  });
+});
+
+describe("the Cog predictor's output", () => {
+  const scales = [1, 2, 3, 4];
+  it("names each phase image with its phase; the final image is the last phase's", () => {
+    const output = {
+      final_image: "https://x/final.png",
+      phase_images: ["https://x/p3.png", "https://x/p4.png"],
+      phases: [3, 4],
+      summary: "{}",
+    };
+    expect(outputImages(output, scales)).toEqual([
+      { url: "https://x/p3.png", phase: 3, final: false },
+      { url: "https://x/p4.png", phase: 4, final: false },
+      { url: "https://x/final.png", phase: 4, final: true },
+    ]);
+    // Phases the job does not have are dropped; lists keep their old reading (one per phase, final last).
+    expect(outputImages({ ...output, phases: [9, 4] }, scales).map((i) => i.phase)).toEqual([4, 4]);
+    expect(outputImages(["https://x/a.png", "https://x/b.png"], scales)).toEqual([
+      { url: "https://x/b.png", phase: 4, final: true },
+    ]);
+  });
+
+  it("reads the runner's summary when well formed, and the phase of the latest progress line", () => {
+    const summary = {
+      width: 2048,
+      height: 2048,
+      phasesComputed: [1, 2],
+      modelEvaluations: {},
+      timingsMs: { total: 5 },
+      warnings: [],
+    };
+    expect(outputSummary({ summary: JSON.stringify(summary) })).toEqual(summary);
+    expect(outputSummary({ summary: JSON.stringify({ ...summary, width: "big" }) })).toBeNull();
+    expect(outputSummary({ summary: "{not json" })).toBeNull();
+    expect(progressPhase(" 10%|#         | 1/5 [phase 1]\nlowres_image\n 40%|####      | 2/5 [phase 2]\n")).toBe(2);
+    expect(progressPhase(" 50%|█████     | 1/2 [00:00<00:00, 10.00it/s]\n")).toBeNull();
   });
 });

@@ -1,63 +1,20 @@
 /**
- * Replicate's webhook signatures (the Standard Webhooks scheme): HMAC-SHA256 with the base64 secret after "whsec_",
- * over "<webhook-id>.<webhook-timestamp>.<body>", sent as space-separated "v1,<base64>" entries in webhook-signature.
- * Verified with crypto.subtle.verify (constant time), within a timestamp window against replays of old deliveries;
- * the webhook id then dedupes redeliveries.
+ * Replicate's webhooks: signed with the Standard Webhooks scheme (webhooks/standard.ts) under the secret Replicate
+ * shows for the account; the webhook id then dedupes redeliveries. And how a prediction maps onto our job.
  */
-import type { JobStatus } from "@accdiff/shared";
+import { type JobStatus, ModelEvaluationsSchema } from "@accdiff/shared";
+import { z } from "zod";
+import { verifyWebhook, type WebhookCheck } from "../webhooks/standard";
 
-export const WEBHOOK_WINDOW_SECONDS = 300;
+export { WEBHOOK_WINDOW_SECONDS, type WebhookCheck } from "../webhooks/standard";
 
-function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-export type WebhookCheck = { ok: true; id: string } | { ok: false; reason: string };
-
-export async function verifyReplicateWebhook(
+export function verifyReplicateWebhook(
   secret: string | undefined,
   headers: Headers,
   body: string,
   now = Date.now(),
 ): Promise<WebhookCheck> {
-  if (!secret) return { ok: false, reason: "no webhook secret configured" };
-  const id = headers.get("webhook-id");
-  const ts = headers.get("webhook-timestamp");
-  const sigs = headers.get("webhook-signature");
-  if (!id || !ts || !sigs) return { ok: false, reason: "missing webhook headers" };
-  if (!/^\d{1,12}$/.test(ts)) return { ok: false, reason: "malformed timestamp" };
-  if (Math.abs(Math.floor(now / 1000) - Number(ts)) > WEBHOOK_WINDOW_SECONDS) {
-    return { ok: false, reason: "timestamp outside the allowed window" };
-  }
-  let keyBytes: Uint8Array;
-  try {
-    keyBytes = base64ToBytes(secret.startsWith("whsec_") ? secret.slice(6) : secret);
-  } catch {
-    return { ok: false, reason: "malformed webhook secret" };
-  }
-  const key = await crypto.subtle.importKey(
-    "raw",
-    keyBytes as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["verify"],
-  );
-  const data = new TextEncoder().encode(`${id}.${ts}.${body}`);
-  for (const entry of sigs.split(" ")) {
-    const [version, b64] = entry.split(",", 2);
-    if (version !== "v1" || !b64) continue;
-    let sig: Uint8Array;
-    try {
-      sig = base64ToBytes(b64);
-    } catch {
-      continue;
-    }
-    if (await crypto.subtle.verify("HMAC", key, sig as Uint8Array<ArrayBuffer>, data)) return { ok: true, id };
-  }
-  return { ok: false, reason: "signature mismatch" };
+  return verifyWebhook(secret, headers, body, now);
 }
 
 /** Replicate's prediction statuses on ours. */
@@ -92,4 +49,71 @@ export function outputUrls(output: unknown): string[] {
     return [...rest, ...(main !== undefined ? outputUrls(main) : [])];
   }
   return [];
+}
+
+/** One output image: the image of a phase, or the final image (of the last phase). */
+export interface OutputImage {
+  url: string;
+  phase: number;
+  final: boolean;
+}
+
+const isUrl = (v: unknown): v is string => typeof v === "string" && /^https?:\/\//.test(v);
+
+/**
+ * The images of a prediction's output. The Cog predictor of this repository (gpu-runner/cog/predict.py) answers
+ * {final_image, phase_images, phases, summary}: each phase image is named with its phase. Any other output is read
+ * as a list of URLs, final image last, one per phase when there are as many as the job has phases.
+ */
+export function outputImages(output: unknown, scales: number[]): OutputImage[] {
+  const o = output as Record<string, unknown> | null;
+  const last = scales[scales.length - 1];
+  if (o && typeof o === "object" && !Array.isArray(o) && isUrl(o.final_image) && Array.isArray(o.phase_images)) {
+    const phases = Array.isArray(o.phases) ? o.phases : [];
+    const named = o.phase_images.flatMap((url, i) => {
+      const phase = phases[i];
+      return isUrl(url) && typeof phase === "number" && scales.includes(phase) ? [{ url, phase, final: false }] : [];
+    });
+    return [...named, { url: o.final_image, phase: last, final: true }];
+  }
+  const urls = outputUrls(output);
+  if (urls.length === 0) return [];
+  const perPhase = urls.length === scales.length;
+  return urls.flatMap((url, i): OutputImage[] => {
+    const isLast = i === urls.length - 1;
+    if (isLast) return [{ url, phase: last, final: true }];
+    return perPhase ? [{ url, phase: scales[i], final: false }] : [];
+  });
+}
+
+const SummarySchema = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  phasesComputed: z.array(z.number().int().min(1)),
+  modelEvaluations: ModelEvaluationsSchema,
+  timingsMs: z.record(z.string(), z.number().min(0)),
+  warnings: z.array(z.string()).max(100),
+});
+export type RunnerSummary = z.infer<typeof SummarySchema>;
+
+/** The runner's `completed` summary the predictor returns (its `summary` output), when it is well formed. */
+export function outputSummary(output: unknown): RunnerSummary | null {
+  const raw = (output as Record<string, unknown> | null)?.summary;
+  if (typeof raw !== "string" || raw.length > 256 * 1024) return null;
+  try {
+    const r = SummarySchema.safeParse(JSON.parse(raw));
+    return r.success ? r.data : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The phase of the latest progress line the predictor printed ("... [phase k]"), if any. */
+export function progressPhase(logs: string): number | null {
+  const lines = logs.split("\n").reverse();
+  for (const line of lines) {
+    const m = /^\s*\d+%\s*\|.+?\|\s*\d+\/\d+.*\[phase (\d+)\]/.exec(line);
+    if (m) return Number(m[1]);
+  }
+  return null;
 }

@@ -16,6 +16,8 @@ import { getPrediction } from "../dispatch/replicate";
 import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
 import { backoffMs, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
 import { configOf, type Env } from "../env";
+import { type WebhookDelivery, WebhookOutbox } from "../webhooks/outbox";
+import { AlarmSlots } from "./alarmSlots";
 import { type CreateInit, type CreateOutcome, initialState } from "./create";
 import { type Finding, leaseAlarmAt, probeSuspect } from "./liveness";
 import { Mutex } from "./mutex";
@@ -61,6 +63,11 @@ export class JobDO extends DurableObject<Env> {
   private state: JobState | null | undefined;
   private readonly lock = new Mutex();
   private readonly waiters = new Set<() => void>();
+  /** The job's alarm and the webhook retries share the object's one alarm. */
+  private readonly slots = new AlarmSlots(this.ctx.storage);
+  private readonly webhooks = new WebhookOutbox(this.ctx.storage, this.env, (at) =>
+    this.slots.earliest("webhooks", at),
+  );
 
   private async load(): Promise<JobState | null> {
     if (this.state === undefined) this.state = (await this.ctx.storage.get<JobState>(STATE_KEY)) ?? null;
@@ -68,10 +75,13 @@ export class JobDO extends DurableObject<Env> {
   }
 
   private async save(s: JobState, now: number): Promise<void> {
+    const before = this.state ?? null;
     s.version += 1;
     s.updatedAt = now;
     this.state = s;
     await this.ctx.storage.put(STATE_KEY, s);
+    // Webhook events of this transition (a no-op for jobs without a webhook); delivered from the alarm.
+    await this.webhooks.record(before, s, now);
     for (const w of this.waiters) w();
     this.waiters.clear();
   }
@@ -251,9 +261,9 @@ export class JobDO extends DurableObject<Env> {
 
   /** One alarm serves dispatch, lease and billing retries; `at` undefined keeps the one set. */
   private async scheduleAlarm(s: JobState, now: number, at: number | null | undefined): Promise<void> {
-    if (s.billingPending) return this.ctx.storage.setAlarm(now + BILLING_RETRY_MS);
-    if (isFinished(s) || at === null) return this.ctx.storage.deleteAlarm();
-    if (at !== undefined) return this.ctx.storage.setAlarm(at);
+    if (s.billingPending) return this.slots.set("job", now + BILLING_RETRY_MS);
+    if (isFinished(s) || at === null) return this.slots.set("job", null);
+    if (at !== undefined) return this.slots.set("job", at);
   }
 
   /** Makes the AccountDO agree with `s.billing` (idempotent calls; retried from the alarm when they fail). */
@@ -281,6 +291,11 @@ export class JobDO extends DurableObject<Env> {
   }
 
   // ---- RPC: the client's cancel, Replicate's webhooks ----------------------------------------------------------------
+
+  /** The job's webhook deliveries, oldest first. */
+  webhookDeliveries(): Promise<WebhookDelivery[]> {
+    return this.webhooks.list();
+  }
 
   cancel(): Promise<JobState | null> {
     return this.lock.run(async () => {
@@ -333,7 +348,7 @@ export class JobDO extends DurableObject<Env> {
     });
   }
 
-  // ---- the alarm: dispatch, lease expiry, billing retries ----------------------------------------------------------
+  // ---- the alarm: dispatch, lease expiry, billing retries, webhooks --------------------------------------------------
 
   /**
    * Replicate's lease: webhooks can be lost, so before presuming a prediction dead, ask Replicate. A prediction still
@@ -383,6 +398,12 @@ export class JobDO extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    const due = await this.slots.fired(Date.now());
+    if (due.job) await this.jobAlarm();
+    if (due.webhooks) await this.webhooks.deliverDue();
+  }
+
+  private async jobAlarm(): Promise<void> {
     if (await this.reconcileReplicate()) return;
     const cfg = configOf(this.env);
     const finding = await this.probeRunner();

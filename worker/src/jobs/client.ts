@@ -1,5 +1,6 @@
 /** Reaching a job's Durable Object from its public id (the object id's hex form). */
 import type { RunnerEvent } from "@accdiff/shared";
+import type { WebhookDelivery } from "../webhooks/outbox";
 import type { CreateInit, CreateOutcome } from "./create";
 import type { EventResult, JobDO, UploadPermission } from "./JobDO";
 import type { Prediction } from "./replicateUpdate";
@@ -17,6 +18,7 @@ export interface JobApi {
   authorizeUpload(attempt: number, nonce: string): Promise<UploadPermission>;
   runnerEvent(event: RunnerEvent, nonce: string): Promise<{ result: EventResult; status?: JobState["status"] }>;
   cancel(): Promise<JobState | null>;
+  webhookDeliveries(): Promise<WebhookDelivery[]>;
   replicateUpdate(
     attempt: number,
     webhookId: string | null,

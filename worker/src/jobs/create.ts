@@ -1,5 +1,5 @@
 /** A job's first state, from the accepted request and its cache plan. */
-import type { Quote, ResolvedRequest } from "@accdiff/shared";
+import type { Quote, ResolvedRequest, WebhookRequest } from "@accdiff/shared";
 import type { RenderPlan } from "../cache/plan";
 import { putArtifact } from "./transitions";
 import type { JobState } from "./types";
@@ -17,6 +17,8 @@ export interface CreateInit {
   baseResolution: number;
   plan: RenderPlan;
   quote: Quote;
+  /** Delivery metadata: the client's webhook, if any (never part of the params or cache keys). */
+  webhook: WebhookRequest | null;
 }
 
 export type CreateOutcome =
@@ -73,6 +75,7 @@ export function initialState(init: CreateInit, now: number): JobState {
     result: null,
     webhookIds: [],
     logLength: 0,
+    webhook: init.webhook,
   };
   for (const a of plan.artifacts) putArtifact(s, a);
   for (const k of plan.cachedPhases) if (!s.phasesDone.includes(k)) s.phasesDone.push(k);

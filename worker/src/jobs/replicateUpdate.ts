@@ -5,7 +5,7 @@
  */
 import { type RunnerEvent, sha256Hex } from "@accdiff/shared";
 import { parseProgressFromLogs } from "replicate";
-import { mapReplicateStatus, outputUrls } from "../dispatch/replicateWebhook";
+import { mapReplicateStatus, outputImages, outputSummary, progressPhase } from "../dispatch/replicateWebhook";
 import { artifactR2Key } from "../dispatch/runnerJob";
 import { readImageHeader } from "../uploads/imageHeader";
 import type { VerifiedArtifact } from "./transitions";
@@ -27,6 +27,8 @@ export interface SynthEvent {
 }
 
 const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
+/** gpu-runner/cog/predict.py RETRYABLE. */
+const RETRYABLE_PREFIX = "retryable: ";
 
 async function download(url: string): Promise<Uint8Array> {
   const res = await fetch(url, { signal: AbortSignal.timeout(60_000) });
@@ -47,46 +49,45 @@ export async function predictionEvents(
   if (status === "queued") return [{ event: { ...base, type: "accepted", queuePosition: 1 } }];
   if (status === "running") {
     const pr = p.logs ? parseProgressFromLogs(p.logs) : null;
-    const phase = s.scales.find((k) => !s.phasesDone.includes(k)) ?? s.scales[s.scales.length - 1];
+    const named = p.logs ? progressPhase(p.logs) : null;
+    const phase =
+      named !== null && s.scales.includes(named)
+        ? named
+        : (s.scales.find((k) => !s.phasesDone.includes(k)) ?? s.scales[s.scales.length - 1]);
     if (!pr) return [{ event: { ...base, type: "accepted", queuePosition: 0 } }];
     const percent = Math.max(0, Math.min(100, pr.percentage * 100));
     return [{ event: { ...base, type: "progress", phase, step: pr.current, steps: Math.max(1, pr.total), percent } }];
   }
   if (status === "failed") {
-    return [
-      {
-        event: {
-          ...base,
-          type: "failed",
-          reason: `replicate: ${String(p.error ?? "prediction failed")}`.slice(0, 2000),
-          retryable: false,
-        },
-      },
-    ];
+    const error = String(p.error ?? "prediction failed");
+    // The predictor marks what another attempt may not meet (its runner died or went silent): dispatched again.
+    const retryable = error.startsWith(RETRYABLE_PREFIX);
+    const reason = `replicate: ${retryable ? error.slice(RETRYABLE_PREFIX.length) : error}`.slice(0, 2000);
+    return [{ event: { ...base, type: "failed", reason, retryable } }];
   }
   if (status === "cancelled") return [{ event: { ...base, type: "cancelled", phasesCompleted: [...s.phasesDone] } }];
   if (status !== "succeeded") return [];
 
-  const urls = outputUrls(p.output);
-  if (urls.length === 0) {
+  const images = outputImages(p.output, s.scales);
+  if (images.length === 0) {
     return [
       { event: { ...base, type: "failed", reason: "replicate: the prediction has no output", retryable: false } },
     ];
   }
-  const perPhase = urls.length === s.scales.length;
   const out: SynthEvent[] = [];
   let final = { width: s.params.width, height: s.params.height };
-  for (let i = 0; i < urls.length; i++) {
-    const isLast = i === urls.length - 1;
-    if (!perPhase && !isLast) continue;
-    const bytes = await download(urls[i]);
+  for (const image of images) {
+    const bytes = await download(image.url);
     const header = readImageHeader(bytes);
     if (!header) throw new Error("replicate output is not a PNG, JPEG or WebP image");
     const sha256 = await sha256Hex(bytes);
     const contentType = FORMAT_CONTENT_TYPES[header.format];
-    const phase = perPhase ? s.scales[i] : s.scales[s.scales.length - 1];
-    const kinds = isLast ? (["phase_image", "final_image"] as const) : (["phase_image"] as const);
-    for (const kind of kinds) {
+    const phase = image.phase;
+    const kinds = image.final ? (["final_image"] as const) : (["phase_image"] as const);
+    // A list output's last URL is the last phase's image too (the predictor's object names that one itself).
+    const all =
+      image.final && !images.some((x) => !x.final && x.phase === phase) ? (["phase_image", ...kinds] as const) : kinds;
+    for (const kind of all) {
       const key = `${kind}/output-${phase}.${header.format}`;
       const r2Key = artifactR2Key(s.id, s.attempt, key);
       await bucket.put(r2Key, bytes, { httpMetadata: { contentType }, customMetadata: { sha256 }, sha256 });
@@ -104,8 +105,9 @@ export async function predictionEvents(
       };
       out.push({ event, artifact: { ...event, r2Key } });
     }
-    if (isLast) final = { width: header.width, height: header.height };
+    if (image.final) final = { width: header.width, height: header.height };
   }
+  const summary = outputSummary(p.output);
   const timingsMs: Record<string, number> = {};
   if (p.metrics?.predict_time !== undefined) timingsMs.predict = Math.round(p.metrics.predict_time * 1000);
   out.push({
@@ -114,10 +116,10 @@ export async function predictionEvents(
       type: "completed",
       width: final.width,
       height: final.height,
-      phasesComputed: s.scales.filter((k) => !s.cachedAtStart.includes(k)),
-      modelEvaluations: {},
-      timingsMs,
-      warnings: [],
+      phasesComputed: summary?.phasesComputed ?? s.scales.filter((k) => !s.cachedAtStart.includes(k)),
+      modelEvaluations: summary?.modelEvaluations ?? {},
+      timingsMs: { ...summary?.timingsMs, ...timingsMs },
+      warnings: summary?.warnings ?? [],
     },
   });
   return out;

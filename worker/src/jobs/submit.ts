@@ -2,13 +2,24 @@
  * POST /v1/images after authentication and body intake: validate, plan against the cache, quote, and hand the job to
  * its Durable Object, which reserves the quote and stores the job atomically (nothing is stored on refusal).
  */
-import { canonicalJson, fromZodError, problemResponse, quote, resolveRequest, sha256Hex } from "@accdiff/shared";
+import {
+  canonicalJson,
+  deliveryOf,
+  fromZodError,
+  problemResponse,
+  quote,
+  resolveRequest,
+  sha256Hex,
+  type WebhookRequest,
+} from "@accdiff/shared";
 import { ZodError } from "zod";
 import type { Principal } from "../accounts";
+import { accountStub } from "../accounts/client";
 import { planRender } from "../cache/plan";
 import { configOf, type Env } from "../env";
 import { badRequest, problemOf } from "../http/problems";
 import { findUpload, putUpload, type StoredUpload } from "../uploads/store";
+import { checkWebhookUrl } from "../webhooks/address";
 import { jobStub, newJobId } from "./client";
 import { jobView } from "./view";
 
@@ -28,17 +39,38 @@ function json(body: unknown, status: number, headers: Record<string, string> = {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 }
 
+/** Why a webhook cannot be accepted (a 422 naming the field), or null. */
+async function webhookRefusal(env: Env, accountId: string, url: string): Promise<Response | null> {
+  const invalid = (path: string, detail: string) =>
+    problemOf(422, "Validation failed", detail, { errors: [{ path, message: detail }] });
+  const check = await checkWebhookUrl(url, configOf(env).webhooks);
+  if (!check.ok) return invalid("webhook", check.reason);
+  if (!(await accountStub(env, accountId).webhookSecretInfo())) {
+    return invalid(
+      "webhook",
+      "the account has no webhook signing secret yet: create one with POST /v1/webhooks/secret",
+    );
+  }
+  return null;
+}
+
 export async function submitJob(env: Env, principal: Principal, sub: Submission): Promise<Response> {
   const cfg = configOf(env);
   if (sub.idempotencyKey !== null && !IDEMPOTENCY_KEY.test(sub.idempotencyKey)) {
     return badRequest("Idempotency-Key must be 1-255 visible ASCII characters");
   }
   let params: ReturnType<typeof resolveRequest>;
+  let webhook: WebhookRequest | null;
   try {
     params = resolveRequest(sub.input, cfg.limits);
+    webhook = deliveryOf(sub.input);
   } catch (e) {
     if (e instanceof ZodError) return problemResponse(fromZodError(e));
     throw e;
+  }
+  if (webhook) {
+    const refused = await webhookRefusal(env, principal.accountId, webhook.url);
+    if (refused) return refused;
   }
   if (params.bundle !== null && params.bundle !== cfg.bundleId) {
     const detail = `this service runs bundle ${cfg.bundleId}`;
@@ -71,6 +103,7 @@ export async function submitJob(env: Env, principal: Principal, sub: Submission)
     baseResolution: base,
     plan,
     quote: q,
+    webhook,
   });
   const view = (s: Parameters<typeof jobView>[0]) =>
     jobView(s, { base: sub.clientBase, urlSecret: env.URL_SIGNING_SECRET, ttlSeconds: cfg.signedUrlSeconds });

@@ -10,6 +10,7 @@ import type {
   Quote,
   ResolvedRequest,
   RunnerEvent,
+  WebhookRequest,
 } from "@accdiff/shared";
 import type { BlobRef } from "../cache/records";
 
@@ -115,6 +116,8 @@ export interface JobState {
   webhookIds: string[];
   /** Number of applied events in the event log (storage keys `log:<n>`). */
   logLength: number;
+  /** Where the client wants to be called back (webhooks/); absent in states saved before webhooks existed. */
+  webhook?: WebhookRequest | null;
 }
 
 export function isFinished(s: Pick<JobState, "status">): boolean {

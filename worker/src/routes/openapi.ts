@@ -42,7 +42,9 @@ export function openApiDocument(serverUrl: string) {
       description:
         "Turns SDXL into a 2K-4K image generator (AccDiffusion v2). Jobs are priced per output megapixel of each phase; " +
         "phases already computed for an earlier request are served from cache at a lower price. Errors are RFC 9457 " +
-        "problem+json. Every authenticated response carries RateLimit-Limit/Remaining/Reset headers.",
+        "problem+json. Every authenticated response carries RateLimit-Limit/Remaining/Reset headers. A job may name a " +
+        "`webhook`: signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature) of the events " +
+        "in `webhook_events`, retried with backoff until answered 2xx.",
     },
     servers: [{ url: serverUrl }],
     components: {
@@ -189,6 +191,29 @@ export function openApiDocument(serverUrl: string) {
           ],
           responses: {
             "200": { description: "text/csv", content: { "text/csv": { schema: { type: "string" } } } },
+            ...common,
+          },
+        },
+      },
+      "/v1/images/{id}/webhooks": {
+        parameters: [idParam],
+        get: {
+          summary: "The job's webhook deliveries: event, state, attempts, last answer, next attempt",
+          responses: { "200": { description: "{webhook, deliveries[]}" }, "404": problem("no such job"), ...common },
+        },
+      },
+      "/v1/webhooks/secret": {
+        post: {
+          summary:
+            "Create or rotate the account's webhook signing secret (whsec_...); the only time it is shown. After a " +
+            "rotation the previous secret keeps signing (a second v1 signature) for 24 hours",
+          responses: { "201": { description: "{secret, createdAt, previousValidUntil}" }, ...common },
+        },
+        get: {
+          summary: "When the signing secret was made (never the secret)",
+          responses: {
+            "200": { description: "{createdAt, previousValidUntil}" },
+            "404": problem("no secret yet"),
             ...common,
           },
         },

@@ -16,6 +16,8 @@ export interface ReplicateScenario {
   forgeSignatures?: boolean;
   /** Deliver no webhook at all (the worker must ask when its lease runs out). */
   dropWebhooks?: boolean;
+  /** The first N predictions of the prompt fail as the Cog predictor reports a dead runner ("retryable: ..."). */
+  retryableFailures?: number;
 }
 
 interface Prediction {
@@ -148,6 +150,10 @@ export class FakeReplicate {
     }
   }
 
+  private promptOf(p: Prediction): string {
+    return (JSON.parse(p.input.job) as { params: { prompt: string } }).params.prompt;
+  }
+
   private async run(p: Prediction): Promise<void> {
     const job = JSON.parse(p.input.job) as { params: { prompt: string } };
     const scenario = this.scenarios.get(job.params.prompt) ?? {};
@@ -156,7 +162,11 @@ export class FakeReplicate {
     p.logs = "Using seed: 1\n 50%|█████     | 1/2 [00:00<00:00, 10.00it/s]\n";
     await this.webhook(p, "logs", scenario);
     if (p.status === "canceled") return;
-    if (scenario.outcome === "failed") {
+    const earlier = this.predictions.filter((x) => x !== p && x.input.job && this.promptOf(x) === job.params.prompt);
+    if (earlier.length < (scenario.retryableFailures ?? 0)) {
+      p.status = "failed";
+      p.error = "retryable: the runner exited (137): (fake)";
+    } else if (scenario.outcome === "failed") {
       p.status = "failed";
       p.error = "CUDA out of memory (fake)";
     } else {

@@ -1,11 +1,12 @@
 /**
- * Starts the loopback fakes (runner pool and Replicate API) in Node before the Workers test runtime boots, and picks
- * the loopback port on which the runtime will expose the worker itself (vitest.config.ts `unsafeDirectSockets`), so
- * that fakes can call the worker back over real HTTP exactly as runners and Replicate do in production.
+ * Starts the loopback fakes (runner pool, Replicate API, webhook receiver, DNS resolver) in Node before the Workers
+ * test runtime boots, and picks the loopback port on which the runtime will expose the worker itself
+ * (vitest.config.ts `unsafeDirectSockets`), so that fakes can call the worker back over real HTTP exactly as runners and Replicate do in production.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
+import { FakeHooks } from "./fakeHooks";
 import { FakeReplicate } from "./fakeReplicate";
 import { FakeRunnerPool } from "./fakeRunner";
 
@@ -22,6 +23,7 @@ export default async function setup(project: TestProject) {
   let origin = "";
   const runners = new FakeRunnerPool();
   const replicate = new FakeReplicate(() => origin);
+  const hooks = new FakeHooks();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -31,6 +33,7 @@ export default async function setup(project: TestProject) {
       try {
         if (await runners.handle(req, res, url, body)) return;
         if (await replicate.handle(req, res, url, body)) return;
+        if (await hooks.handle(req, res, url, body)) return;
         res.writeHead(404, { "content-type": "application/json" });
         res.end(JSON.stringify({ title: "not found", path: url.pathname }));
       } catch (err) {

@@ -29,7 +29,25 @@ export interface SessionConfig {
   intraOpNumThreads?: number;
 }
 
+/** What crossed between the host and onnxruntime, and the time spent inside `session.run`. */
+export interface IoStats {
+  runs: number;
+  /** Bytes of every tensor fed (each call counts all its feeds). */
+  bytesIn: number;
+  /** Bytes of every output fetched. */
+  bytesOut: number;
+  /** Wall-clock and process CPU milliseconds inside session.run (onnxruntime's own threads included). */
+  runMs: number;
+  runCpuMs: number;
+}
+
+export function emptyIoStats(): IoStats {
+  return { runs: 0, bytesIn: 0, bytesOut: 0, runMs: 0, runCpuMs: 0 };
+}
+
 export class ComponentSession {
+  readonly io: IoStats = emptyIoStats();
+
   private constructor(
     readonly component: OnnxComponent,
     /** Bundle-relative file name, for messages. */
@@ -78,6 +96,13 @@ export class ComponentSession {
     return this.signature.inputs.some((i) => i.name === name);
   }
 
+  /** Declared element type of an output. */
+  outputType(name: string): string {
+    const v = this.signature.outputs.find((o) => o.name === name);
+    if (!v) throw new Error(`${this.file}: no output '${name}'`);
+    return v.type;
+  }
+
   hasOutput(name: string): boolean {
     return this.signature.outputs.some((o) => o.name === name);
   }
@@ -91,18 +116,41 @@ export class ComponentSession {
 
   /** Runs with `feeds`, fetching only `fetches` (onnxruntime skips what they do not need). */
   async run(feeds: Record<string, ort.Tensor>, fetches: readonly string[]): Promise<Record<string, Tensor>> {
+    const out = await this.runRaw(feeds, fetches);
+    const result: Record<string, Tensor> = {};
+    for (const name of fetches) result[name] = toTensor(out[name] as ort.Tensor, `${this.file} output '${name}'`);
+    return result;
+  }
+
+  /**
+   * Runs and returns onnxruntime's tensors as they are. `into` names outputs to write into given tensors (of the
+   * exact output shape and type): onnxruntime fills them in place.
+   */
+  async runRaw(
+    feeds: Record<string, ort.Tensor>,
+    fetches: readonly string[],
+    into: Record<string, ort.Tensor> = {},
+  ): Promise<ort.InferenceSession.ReturnType> {
+    const wanted: Record<string, ort.Tensor | null> = {};
+    for (const name of fetches) wanted[name] = into[name] ?? null;
     let out: ort.InferenceSession.ReturnType;
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
     try {
-      out = await this.session.run(feeds, [...fetches]);
+      out = await this.session.run(feeds, wanted as ort.InferenceSession.FetchesType);
+      const c = process.cpuUsage(c0);
+      this.io.runs++;
+      this.io.runMs += performance.now() - t0;
+      this.io.runCpuMs += (c.user + c.system) / 1000;
+      for (const f of Object.values(feeds)) this.io.bytesIn += (f.data as ArrayBufferView).byteLength;
+      for (const name of fetches) this.io.bytesOut += ((out[name] as ort.Tensor).data as ArrayBufferView).byteLength;
     } catch (e) {
       const shapes = Object.entries(feeds)
         .map(([k, v]) => `${k} ${v.type} [${v.dims.join(", ")}]`)
         .join("; ");
       throw new Error(`${this.file}: inference failed: ${(e as Error).message} (feeds: ${shapes})`);
     }
-    const result: Record<string, Tensor> = {};
-    for (const name of fetches) result[name] = toTensor(out[name] as ort.Tensor, `${this.file} output '${name}'`);
-    return result;
+    return out;
   }
 
   async release(): Promise<void> {

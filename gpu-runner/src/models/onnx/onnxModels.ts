@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import {
+  BUNDLE_FORMAT,
   type BundleJson,
   bundleComponents,
   componentPath,
@@ -12,11 +13,13 @@ import {
   toBundleInfo,
   tokenizerDir,
 } from "../bundleJson";
+import { CropCache, controlledUNet } from "../controlCrops";
 import { type Bindings, crossCheck, type SignatureContext } from "../signatureCheck";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer";
 import type {
   BundleInfo,
   ControlNetInput,
+  ControlRequest,
   ControlResiduals,
   Models,
   Tensor,
@@ -25,7 +28,9 @@ import type {
   UNetInput,
   UNetOutput,
 } from "../types";
-import { ComponentSession, ContractError, type SessionConfig } from "./componentSession";
+import { ComponentSession, ContractError, emptyIoStats, type IoStats, type SessionConfig } from "./componentSession";
+import { PaddedConditions, runFused } from "./fusedCalls";
+import { HalfScratch } from "./halfCodec";
 import {
   assertCudaInstalled,
   cudaProviderInstalled,
@@ -33,7 +38,7 @@ import {
   type ProviderRequest,
   ProviderUnavailableError,
 } from "./providers";
-import { assertTensor, concatRows, floatFeed, idsFeed, sliceRows } from "./tensors";
+import { assertTensor, concatRows, floatFeed, HalfCache, idsFeed, sliceRows } from "./tensors";
 import { runControlNet, runUNet, type UNetContext, ZeroResidualCache } from "./unetCalls";
 
 export interface ModelsLogger {
@@ -55,7 +60,20 @@ export interface OnnxModelsOptions {
   lazy?: boolean;
   intraOpNumThreads?: number;
   logger?: ModelsLogger;
+  /**
+   * How `unetControlled` runs: "fused" (default) through the bundle's `unet_controlnet` when it has one, "separate"
+   * always as host crops -> controlnet -> residuals -> unet (the data path of bundles without it).
+   */
+  controlPath?: "fused" | "separate";
+  /**
+   * Keep half-precision copies of the text conditioning (fp16 bundles), made once per phase (default true); false
+   * converts it at every call.
+   */
+  halfCopies?: boolean;
 }
+
+/** Sessions whose creation has finished, by their promise (for the synchronous ioStats). */
+const settled = new WeakMap<Promise<ComponentSession>, ComponentSession>();
 
 const SILENT: ModelsLogger = { info: () => {}, warn: () => {} };
 /** Smallest model first: it doubles as the probe of the "auto" provider. */
@@ -66,12 +84,17 @@ const LOAD_ORDER: readonly OnnxComponent[] = [
   "text_encoder_2",
   "controlnet",
   "unet",
+  "unet_controlnet",
 ];
 
 export interface OnnxModels extends Models {
   /** The execution provider actually in use. */
   readonly provider: ProviderName;
   readonly bundle: BundleJson;
+  /** Whether `unetControlled` runs the fused component. */
+  readonly fused: boolean;
+  /** Host <-> onnxruntime traffic and time inside session.run so far, summed over the sessions. */
+  ioStats(): IoStats;
   dispose(): Promise<void>;
 }
 
@@ -82,7 +105,7 @@ export async function loadOnnxModels(dir: string, opts: OnnxModelsOptions = {}):
   if (!parsed.ok) throw new ContractError(parsed.problems);
   for (const w of parsed.warnings) logger.warn(w);
   const bundle = parsed.bundle;
-  const components = bundleComponents(bundle);
+  const components = bundleComponents(bundle).filter((c) => c !== "unet_controlnet" || opts.controlPath !== "separate");
   const missing = components
     .filter((c) => !existsSync(componentPath(dir, bundle, c)))
     .map((c) => `${bundle.components[c]}: file not found (bundle.json components.${c})`);
@@ -110,7 +133,12 @@ export async function loadOnnxModels(dir: string, opts: OnnxModelsOptions = {}):
   const open = (c: OnnxComponent): Promise<ComponentSession> => {
     let s = sessions.get(c);
     if (s === undefined) {
-      s = ComponentSession.create(c, componentPath(dir, bundle, c), bundle.components[c]!, config(), ctx);
+      const created = ComponentSession.create(c, componentPath(dir, bundle, c), bundle.components[c]!, config(), ctx);
+      created.then(
+        (session) => settled.set(created, session),
+        () => {},
+      );
+      s = created;
       sessions.set(c, s);
     }
     return s;
@@ -150,12 +178,22 @@ export async function loadOnnxModels(dir: string, opts: OnnxModelsOptions = {}):
     await Promise.allSettled([...sessions.values()].map(async (s) => (await s).release()));
     throw new ContractError([...new Set(problems)]);
   }
-  return new OnnxBundleModels(bundle, provider, tok1, tok2, open, sessions, opts.maxBatchRows);
+  return new OnnxBundleModels(bundle, provider, tok1, tok2, open, sessions, {
+    maxBatchRows: opts.maxBatchRows,
+    fused: components.includes("unet_controlnet"),
+    halves: opts.halfCopies === false ? null : new HalfCache(),
+  });
 }
 
 class OnnxBundleModels implements OnnxModels {
   readonly info: BundleInfo;
   private readonly zeros = new ZeroResidualCache();
+  private readonly crops = new CropCache();
+  private readonly conditions = new PaddedConditions();
+  readonly fused: boolean;
+  private readonly maxBatchRows: number | undefined;
+  private readonly halves: HalfCache | null;
+  private readonly scratch: { feed: HalfScratch; fetch: HalfScratch } | null;
 
   constructor(
     readonly bundle: BundleJson,
@@ -164,9 +202,24 @@ class OnnxBundleModels implements OnnxModels {
     private readonly tok2: ClipTokenizer,
     private readonly open: (c: OnnxComponent) => Promise<ComponentSession>,
     private readonly sessions: Map<OnnxComponent, Promise<ComponentSession>>,
-    private readonly maxBatchRows: number | undefined,
+    opts: { maxBatchRows: number | undefined; fused: boolean; halves: HalfCache | null },
   ) {
     this.info = toBundleInfo(bundle);
+    this.maxBatchRows = opts.maxBatchRows;
+    this.fused = opts.fused;
+    this.halves = opts.halves;
+    this.scratch = opts.halves ? { feed: new HalfScratch(), fetch: new HalfScratch() } : null;
+  }
+
+  ioStats(): IoStats {
+    const total = emptyIoStats();
+    for (const p of this.sessions.values()) {
+      // Every session in the map has been created by now (load opens them, or a call awaited it).
+      const s = settled.get(p);
+      if (!s) continue;
+      for (const k of Object.keys(total) as (keyof IoStats)[]) total[k] += s.io[k];
+    }
+    return total;
   }
 
   tokenize(text: string): TokenizedPrompt {
@@ -209,8 +262,22 @@ class OnnxBundleModels implements OnnxModels {
     return { hidden, pooled };
   }
 
-  private async unetContext(component: "unet" | "controlnet"): Promise<UNetContext> {
-    return { session: await this.open(component), info: this.info, maxBatchRows: this.maxBatchRows, zeros: this.zeros };
+  private async unetContext(component: "unet" | "controlnet" | "unet_controlnet"): Promise<UNetContext> {
+    return {
+      session: await this.open(component),
+      info: this.info,
+      maxBatchRows: this.maxBatchRows,
+      zeros: this.zeros,
+      broadcastZeros: this.bundle.format === BUNDLE_FORMAT,
+      halves: this.halves,
+      scratch: this.scratch,
+    };
+  }
+
+  async unetControlled(input: UNetInput, control: ControlRequest): Promise<UNetOutput> {
+    if (!this.bundle.controlnet) throw new Error(`bundle '${this.info.name}' has no ControlNet`);
+    if (!this.fused) return controlledUNet(this, input, control, this.crops);
+    return runFused({ ...(await this.unetContext("unet_controlnet")), conditions: this.conditions }, input, control);
   }
 
   async unet(input: UNetInput, residuals?: ControlResiduals): Promise<UNetOutput> {
@@ -253,6 +320,7 @@ class OnnxBundleModels implements OnnxModels {
     const all = [...this.sessions.values()];
     this.sessions.clear();
     this.zeros.clear();
+    this.crops.clear();
     await Promise.allSettled(all.map(async (s) => (await s).release()));
   }
 }

@@ -5,7 +5,7 @@
  */
 import * as ort from "onnxruntime-node";
 import type { Tensor } from "../types";
-import { fromHalfArray, toHalfArray } from "./fp16";
+import { fromHalf, toHalf } from "./halfCodec";
 
 export function numel(shape: readonly number[]): number {
   let n = 1;
@@ -18,8 +18,26 @@ export function floatFeed(data: Float32Array, dims: readonly number[], type: str
   if (data.length !== numel(dims))
     throw new RangeError(`feed has ${data.length} values for shape [${dims.join(", ")}]`);
   if (type === "float32") return new ort.Tensor("float32", data, dims);
-  if (type === "float16") return new ort.Tensor("float16", toHalfArray(data), dims);
+  if (type === "float16") return new ort.Tensor("float16", toHalf(data), dims);
   throw new TypeError(`cannot feed float data as ${type}`);
+}
+
+/**
+ * Half-precision copies of float32 arrays the caller does not change (text conditioning: the pipeline builds each
+ * batch once per phase), converted on first use and kept while the array lives: one conversion per phase instead of
+ * one per call. Keyed by the array itself; callers slice rows of the copy.
+ */
+export class HalfCache {
+  private readonly copies = new WeakMap<Float32Array, Uint16Array>();
+
+  get(data: Float32Array): Uint16Array {
+    let half = this.copies.get(data);
+    if (half === undefined) {
+      half = toHalf(data);
+      this.copies.set(data, half);
+    }
+    return half;
+  }
 }
 
 /** Token ids as int32 or int64. */
@@ -43,7 +61,7 @@ export function scalarFeed(value: number, type: string): ort.Tensor {
     case "float32":
       return new ort.Tensor("float32", Float32Array.of(value), [1]);
     case "float16":
-      return new ort.Tensor("float16", toHalfArray(Float32Array.of(value)), [1]);
+      return new ort.Tensor("float16", toHalf(Float32Array.of(value)), [1]);
     case "int64":
       return new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.round(value))), [1]);
     case "int32":
@@ -69,7 +87,7 @@ export function toTensor(value: ort.Tensor, what: string): Tensor {
     // Without a global Float16Array, onnxruntime hands float16 data over as raw half bits.
     const data = value.data;
     if (!(data instanceof Uint16Array)) return { data: Float32Array.from(data as ArrayLike<number>), shape };
-    return { data: fromHalfArray(data), shape };
+    return { data: fromHalf(data), shape };
   }
   throw new TypeError(`${what}: expected a float32 or float16 output, got ${value.type}`);
 }

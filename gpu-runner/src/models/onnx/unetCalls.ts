@@ -2,7 +2,7 @@
  * UNet and ControlNet calls: input validation, batch splitting above `maxBatchRows`, ControlNet
  * residuals fed as given or as cached zeros ("no ControlNet"), outputs concatenated back.
  */
-import type * as ort from "onnxruntime-node";
+import * as ort from "onnxruntime-node";
 import {
   CONTROLNET_MID_OUTPUT,
   CONTROLNET_RESIDUAL_OUTPUT,
@@ -21,13 +21,96 @@ import {
   type UNetOutput,
 } from "../types";
 import type { ComponentSession } from "./componentSession";
-import { assertTensor, concatRows, floatFeed, scalarFeed, sliceRows, zerosFeed } from "./tensors";
+import type { HalfScratch } from "./halfCodec";
+import {
+  assertTensor,
+  concatRows,
+  floatFeed,
+  type HalfCache,
+  numel,
+  scalarFeed,
+  sliceRows,
+  toTensor,
+  zerosFeed,
+} from "./tensors";
 
 export interface UNetContext {
   session: ComponentSession;
   info: BundleInfo;
   maxBatchRows: number | undefined;
   zeros: ZeroResidualCache;
+  /** Zero residuals as [rows, R, 1, 1] (accdiff-bundle/2 UNets broadcast them). */
+  broadcastZeros: boolean;
+  /** Half copies of the text conditioning (null: convert at every call, the data path before the cache). */
+  halves: HalfCache | null;
+  /**
+   * WebAssembly memory the sample is narrowed in and the noise widened in, fed / filled by onnxruntime in place
+   * (null: JS arrays each way, and `noiseOut` ignored: the data path before).
+   */
+  scratch: { feed: HalfScratch; fetch: HalfScratch } | null;
+}
+
+/** The sample rows [s, e) as a feed: narrowed in WebAssembly memory when the model takes float16. */
+function sampleFeed(ctx: UNetContext, input: UNetInput, s: number, e: number): { feed: ort.Tensor; done(): void } {
+  const rows = sliceRows(input.sample, s, e);
+  const type = ctx.session.inputType("sample");
+  const slot = type === "float16" ? (ctx.scratch?.feed.acquire(rows.data.length) ?? null) : null;
+  if (!slot) return { feed: floatFeed(rows.data, rows.shape, type), done: () => {} };
+  slot.floats.set(rows.data);
+  ctx.scratch!.feed.narrow(rows.data.length);
+  return { feed: new ort.Tensor("float16", slot.halves, rows.shape), done: () => ctx.scratch!.feed.release() };
+}
+
+/** Where a call's noise prediction goes: the caller's `noiseOut` when it fits (and the data path is current). */
+export function noiseTarget(ctx: UNetContext, input: UNetInput): Float32Array {
+  const n = input.sample.data.length;
+  const out = input.noiseOut;
+  if (ctx.scratch && out && out.length >= n) return out.subarray(0, n);
+  return new Float32Array(n);
+}
+
+/**
+ * One run of a denoiser (unet or unet_controlnet) for rows [s, e): the sample fed (narrowed in WebAssembly memory
+ * for float16), the noise written into `noise` at those rows (a float16 output is filled by onnxruntime in
+ * WebAssembly memory and widened there); returns attention_probs when fetched.
+ */
+export async function runDenoiser(
+  ctx: UNetContext,
+  input: UNetInput,
+  s: number,
+  e: number,
+  feeds: Record<string, ort.Tensor>,
+  withAttention: boolean,
+  noise: Float32Array,
+): Promise<Tensor | undefined> {
+  const { session } = ctx;
+  const fetches = withAttention ? ["out_sample", "attention_probs"] : ["out_sample"];
+  const dims = [e - s, ...input.sample.shape.slice(1)];
+  const n = numel(dims);
+  const at = s * (n / (e - s));
+  const sample = sampleFeed(ctx, input, s, e);
+  try {
+    feeds.sample = sample.feed;
+    const fetch = ctx.scratch?.fetch;
+    const slot = session.outputType("out_sample") === "float16" ? (fetch?.acquire(n) ?? null) : null;
+    if (slot) {
+      try {
+        const out = await session.runRaw(feeds, fetches, { out_sample: new ort.Tensor("float16", slot.halves, dims) });
+        fetch!.widen(n);
+        noise.set(slot.floats, at);
+        return withAttention
+          ? toTensor(out.attention_probs as ort.Tensor, `${session.file} attention_probs`)
+          : undefined;
+      } finally {
+        fetch!.release();
+      }
+    }
+    const out = await session.run(feeds, fetches);
+    noise.set(out.out_sample.data, at);
+    return out.attention_probs;
+  } finally {
+    sample.done();
+  }
 }
 
 interface ResidualSlot {
@@ -48,12 +131,17 @@ function residualSlots(session: ComponentSession, rows: number, h: number, w: nu
 /**
  * Zero residual feeds per (rows, h, w), reused across calls: the pipeline calls the UNet with the
  * same shapes step after step. Only the two most recent shapes are kept (SDXL's largest set is
- * hundreds of MiB).
+ * hundreds of MiB). With `broadcast` (accdiff-bundle/2: the UNet adds residuals with broadcasting)
+ * they are [rows, R, 1, 1]: the same sums (x + 0), without ~54 MB per SDXL row to hand over.
  */
 export class ZeroResidualCache {
   private entries: { key: string; feeds: Record<string, ort.Tensor> }[] = [];
 
-  get(session: ComponentSession, rows: number, h: number, w: number): Record<string, ort.Tensor> {
+  get(session: ComponentSession, rows: number, h: number, w: number, broadcast = false): Record<string, ort.Tensor> {
+    if (broadcast) {
+      h = 1;
+      w = 1;
+    }
     const key = `${session.file}:${rows}x${h}x${w}`;
     const hit = this.entries.findIndex((e) => e.key === key);
     if (hit >= 0) {
@@ -74,7 +162,7 @@ export class ZeroResidualCache {
 }
 
 /** Checks the UNet conditioning tensors against each other and the bundle; returns [B, h, w]. */
-function validate(input: UNetInput, info: BundleInfo, what: string): [number, number, number] {
+export function validate(input: UNetInput, info: BundleInfo, what: string): [number, number, number] {
   assertTensor(input.sample, `${what} sample`, 4);
   const [rows, channels, h, w] = input.sample.shape;
   const expect = (t: Tensor, name: string, shape: number[]) => {
@@ -93,25 +181,40 @@ function validate(input: UNetInput, info: BundleInfo, what: string): [number, nu
   return [rows, h, w];
 }
 
-/** Row ranges of at most `max` rows covering [0, rows). */
-function chunks(rows: number, max: number | undefined): [number, number][] {
-  const size = max === undefined || max <= 0 ? Math.max(rows, 1) : max;
+/** Row ranges of at most `max` rows (rounded down to a multiple of `unit`, at least `unit`) covering [0, rows). */
+export function chunks(rows: number, max: number | undefined, unit = 1): [number, number][] {
+  const size = max === undefined || max <= 0 ? Math.max(rows, 1) : Math.max(unit, max - (max % unit));
   const out: [number, number][] = [];
   for (let s = 0; s < rows; s += size) out.push([s, Math.min(rows, s + size)]);
   return out;
 }
 
-/** The five conditioning feeds shared by UNet and ControlNet, for rows [s, e). */
-function conditioningFeeds(session: ComponentSession, input: UNetInput, s: number, e: number, timestep: ort.Tensor) {
+/** The five conditioning feeds shared by UNet, ControlNet and the fused model, for rows [s, e). */
+export function conditioningFeeds(
+  session: ComponentSession,
+  input: UNetInput,
+  s: number,
+  e: number,
+  timestep: ort.Tensor,
+  halves: HalfCache | null,
+  withSample = true,
+) {
   const feed = (name: string, t: Tensor) => {
     const rows = sliceRows(t, s, e);
     return floatFeed(rows.data, rows.shape, session.inputType(name));
   };
+  // Text conditioning is fixed per phase: its half copy is made once (rows of it per call).
+  const text = (name: string, t: Tensor) => {
+    if (!halves || session.inputType(name) !== "float16") return feed(name, t);
+    const stride = t.shape[0] === 0 ? 0 : t.data.length / t.shape[0];
+    const half = halves.get(t.data).subarray(s * stride, e * stride);
+    return new ort.Tensor("float16", half, [e - s, ...t.shape.slice(1)]);
+  };
   return {
-    sample: feed("sample", input.sample),
+    sample: withSample ? feed("sample", input.sample) : (undefined as unknown as ort.Tensor),
     timestep,
-    encoder_hidden_states: feed("encoder_hidden_states", input.encoderHiddenStates),
-    text_embeds: feed("text_embeds", input.textEmbeds),
+    encoder_hidden_states: text("encoder_hidden_states", input.encoderHiddenStates),
+    text_embeds: text("text_embeds", input.textEmbeds),
     time_ids: feed("time_ids", input.timeIds),
   };
 }
@@ -139,26 +242,24 @@ export async function runUNet(ctx: UNetContext, input: UNetInput, residuals?: Co
       }
     });
   }
-  const withAttention = session.hasOutput("attention_probs");
-  const fetches = withAttention ? ["out_sample", "attention_probs"] : ["out_sample"];
+  const withAttention = input.attention !== false && session.hasOutput("attention_probs");
   const timestep = scalarFeed(input.timestep, session.inputType("timestep"));
-  const noise: Tensor[] = [];
+  const noise = noiseTarget(ctx, input);
   const attention: Tensor[] = [];
   for (const [s, e] of chunks(rows, ctx.maxBatchRows)) {
-    const feeds: Record<string, ort.Tensor> = conditioningFeeds(session, input, s, e, timestep);
+    const feeds: Record<string, ort.Tensor> = conditioningFeeds(session, input, s, e, timestep, ctx.halves, false);
     if (given) {
       slots.forEach((slot, i) => {
         const part = sliceRows(given[i], s, e);
         feeds[slot.name] = floatFeed(part.data, part.shape, session.inputType(slot.name));
       });
     } else if (takesResiduals) {
-      Object.assign(feeds, ctx.zeros.get(session, e - s, h, w));
+      Object.assign(feeds, ctx.zeros.get(session, e - s, h, w, ctx.broadcastZeros));
     }
-    const out = await session.run(feeds, fetches);
-    noise.push(out.out_sample);
-    if (withAttention) attention.push(out.attention_probs);
+    const att = await runDenoiser(ctx, input, s, e, feeds, withAttention, noise);
+    if (att) attention.push(att);
   }
-  const result: UNetOutput = { noise: concatRows(noise) };
+  const result: UNetOutput = { noise: { data: noise, shape: [...input.sample.shape] } };
   if (withAttention) {
     const att = concatRows(attention);
     const { mapH, mapW } = attentionGrid(info, h, w);
@@ -189,7 +290,7 @@ export async function runControlNet(ctx: UNetContext, input: ControlNetInput): P
   for (const [s, e] of chunks(rows, ctx.maxBatchRows)) {
     const cond = sliceRows(input.cond, s, e);
     const feeds: Record<string, ort.Tensor> = {
-      ...conditioningFeeds(session, input, s, e, timestep),
+      ...conditioningFeeds(session, input, s, e, timestep, ctx.halves),
       controlnet_cond: floatFeed(cond.data, cond.shape, session.inputType("controlnet_cond")),
       conditioning_scale: scale,
     };

@@ -2,14 +2,24 @@
  * A tiny ONNX graph builder: values are names (strings), ops append nodes, constants become
  * initializers. Enough to write each toy-world model in a page of code.
  */
-import { type Attr, DataType, type DataTypeCode, type Dim, encodeModel, type NodeData, type TensorData } from "./model";
+import {
+  type Attr,
+  DataType,
+  type DataTypeCode,
+  type Dim,
+  encodeModel,
+  type GraphData,
+  type NodeData,
+  type TensorData,
+} from "./model";
 
 export const OPSET = 17;
 export const IR_VERSION = 8;
 
-export type ElemType = "float" | "int32" | "int64" | "bool";
+export type ElemType = "float" | "float16" | "int32" | "int64" | "bool";
 const CODES: Record<ElemType, DataTypeCode> = {
   float: DataType.FLOAT,
+  float16: DataType.FLOAT16,
   int32: DataType.INT32,
   int64: DataType.INT64,
   bool: DataType.BOOL,
@@ -21,6 +31,7 @@ export const attr = {
   str: (value: string): Attr => ({ kind: "string", value }),
   ints: (value: readonly number[]): Attr => ({ kind: "ints", value }),
   floats: (value: readonly number[]): Attr => ({ kind: "floats", value }),
+  graph: (value: Graph): Attr => ({ kind: "graph", value: value.data() }),
 };
 
 function f32Bytes(data: ArrayLike<number>): Uint8Array {
@@ -41,10 +52,14 @@ export class Graph {
   private readonly constCache = new Map<string, string>();
   private counter = 0;
 
-  constructor(readonly name: string) {}
+  /** `prefix` keeps a subgraph's (Loop body's) names apart from its outer graph's. */
+  constructor(
+    readonly name: string,
+    private readonly prefix = "",
+  ) {}
 
   private fresh(hint: string): string {
-    return `${hint}_${this.counter++}`;
+    return `${this.prefix}${hint}_${this.counter++}`;
   }
 
   input(name: string, type: ElemType, dims: readonly Dim[]): string {
@@ -92,7 +107,7 @@ export class Graph {
   /** Appends a node with `n` outputs. */
   opN(opType: string, inputs: readonly string[], n: number, attrs: Record<string, Attr> = {}): string[] {
     const outputs = Array.from({ length: n }, () => this.fresh(opType.toLowerCase()));
-    this.nodes.push({ opType, name: `n${this.nodes.length}_${opType}`, inputs, outputs, attrs });
+    this.nodes.push({ opType, name: `${this.prefix}n${this.nodes.length}_${opType}`, inputs, outputs, attrs });
     return outputs;
   }
 
@@ -205,10 +220,11 @@ export class Graph {
     return this.op("Range", [this.scalar(0), n, this.scalar(1)]);
   }
 
+  data(): GraphData {
+    return { name: this.name, nodes: this.nodes, initializers: this.inits, inputs: this.inputs, outputs: this.outputs };
+  }
+
   encode(docString?: string): Uint8Array {
-    return encodeModel(
-      { name: this.name, nodes: this.nodes, initializers: this.inits, inputs: this.inputs, outputs: this.outputs },
-      { irVersion: IR_VERSION, opset: OPSET, producer: "accdiff-toyworld", docString },
-    );
+    return encodeModel(this.data(), { irVersion: IR_VERSION, opset: OPSET, producer: "accdiff-toyworld", docString });
   }
 }

@@ -5,7 +5,7 @@
 import { ProtoWriter } from "./proto";
 
 /** TensorProto.DataType values we use. */
-export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 /** A symbolic (string) or fixed (number) dimension. */
@@ -25,7 +25,8 @@ export type Attr =
   | { kind: "string"; value: string }
   | { kind: "ints"; value: readonly number[] }
   | { kind: "floats"; value: readonly number[] }
-  | { kind: "tensor"; value: TensorData };
+  | { kind: "tensor"; value: TensorData }
+  | { kind: "graph"; value: GraphData };
 
 export interface NodeData {
   opType: string;
@@ -57,7 +58,7 @@ export interface ModelOptions {
 }
 
 // AttributeProto.AttributeType
-const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7 } as const;
+const ATTR_TYPE = { float: 1, int: 2, string: 3, tensor: 4, graph: 5, floats: 6, ints: 7 } as const;
 
 function writeTensor(w: ProtoWriter, t: TensorData): void {
   for (const d of t.dims) w.int(1, d);
@@ -81,6 +82,11 @@ function writeAttr(w: ProtoWriter, name: string, a: Attr): void {
     case "tensor":
       w.message(5, (m) => writeTensor(m, a.value));
       break;
+    case "graph": {
+      const graph = a.value;
+      w.message(6, (m) => writeGraph(m, graph));
+      break;
+    }
     case "floats":
       for (const f of a.value) w.float(7, f);
       break;
@@ -114,6 +120,15 @@ function writeValueInfo(w: ProtoWriter, v: ValueInfo): void {
   );
 }
 
+/** GraphProto fields (also a Loop body's). */
+function writeGraph(g: ProtoWriter, graph: GraphData): void {
+  for (const n of graph.nodes) g.message(1, (m) => writeNode(m, n));
+  g.string(2, graph.name);
+  for (const t of graph.initializers) g.message(5, (m) => writeTensor(m, t));
+  for (const v of graph.inputs) g.message(11, (m) => writeValueInfo(m, v));
+  for (const v of graph.outputs) g.message(12, (m) => writeValueInfo(m, v));
+}
+
 /** Serialises a ModelProto. */
 export function encodeModel(graph: GraphData, opts: ModelOptions): Uint8Array {
   const w = new ProtoWriter();
@@ -121,13 +136,7 @@ export function encodeModel(graph: GraphData, opts: ModelOptions): Uint8Array {
   w.string(2, opts.producer);
   w.string(3, "1");
   if (opts.docString) w.string(6, opts.docString);
-  w.message(7, (g) => {
-    for (const n of graph.nodes) g.message(1, (m) => writeNode(m, n));
-    g.string(2, graph.name);
-    for (const t of graph.initializers) g.message(5, (m) => writeTensor(m, t));
-    for (const v of graph.inputs) g.message(11, (m) => writeValueInfo(m, v));
-    for (const v of graph.outputs) g.message(12, (m) => writeValueInfo(m, v));
-  });
+  w.message(7, (g) => writeGraph(g, graph));
   // OperatorSetIdProto { domain (1) = "" (default ONNX domain), version (2) }
   w.message(8, (o) => o.string(1, "").int(2, opts.opset));
   return w.finish();
