@@ -1,5 +1,6 @@
 export * from "./cacheKeys";
 export * from "./delivery";
+export * from "./failures";
 export * from "./parameters";
 export * from "./phasePlan";
 export * from "./prices";
@@ -9,4 +10,5 @@ export * from "./referenceQuirks";
 export * from "./request";
 export * from "./runnerApi";
 export * from "./signing";
+export * from "./sizeSweep";
 export * from "./text";

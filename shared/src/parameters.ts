@@ -68,6 +68,13 @@ function promptText(max: number) {
 }
 
 const finite = () => z.number().refine(Number.isFinite, "must be a finite number");
+/** Bounded numbers with messages a user reads as is (the CLI prefixes the flag, problem+json the field). */
+const intIn = (min: number, max: number) =>
+  z.number().int("must be an integer").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+const numberIn = (min: number, max: number) => finite().min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+/** A side is a whole number of latents: a multiple of the VAE's down-sampling (8 for SDXL and the toy world). */
+export const SIDE_MULTIPLE = 8;
 const numberFlag = (name: string, arg = "X") => ({ name, type: "number" as const, arg });
 
 /** Every mechanism of AccDiffusion v2 can be switched off for ablations (`--no-<flag>`); all are on by default. */
@@ -106,7 +113,7 @@ function side(limits: RequestLimits) {
     .int("must be an integer")
     .positive("must be positive")
     .max(limits.hardMaxSide, `must be at most ${limits.hardMaxSide}`)
-    .refine((v) => v % 8 === 0, "must be a multiple of 8");
+    .refine((v) => v % SIDE_MULTIPLE === 0, `must be a multiple of ${SIDE_MULTIPLE}`);
 }
 
 function randomSeed(): number {
@@ -153,7 +160,7 @@ export const PARAMETERS = {
     help: "output height in pixels, a multiple of 8",
   }),
   seed: row({
-    input: () => z.number().int().min(0).max(0xffffffff),
+    input: () => intIn(0, 0xffffffff),
     resolved: z.number().int().min(0).max(0xffffffff),
     // Drawn once when resolving, so that the job (and its cache keys) are deterministic afterwards.
     default: randomSeed,
@@ -162,7 +169,7 @@ export const PARAMETERS = {
     help: "random seed (random when omitted; written to report.json)",
   }),
   steps: row({
-    input: () => z.number().int().min(1).max(150),
+    input: () => intIn(1, 150),
     resolved: z.number().int(),
     default: 50,
     cache: "phase1",
@@ -170,7 +177,7 @@ export const PARAMETERS = {
     help: "denoising steps per phase",
   }),
   guidanceScale: row({
-    input: () => finite().min(0).max(50),
+    input: () => numberIn(0, 50),
     resolved: z.number(),
     default: 7.5,
     cache: "phase1",
@@ -178,7 +185,7 @@ export const PARAMETERS = {
     help: "CFG of phase 1 and dilated sampling",
   }),
   multiGuidanceScale: row({
-    input: () => finite().min(0).max(50),
+    input: () => numberIn(0, 50),
     resolved: z.number(),
     default: 7.5,
     cache: "upscale",
@@ -186,7 +193,7 @@ export const PARAMETERS = {
     help: "CFG of the MultiDiffusion patches",
   }),
   cosineScale1: row({
-    input: () => finite().min(0).max(100),
+    input: () => numberIn(0, 100),
     resolved: z.number(),
     default: 3,
     cache: "upscale",
@@ -194,7 +201,7 @@ export const PARAMETERS = {
     help: "skip residual strength",
   }),
   cosineScale2: row({
-    input: () => finite().min(0).max(100),
+    input: () => numberIn(0, 100),
     resolved: z.number(),
     default: 1,
     cache: "upscale",
@@ -202,7 +209,7 @@ export const PARAMETERS = {
     help: "dilated sampling strength",
   }),
   cosineScale3: row({
-    input: () => finite().min(0).max(100),
+    input: () => numberIn(0, 100),
     resolved: z.number(),
     default: 1,
     cache: "upscale",
@@ -210,7 +217,7 @@ export const PARAMETERS = {
     help: "Gaussian filter strength",
   }),
   sigma: row({
-    input: () => finite().min(0).max(10),
+    input: () => numberIn(0, 10),
     resolved: z.number(),
     default: 0.8,
     cache: "upscale",
@@ -218,7 +225,7 @@ export const PARAMETERS = {
     help: "Gaussian filter sigma",
   }),
   stride: row<number, number | null>({
-    input: () => z.number().int().min(8).max(1024),
+    input: () => intIn(8, 1024),
     resolved: z.number().int().nullable(),
     // null: half of the bundle's latent window (64 for SDXL), which the pipeline knows.
     default: null,
@@ -227,7 +234,7 @@ export const PARAMETERS = {
     help: "MultiDiffusion stride in latent pixels (half the window)",
   }),
   c: row({
-    input: () => finite().min(0).max(1),
+    input: () => numberIn(0, 1),
     resolved: z.number(),
     default: 0.3,
     cache: "upscale",
@@ -236,7 +243,7 @@ export const PARAMETERS = {
     help: "patch-prompt threshold: a word covers >= c of a patch",
   }),
   cannySigma: row({
-    input: () => finite().min(0).max(1),
+    input: () => numberIn(0, 1),
     resolved: z.number(),
     default: 0.3,
     cache: "upscale",
@@ -244,7 +251,7 @@ export const PARAMETERS = {
     help: "auto-canny sigma",
   }),
   controlnetConditioningScale: row({
-    input: () => finite().min(0).max(5),
+    input: () => numberIn(0, 5),
     resolved: z.number(),
     default: 0.3,
     cache: "upscale",
@@ -252,7 +259,7 @@ export const PARAMETERS = {
     help: "ControlNet weight",
   }),
   controlGuidanceStart: row({
-    input: () => finite().min(0).max(1),
+    input: () => numberIn(0, 1),
     resolved: z.number(),
     default: 0,
     cache: "upscale",
@@ -260,7 +267,7 @@ export const PARAMETERS = {
     help: "fraction of the steps where the ControlNet starts",
   }),
   controlGuidanceEnd: row({
-    input: () => finite().min(0).max(1),
+    input: () => numberIn(0, 1),
     resolved: z.number(),
     default: 1,
     cache: "upscale",
@@ -268,7 +275,7 @@ export const PARAMETERS = {
     help: "fraction of the steps where the ControlNet ends",
   }),
   viewBatchSize: row({
-    input: () => z.number().int().min(1).max(64),
+    input: () => intIn(1, 64),
     resolved: z.number().int(),
     default: 16,
     // Window interaction permutes within a view batch.

@@ -4,6 +4,7 @@
  * receiver applies each event once and in order, and ignores duplicates and events of superseded attempts.
  */
 import { z } from "zod";
+import { FAILURE_CODES } from "./failures";
 import { ResolvedRequestSchema } from "./request";
 
 export const ARTIFACT_KINDS = [
@@ -128,6 +129,8 @@ export const RunnerEventSchema = z.discriminatedUnion("type", [
     reason: z.string().max(2000),
     /** True when another attempt may succeed (runner shutdown, out of memory, transient I/O). */
     retryable: z.boolean(),
+    /** The stable failure code (failures.ts); absent from older runners (the worker then classifies the reason). */
+    code: z.enum(FAILURE_CODES).optional(),
     phasesCompleted: z.array(z.number().int().min(1)).optional(),
   }),
   z.strictObject({ ...EventBase, type: z.literal("cancelled"), phasesCompleted: z.array(z.number().int().min(1)) }),

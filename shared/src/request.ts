@@ -9,6 +9,7 @@ import {
   requestShape,
   resolvedShape,
   resolveParameters,
+  SIDE_MULTIPLE,
   SWITCHES,
   type Switches,
 } from "./parameters";
@@ -35,6 +36,56 @@ export const DEFAULT_LIMITS: RequestLimits = {
   maxPromptChars: 1000,
 };
 
+/**
+ * Every side is a whole number of latents: a multiple of the VAE's down-sampling (8 for SDXL and the toy world).
+ * Nothing else constrains a side: the UNet takes every latent size (its attention grid rounds up, see gpu-runner's
+ * attentionGrid), so the phase plan never pads, crops or refuses an accepted size.
+ */
+export { SIDE_MULTIPLE };
+
+export interface SizeIssue {
+  path: ["width"] | ["height"];
+  message: string;
+}
+
+/** The problem of one side on its own, or null (the request schema's `side` says the same, parameters.ts). */
+export function sideIssue(v: number, limits: RequestLimits): string | null {
+  if (!Number.isInteger(v)) return "must be an integer";
+  if (v <= 0) return "must be positive";
+  if (v > limits.hardMaxSide) return `must be at most ${limits.hardMaxSide}`;
+  if (v % SIDE_MULTIPLE !== 0) return `must be a multiple of ${SIDE_MULTIPLE}`;
+  return null;
+}
+
+/** Problems of the pair (longest side within [baseResolution, maxSide], aspect ratio at most maxAspect:1). */
+export function sizeShapeIssues(width: number, height: number, limits: RequestLimits): SizeIssue[] {
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  const longPath: SizeIssue["path"] = width >= height ? ["width"] : ["height"];
+  const out: SizeIssue[] = [];
+  if (long > limits.maxSide) out.push({ path: longPath, message: `longest side must be at most ${limits.maxSide}` });
+  if (long < limits.baseResolution) {
+    out.push({ path: longPath, message: `longest side must be at least the base resolution ${limits.baseResolution}` });
+  }
+  if (long > short * limits.maxAspect) {
+    out.push({ path: ["width"], message: `aspect ratio must be at most ${limits.maxAspect}:1` });
+  }
+  return out;
+}
+
+/**
+ * The sizes the API renders, as one rule: each side per sideIssue and the pair per sizeShapeIssues. The request
+ * schema checks exactly this, and the size sweep (sizeSweep.ts) draws its grid from it.
+ */
+export function sizeIssues(width: number, height: number, limits: RequestLimits = DEFAULT_LIMITS): SizeIssue[] {
+  const sides: SizeIssue[] = [];
+  const w = sideIssue(width, limits);
+  const h = sideIssue(height, limits);
+  if (w) sides.push({ path: ["width"], message: w });
+  if (h) sides.push({ path: ["height"], message: h });
+  return sides.length ? sides : sizeShapeIssues(width, height, limits);
+}
+
 /** Every mechanism on (SWITCHES in parameters.ts). */
 export const SWITCH_DEFAULTS: Readonly<Switches> = Object.freeze(
   Object.fromEntries(Object.keys(SWITCHES).map((k) => [k, true])) as Switches,
@@ -48,29 +99,7 @@ export const REQUEST_DEFAULTS = Object.freeze(constantDefaults()) as Readonly<
 /** Builds the request schema for given limits (the runner passes its bundle's base resolution). */
 export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMITS) {
   return z.strictObject(requestShape(limits)).superRefine((r, ctx) => {
-    const long = Math.max(r.width, r.height);
-    const short = Math.min(r.width, r.height);
-    if (long > limits.maxSide) {
-      ctx.addIssue({
-        code: "custom",
-        path: [r.width >= r.height ? "width" : "height"],
-        message: `longest side must be at most ${limits.maxSide}`,
-      });
-    }
-    if (long < limits.baseResolution) {
-      ctx.addIssue({
-        code: "custom",
-        path: [r.width >= r.height ? "width" : "height"],
-        message: `longest side must be at least the base resolution ${limits.baseResolution}`,
-      });
-    }
-    if (long > short * limits.maxAspect) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["width"],
-        message: `aspect ratio must be at most ${limits.maxAspect}:1`,
-      });
-    }
+    for (const issue of sizeShapeIssues(r.width, r.height, limits)) ctx.addIssue({ code: "custom", ...issue });
     const start = r.controlGuidanceStart ?? REQUEST_DEFAULTS.controlGuidanceStart;
     const end = r.controlGuidanceEnd ?? REQUEST_DEFAULTS.controlGuidanceEnd;
     if (start > end) {

@@ -64,7 +64,8 @@ export async function workerFigures(
     const submitted = await api.submit(body, `bench-seed-${Date.now()}`);
     const done: JobView =
       submitted.status === 200 ? submitted.job : await followJob(api, submitted.job.id, { timeoutMs: 120_000 });
-    if (done.status !== "succeeded") throw new Error(`the seed render ${done.status}: ${done.error?.reason ?? ""}`);
+    if (done.status !== "succeeded")
+      throw new Error(`the seed render ${done.status}: ${done.error?.code ?? ""} ${done.debug?.reason ?? ""}`);
     const seedMs = Math.round(performance.now() - r0);
     const final = done.files.find((f) => f.kind === "final_image");
     if (!final) throw new Error("the seed render has no final image");

@@ -116,6 +116,24 @@ export class Api {
     return { status: r.status, job: JobViewSchema.parse(r.body) };
   }
 
+  /** POST /v1/images as multipart: the request and the image to upscale (what a phone app uploads). */
+  async submitWithImage(
+    body: Record<string, unknown>,
+    image: Uint8Array,
+    idempotencyKey: string,
+  ): Promise<{ status: number; job: JobView }> {
+    const form = new FormData();
+    form.set("request", JSON.stringify(body));
+    form.set("image", new Blob([image], { type: "image/png" }), "upload.png");
+    const res = await fetch(new URL("/v1/images", this.base), {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.token}`, "idempotency-key": idempotencyKey },
+      body: form,
+    });
+    if (res.status !== 200 && res.status !== 202) throw await problemLine("POST /v1/images (multipart)", res);
+    return { status: res.status, job: JobViewSchema.parse(await res.json()) };
+  }
+
   async job(id: string): Promise<JobView> {
     return JobViewSchema.parse((await this.json<unknown>("GET", `/v1/images/${id}`, [200])).body);
   }

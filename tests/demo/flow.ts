@@ -105,7 +105,9 @@ async function render(api: Api, o: DemoOptions, scale: number, kinds: ReadonlySe
           },
         });
   if (final.status !== "succeeded") {
-    throw new Error(`the ${label} render ${final.status}: ${final.error?.reason ?? "no reason given"}`);
+    throw new Error(
+      `the ${label} render ${final.status}: ${final.error ? `${final.error.code}: ${final.debug?.reason}` : "no reason given"}`,
+    );
   }
   const files = await downloadAll(api, final, kinds);
   return {

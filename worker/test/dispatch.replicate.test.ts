@@ -130,7 +130,9 @@ describe("replicate backend", () => {
     const job = await submit(acct.key, prompt);
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("failed");
-    expect(done.error?.reason).toContain("CUDA out of memory");
+    expect(done.error).toMatchObject({ code: "out_of_memory", retryable: false });
+    expect(done.error?.message).not.toContain("CUDA");
+    expect(done.debug?.reason).toContain("CUDA out of memory");
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
   });
 

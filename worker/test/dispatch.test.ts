@@ -3,7 +3,7 @@
  * it reached (never completed twice, never billed twice), retryable failures retry, final ones release the money.
  */
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { quote, renderPhases } from "@accdiff/shared";
+import { FAILURE_MESSAGES, quote, renderPhases } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
 import { configOf } from "../src/env";
 import {
@@ -180,11 +180,19 @@ describe("dispatch", () => {
   it("a final failure releases the reservation: the balance is as it was", async () => {
     const acct = await account(FUNDS);
     const prompt = uniquePrompt("fatal");
-    await setScenario(prompt, { attempts: { "1": { mode: "fail", afterPhase: 1, retryable: false } } });
+    await setScenario(prompt, {
+      attempts: { "1": { mode: "fail", afterPhase: 1, retryable: false, code: "unsupported_size" } },
+    });
     const job = await submit(acct.key, prompt);
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("failed");
-    expect(done.error).toEqual({ reason: "fake failure", retryable: false });
+    // The user sees the stable code and its sentence; the runner's own text only in debug.
+    expect(done.error).toEqual({
+      code: "unsupported_size",
+      message: FAILURE_MESSAGES.unsupported_size,
+      retryable: false,
+    });
+    expect(done.debug).toEqual({ reason: "fake failure" });
     expect(done.billing).toEqual({ state: "released", reserved: done.quote.price, charged: 0 });
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
   });
@@ -192,13 +200,14 @@ describe("dispatch", () => {
   it("gives up after the configured number of attempts", async () => {
     const acct = await account(FUNDS);
     const prompt = uniquePrompt("hopeless");
-    const fail = { mode: "fail" as const, afterPhase: 0, retryable: true };
+    const fail = { mode: "fail" as const, afterPhase: 0, retryable: true, code: "out_of_memory" as const };
     await setScenario(prompt, { attempts: { "1": fail, "2": fail, "3": fail, "4": fail } });
     const job = await submit(acct.key, prompt);
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("failed");
     expect(done.attempt).toBe(4);
-    expect(done.error?.reason).toContain("gave up after 4 attempts");
+    expect(done.error).toMatchObject({ code: "out_of_memory", retryable: true });
+    expect(done.debug?.reason).toContain("gave up after 4 attempts");
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
   });
 });

@@ -16,7 +16,12 @@ export function parseFlags(
 ): { values: FlagValues; positionals: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: positionals > 0 });
+    parsed = parseArgs({
+      args: joinNegativeValues(argv, options),
+      options,
+      strict: true,
+      allowPositionals: positionals > 0,
+    });
   } catch (e) {
     throw usageError(describeParseError(e));
   }
@@ -24,6 +29,32 @@ export function parseFlags(
     throw usageError(`unexpected argument '${parsed.positionals[positionals]}'`);
   }
   return { values: parsed.values as FlagValues, positionals: parsed.positionals };
+}
+
+/**
+ * `--seed -1` as `--seed=-1`: node's parseArgs takes a value that starts with a dash for a flag, so a negative number
+ * would be reported as a missing value; joined, it reaches the flag's own check, which says what the range is.
+ */
+function joinNegativeValues(argv: string[], options: FlagOptions): string[] {
+  const takesValue = (arg: string) => {
+    if (arg.startsWith("--")) return options[arg.slice(2)]?.type === "string";
+    if (/^-[A-Za-z]$/.test(arg)) return Object.values(options).some((o) => o.short === arg[1] && o.type === "string");
+    return false;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const next = argv[i + 1];
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (next !== undefined && takesValue(arg) && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
+      out.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 function describeParseError(e: unknown): string {
@@ -53,6 +84,7 @@ export function intFlag(values: FlagValues, flag: string, min: number, max: numb
 
 export function intValue(name: string, v: string, min: number, max: number): number {
   const n = Number(v);
+  if (min === 0 && n < 0) throw usageError(`${name} must be >= 0, got '${v}'`);
   if (v.trim() === "" || !Number.isInteger(n) || n < min || n > max) {
     throw usageError(`${name} must be an integer from ${min} to ${max}, got '${v}'`);
   }

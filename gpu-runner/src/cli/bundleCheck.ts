@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { checkBundle, formatCheckReport } from "../models/index";
 import { intFlag, parseFlags, providerValue } from "./args";
-import { CliError, usageError } from "./errors";
+import { badInputError, usageError } from "./errors";
 
 export async function bundleCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -27,7 +27,7 @@ export async function bundleCommand(argv: string[]): Promise<number> {
   );
   const dir = positionals[0];
   if (!dir) throw usageError("bundle check needs the bundle folder: accdiff bundle check DIR");
-  if (!existsSync(dir)) throw new CliError(`bundle folder ${dir} does not exist`);
+  if (!existsSync(dir)) throw badInputError(`bundle folder ${dir} does not exist`);
   const provider = providerValue("--provider", (values.provider as string | undefined) ?? "cpu");
   if (provider === "auto") throw usageError("bundle check needs an explicit --provider (cpu, cuda or webgpu)");
   const report = await checkBundle(resolve(dir), {

@@ -126,32 +126,45 @@ describe("accdiff bad inputs: one line on stderr, non-zero exit", () => {
     const notAnImage = join(work, "not-an-image.png");
     writeFileSync(notAnImage, "hello");
     const base = ["generate", "--prompt", "a cat", "--size", "1024x1024"];
-    const cases: [string[], RegExp, Record<string, string | undefined>?][] = [
-      [[...base, "--bogus"], /unknown flag --bogus/],
-      [["generate", "--prompt", "a cat", "--size", "1000x7"], /--size \(height\): must be a multiple of 8/],
-      [["generate", "--prompt", "a cat", "--size", "big"], /--size must look like/],
-      [[...base, "--steps", "0"], /--steps/],
-      [[...base, "--steps"], /--steps needs a value/],
-      [["generate", "--size", "1024x1024"], /--prompt is required/],
-      [["upscale", "--image", join(work, "missing.png"), "--prompt", "a cat", "--size", "1024x1024"], /no such file/],
-      [["upscale", "--image", notAnImage, "--prompt", "a cat", "--size", "1024x1024"], /not an image/],
-      [[...base, "--provider", "tpu"], /--provider must be one of/],
-      [[...base, "--bundle", join(work, "no-bundle")], /does not exist/],
-      [["frobnicate"], /unknown command 'frobnicate'/],
-      [[], /a command is needed/],
-      [["bundle", "check"], /needs the bundle folder/],
-      [["serve"], /RUNNER_SECRET is not set/, { RUNNER_SECRET: undefined }],
-      [[...base, "--no-multidiffusion", "--no-dilated-sampling"], /MultiDiffusion/],
+    const outFile = join(work, "a-file");
+    writeFileSync(outFile, "x");
+    // [args, message, exit code (errors.ts: 2 = the command line is wrong, 1 = a correctly asked run failed), env]
+    const cases: [string[], RegExp, number, Record<string, string | undefined>?][] = [
+      [[...base, "--bogus"], /unknown flag --bogus/, 2],
+      [["generate", "--prompt", "a cat", "--size", "1000x7"], /--size \(height\): must be a multiple of 8/, 2],
+      [["generate", "--prompt", "a cat", "--size", "big"], /--size must look like/, 2],
+      [[...base, "--steps", "0"], /--steps: must be >= 1/, 2],
+      [[...base, "--steps"], /--steps needs a value/, 2],
+      [[...base, "--seed", "-1"], /--seed: must be >= 0/, 2],
+      [[...base, "--seed=-1"], /--seed: must be >= 0/, 2],
+      [[...base, "--seed", "1.5"], /--seed: must be an integer/, 2],
+      [[...base, "--guidance-scale", "-2"], /--guidance-scale: must be >= 0/, 2],
+      [[...base, "--device-id", "-1"], /--device-id must be >= 0/, 2],
+      [["generate", "--size", "1024x1024"], /--prompt is required/, 2],
+      [
+        ["upscale", "--image", join(work, "missing.png"), "--prompt", "a cat", "--size", "1024x1024"],
+        /no such file/,
+        2,
+      ],
+      [["upscale", "--image", notAnImage, "--prompt", "a cat", "--size", "1024x1024"], /not an image/, 2],
+      [[...base, "--provider", "tpu"], /--provider must be one of/, 2],
+      [[...base, "--bundle", join(work, "no-bundle")], /does not exist/, 2],
+      [[...base, "--out", outFile], /is a file, not a folder/, 2],
+      [["frobnicate"], /unknown command 'frobnicate'/, 2],
+      [[], /a command is needed/, 2],
+      [["bundle", "check"], /needs the bundle folder/, 2],
+      [["bundle", "check", join(work, "no-bundle"), "--provider", "cpu"], /does not exist/, 2],
+      [["serve"], /RUNNER_SECRET is not set/, 2, { RUNNER_SECRET: undefined }],
+      [[...base, "--no-multidiffusion", "--no-dilated-sampling"], /MultiDiffusion/, 2],
     ];
-    if (!cudaProviderInstalled().installed) cases.push([[...base, "--provider", "cuda"], /CUDA execution provider/]);
+    if (!cudaProviderInstalled().installed) cases.push([[...base, "--provider", "cuda"], /CUDA execution provider/, 1]);
     const outputs = () => (existsSync(join(ROOT, "out")) ? readdirSync(join(ROOT, "out")) : []);
     const before = outputs();
-    const results = await Promise.all(cases.map(([args, , env]) => accdiff(args, env)));
+    const results = await Promise.all(cases.map(([args, , , env]) => accdiff(args, env)));
     results.forEach((r, i) => {
-      const [args, pattern] = cases[i];
+      const [args, pattern, code] = cases[i];
       const label = args.join(" ");
-      expect(r.code, label).not.toBe(0);
-      expect(r.code, label).not.toBeNull();
+      expect(r.code, label).toBe(code);
       const lines = r.stderr.split("\n").filter((l) => l !== "");
       expect(lines, label).toHaveLength(1);
       expect(lines[0], label).toMatch(/^accdiff: /);

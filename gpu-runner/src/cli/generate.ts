@@ -11,7 +11,7 @@ import type { RgbImage } from "../pipeline/index";
 import { InvalidRequestError, resolveParams, runAccDiffusion, UnsupportedSizeError } from "../pipeline/index";
 import { toPipelineRequest } from "../runner/requestMapping";
 import { type FlagOptions, type FlagValues, intFlag, parseFlags, providerValue } from "./args";
-import { CliError, usageError } from "./errors";
+import { badInputError, CliError, USAGE_EXIT, usageError } from "./errors";
 import { bundleDir, loadModels, readBundle } from "./loadBundle";
 import { writeOutputs } from "./outputs";
 import { progressReporter } from "./progressBar";
@@ -42,7 +42,7 @@ function defaultOutDir(): string {
 
 /** The pipeline's refusals are the user's to fix: usage errors (exit 2), one line. */
 function pipelineRefusal(e: unknown): never {
-  if (e instanceof InvalidRequestError || e instanceof UnsupportedSizeError) throw new CliError(e.message, 2);
+  if (e instanceof InvalidRequestError || e instanceof UnsupportedSizeError) throw new CliError(e.message, USAGE_EXIT);
   throw e;
 }
 
@@ -73,7 +73,7 @@ export async function runRender(values: FlagValues, start?: () => Promise<StartI
     pipelineRefusal(e);
   }
   const out = resolve((values.out as string | undefined) ?? defaultOutDir());
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new CliError(`--out ${out} is a file, not a folder`);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw badInputError(`--out ${out} is a file, not a folder`);
 
   const quiet = values.quiet === true;
   const say = (line: string) => {

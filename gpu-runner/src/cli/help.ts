@@ -24,6 +24,8 @@ Usage:
   accdiff serve [--port N] [--bundle DIR] ...            run the GPU runner service (RUNNER_SECRET required)
   accdiff --version | --help | <command> --help
 
+Exit status: 0 done; 2 the command line is wrong (a flag, a value, a size the API refuses, a file or folder a flag
+names, a missing setting); 1 a correctly asked run failed (models, provider, a bundle that does not match).
 Environment: ACCDIFF_DEBUG=1 prints stack traces of unexpected errors.`,
   generate: `Usage: accdiff generate --prompt TEXT --size WxH [options]
 
@@ -32,7 +34,7 @@ Writes to --out: final.<ext>, phase-<id>.<ext> for every phase, canny/phase-<id>
 prompts) and report.json (parameters, timings, model evaluations, warnings, files).
 
   --prompt TEXT, -p               what to draw (required)
-  --size WxH, -s                  output size, multiples of 8 (required)
+  --size WxH, -s                  output size, multiples of 8, any aspect ratio up to 4:1 (required)
 ${RUN_FLAGS}
 ${METHOD_FLAGS}`,
   upscale: `Usage: accdiff upscale --image FILE --prompt TEXT --size WxH [options]

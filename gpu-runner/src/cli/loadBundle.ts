@@ -14,14 +14,14 @@ import {
 } from "../models/index";
 import { ensureToyWorld } from "../toyworld/index";
 import type { ProviderFlag } from "./args";
-import { CliError } from "./errors";
+import { badInputError, CliError } from "./errors";
 
 /** The bundle folder: the given one (checked to exist), or the toy world built if missing or stale. */
 export async function bundleDir(flag: string | undefined): Promise<string> {
   if (flag === undefined) return ensureToyWorld();
   const dir = resolve(flag);
-  if (!existsSync(dir)) throw new CliError(`bundle folder ${flag} does not exist`);
-  if (!statSync(dir).isDirectory()) throw new CliError(`bundle ${flag} is not a folder`);
+  if (!existsSync(dir)) throw badInputError(`bundle folder ${flag} does not exist`);
+  if (!statSync(dir).isDirectory()) throw badInputError(`bundle ${flag} is not a folder`);
   return dir;
 }
 

@@ -19,7 +19,7 @@ import { createPipelineEngine } from "../runner/pipelineEngine";
 import { jsonLogger } from "../server/log";
 import { exitOnSignals, startRunnerService } from "../server/serve";
 import { intValue, parseFlags, providerValue } from "./args";
-import { CliError } from "./errors";
+import { badInputError } from "./errors";
 import { bundleDir, loadModels, readBundle } from "./loadBundle";
 import { runnerVersion } from "./version";
 
@@ -41,7 +41,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     "state-dir": { type: "string" },
   });
   const secret = process.env.RUNNER_SECRET;
-  if (!secret) throw new CliError("RUNNER_SECRET is not set: the runner only accepts jobs signed with it");
+  if (!secret) throw badInputError("RUNNER_SECRET is not set: the runner only accepts jobs signed with it");
   const port = intValue("--port/PORT", setting(values, "port", "PORT") ?? "8080", 0, 65535);
   const hostname = setting(values, "host", "HOST") ?? "0.0.0.0";
   const provider = providerValue("--provider/PROVIDER", setting(values, "provider", "PROVIDER") ?? "auto");

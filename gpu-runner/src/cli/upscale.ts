@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { sha256Hex } from "@accdiff/shared";
 import { decodeImage } from "../images/encode";
 import { parseFlags } from "./args";
-import { CliError, usageError } from "./errors";
+import { badInputError, usageError } from "./errors";
 import { runFlagOptions, runRender, type StartImage } from "./generate";
 
 const READ_ERRORS: Record<string, string> = {
@@ -22,13 +22,13 @@ export async function readStartImage(path: string): Promise<StartImage> {
     bytes = new Uint8Array(await readFile(path));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
-    throw new CliError(`cannot read --image ${path}: ${READ_ERRORS[code] ?? code ?? String(e)}`);
+    throw badInputError(`cannot read --image ${path}: ${READ_ERRORS[code] ?? code ?? String(e)}`);
   }
   try {
     const image = await decodeImage(bytes);
     return { image, sha256: await sha256Hex(bytes), path };
   } catch {
-    throw new CliError(`--image ${path} is not an image accdiff can read (PNG, JPEG or WebP)`);
+    throw badInputError(`--image ${path} is not an image accdiff can read (PNG, JPEG or WebP)`);
   }
 }
 

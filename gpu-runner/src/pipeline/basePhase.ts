@@ -2,7 +2,7 @@
  * Phase 1: ordinary SDXL sampling at the base resolution (aspect kept), collecting the conditioned half's
  * cross-attention maps at every step. They become the per-token masks behind the patch-content-aware prompts.
  */
-import type { Tensor } from "../models/types";
+import { attentionGrid, type Tensor } from "../models/types";
 import { AttentionAccumulator, type AttentionMap, aggregateAttentionStore } from "./attention";
 import { type JobContext, phaseTimeIds } from "./job";
 import { cfgGuidance, cfgModelInput } from "./sampling";
@@ -14,13 +14,6 @@ export interface BasePhaseOutput {
   latents: Float32Array;
   /** Step-averaged cross-attention of the prompt, or undefined when not needed / not exported. */
   attention?: AttentionMap;
-}
-
-/** Attention-map grid of a latent: the UNet's attention resolution is latent / (attentionDivisor / vaeScaleFactor). */
-export function attentionGrid(ctx: JobContext, latentH: number, latentW: number): { mapH: number; mapW: number } {
-  const a = ctx.info.attentionDivisor / ctx.info.vaeScaleFactor;
-  // Each stride-2 convolution rounds up (ceil(ceil(n/2)/2) = ceil(n/4)).
-  return { mapH: Math.ceil(latentH / a), mapW: Math.ceil(latentW / a) };
 }
 
 export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
@@ -45,7 +38,7 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
 
   const injected = ctx.random.inject.attentionStore;
   const wantAttention = params.usePatchPrompts && !injected;
-  const grid = attentionGrid(ctx, h, w);
+  const grid = attentionGrid(ctx.info, h, w);
   let acc: AttentionAccumulator | null | undefined;
 
   const modelInput = new Float32Array(2 * per);
@@ -97,26 +90,17 @@ export async function runBasePhase(ctx: JobContext): Promise<BasePhaseOutput> {
 
 /**
  * An accumulator for the UNet's attention output [B, pixels, T], or null (with a warning) when its pixel count is not
- * the expected grid (ceil of latent/4 per side, or floor for exporters that crop).
+ * the contract's grid (attentionGrid: the UNet's own, ceil of latent / 4 per side for SDXL).
  */
 export function newAccumulator(
   ctx: JobContext,
   grid: { mapH: number; mapW: number },
   shape: readonly number[],
 ): AttentionAccumulator | null {
-  const pixels = shape[1];
-  let { mapH, mapW } = grid;
-  if (mapH * mapW !== pixels) {
-    const a = ctx.info.attentionDivisor / ctx.info.vaeScaleFactor;
-    const fh = Math.floor(ctx.plan.base.latentHeight / a);
-    const fw = Math.floor(ctx.plan.base.latentWidth / a);
-    if (fh * fw === pixels && fh > 0) {
-      mapH = fh;
-      mapW = fw;
-    } else {
-      ctx.warnings.push(`attention maps of ${pixels} pixels do not fit a ${mapH}x${mapW} grid: patch prompts are off`);
-      return null;
-    }
+  const { mapH, mapW } = grid;
+  if (mapH * mapW !== shape[1]) {
+    ctx.warnings.push(`attention maps of ${shape[1]} pixels do not fit a ${mapH}x${mapW} grid: patch prompts are off`);
+    return null;
   }
   return new AttentionAccumulator(mapH, mapW, shape[2], { swappedReshape: ctx.params.quirks.swappedAttentionReshape });
 }

@@ -10,8 +10,10 @@
  * Deviations: the reference samples the VAE's latent distribution; the Models interface returns its mean, so the
  * start is deterministic. An image of another size than the base phase is resized first (bicubic in pixel space).
  */
+
+import { attentionGrid } from "../models/types";
 import type { AttentionAccumulator, AttentionMap } from "./attention";
-import { attentionGrid, newAccumulator } from "./basePhase";
+import { newAccumulator } from "./basePhase";
 import { decodeLatents, fromRgbU8 } from "./decode";
 import { type JobContext, phaseTimeIds } from "./job";
 import type { RgbImage } from "./params";
@@ -74,7 +76,7 @@ async function probeAttention(
   const modelIn = new Float32Array(2 * per);
   const cond = await ctx.conditioning.batch(params.negativePrompt, [params.prompt]);
   const timeIds = { data: phaseTimeIds(ctx, { ...ctx.plan.base, latentHeight: h, latentWidth: w }), shape: [2, 6] };
-  const grid = attentionGrid(ctx, h, w);
+  const grid = attentionGrid(ctx.info, h, w);
   let acc: AttentionAccumulator | null | undefined;
   const probes = Math.min(params.probeSteps, n);
   for (let k = 0; k < probes; k++) {

@@ -17,7 +17,7 @@
  *    draws are seeded, so this depends on the seed and on view_batch_size (one view per batch always runs).
  *    Batches that clip alike run exactly as in the reference (the UNet then sees the clipped size).
  */
-import { attentionGrid } from "./basePhase";
+import { attentionGrid } from "../models/types";
 import type { JobContext } from "./job";
 import { clipView, type ViewBox } from "./kernels/multiDiffusion/viewBox";
 import type { PhaseSpec } from "./phasePlan";
@@ -40,7 +40,7 @@ export function assertReferenceAttentionGrid(ctx: JobContext): void {
   const pxW = Math.floor(params.width / plan.scaleNum);
   const wantH = Math.floor(pxH / REFERENCE_ATTENTION_DIVISOR);
   const wantW = Math.floor(pxW / REFERENCE_ATTENTION_DIVISOR);
-  const got = attentionGrid(ctx, plan.base.latentHeight, plan.base.latentWidth);
+  const got = attentionGrid(ctx.info, plan.base.latentHeight, plan.base.latentWidth);
   // A different grid of the same pixel count is impossible here (each side is the floor or one more), so equal
   // sides are exactly the case where the reference finds its maps.
   if (wantH > 0 && wantW > 0 && got.mapH === wantH && got.mapW === wantW) return;

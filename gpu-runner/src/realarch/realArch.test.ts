@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOnnxModels, type OnnxModels } from "../models/index";
 import { runAccDiffusion } from "../pipeline/accdiffusion";
+import { realArchSweepCases, runRealArchSweep } from "../sweep/realArchSweep";
 import { type ExportedBundle, openRealArchBundle, REPO_ROOT, realArchRoot } from "./exportBundle";
 import { checkExportCases, checkTokenizerIds } from "./exportCases";
 import { readReferenceRun, referenceRunDirs } from "./referenceRun";
@@ -171,5 +172,10 @@ describe.skipIf(!present)("the tiny real-architecture SDXL, exported by tools/sd
     expect(last.patchPrompts?.length).toBeGreaterThan(0);
     expect(last.patchPrompts?.length).toBe(last.patchViews?.length);
     expect(last.patchPrompts?.some((p) => p.length > 0)).toBe(true);
+  }, 600_000);
+
+  it("renders the size sweep's smaller grid (sweep/realArchSweep.ts): exact sizes, finite, patch prompts", async () => {
+    const done = await runRealArchSweep(models);
+    expect(done).toHaveLength(realArchSweepCases().length);
   }, 600_000);
 });

@@ -3,12 +3,20 @@
  * (possibly to another runner) only then: out-of-memory and transient I/O are worth another try, a request the
  * pipeline refuses or artifacts that do not fit are not.
  */
+import type { FailureCode } from "@accdiff/shared";
 import { PermanentHttpError } from "../server/http";
 
 const OUT_OF_MEMORY =
   /out of memory|bad_alloc|CUDA_ERROR_OUT_OF_MEMORY|Failed to allocate memory|cudaErrorMemoryAllocation/i;
 
-export type Retryable = Error & { retryable?: boolean };
+/** An error with the runner's verdict: whether to retry, and the stable code the job view shows (shared failures.ts). */
+export type Retryable = Error & { retryable?: boolean; failureCode?: FailureCode };
+
+/** Names the failure's code (when it has none yet) and returns it. */
+export function withFailureCode(e: Retryable, code: FailureCode): Retryable {
+  if (e.failureCode === undefined) e.failureCode = code;
+  return e;
+}
 
 /** Marks an error retryable (when it is not already marked) and returns it. */
 export function markRetryable(e: unknown, retryable: boolean): Retryable {
@@ -24,7 +32,7 @@ export function isOutOfMemory(e: unknown): boolean {
 
 /** A download failed: permanent HTTP answers (404, 403 of an expired link) are not retryable, the rest is. */
 export function downloadFailure(what: string, e: unknown): Retryable {
-  return transferFailure(`could not download ${what}`, e);
+  return withFailureCode(transferFailure(`could not download ${what}`, e), "input_unavailable");
 }
 
 /**
@@ -32,7 +40,7 @@ export function downloadFailure(what: string, e: unknown): Retryable {
  * worker that was unreachable or kept answering 5xx through every retry may well take it from the next attempt.
  */
 export function uploadFailure(key: string, e: unknown): Retryable {
-  return transferFailure(`could not upload ${key}`, e);
+  return withFailureCode(transferFailure(`could not upload ${key}`, e), "upload_failed");
 }
 
 function transferFailure(what: string, e: unknown): Retryable {

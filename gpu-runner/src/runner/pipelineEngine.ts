@@ -25,7 +25,7 @@ import {
 import type { JobEngine, JobHooks, JobOutcome, Readiness } from "../server/engine";
 import type { Logger } from "../server/log";
 import { phaseArtifacts, protocolPhase } from "./artifacts";
-import { downloadFailure, isOutOfMemory, markRetryable, uploadFailure } from "./failures";
+import { downloadFailure, isOutOfMemory, markRetryable, uploadFailure, withFailureCode } from "./failures";
 import type { GpuMemory } from "./gpuMemory";
 import { NpyFormatError } from "./npy";
 import { outcomeOf } from "./outcome";
@@ -99,10 +99,14 @@ export function createPipelineEngine(o: PipelineEngineOptions): PipelineEngine {
  * fail (downloadFailure, uploadFailure) and keep that mark here.
  */
 function classify(e: unknown) {
-  if (e instanceof InvalidRequestError || e instanceof UnsupportedSizeError) return markRetryable(e, false);
-  if (e instanceof ResumeArtifactError || e instanceof NpyFormatError) return markRetryable(e, false);
-  if (isOutOfMemory(e)) return markRetryable(e, true);
-  return markRetryable(e, false);
+  if (e instanceof UnsupportedSizeError) return withFailureCode(markRetryable(e, false), "unsupported_size");
+  if (e instanceof InvalidRequestError) return withFailureCode(markRetryable(e, false), "invalid_request");
+  if (e instanceof ResumeArtifactError || e instanceof NpyFormatError) {
+    return withFailureCode(markRetryable(e, false), "input_unavailable");
+  }
+  if (isOutOfMemory(e)) return withFailureCode(markRetryable(e, true), "out_of_memory");
+  // What is left failed inside the pipeline or a model call (a contract mismatch, an onnxruntime error).
+  return withFailureCode(markRetryable(e, false), "model_error");
 }
 
 async function runJob(
@@ -165,26 +169,25 @@ async function runJob(
   return outcomeOf(result, { inputsMs, uploadMs });
 }
 
+/** A final failure of the job's input (its image): another attempt would see the same bytes. */
+const badInput = (message: string) => withFailureCode(markRetryable(new Error(message), false), "invalid_request");
+
 /** The user's image: downloaded, checked against the hash and size the request names, decoded to RGB. */
 async function inputImage(job: RunnerJob, download: (what: string, keyOrUrl: string) => Promise<Uint8Array>) {
   const ref = job.params.image!;
-  if (!job.imageUrl)
-    throw markRetryable(new Error("the request names an input image but the job has no imageUrl"), false);
+  if (!job.imageUrl) throw badInput("the request names an input image but the job has no imageUrl");
   const bytes = await download("the input image", job.imageUrl);
   if ((await sha256Hex(bytes)) !== ref.sha256) {
-    throw markRetryable(new Error("the input image does not match its SHA-256"), false);
+    throw badInput("the input image does not match its SHA-256");
   }
   let img: Awaited<ReturnType<typeof decodeImage>>;
   try {
     img = await decodeImage(bytes);
   } catch (e) {
-    throw markRetryable(new Error(`the input image cannot be decoded: ${(e as Error).message}`), false);
+    throw badInput(`the input image cannot be decoded: ${(e as Error).message}`);
   }
   if (img.width !== ref.width || img.height !== ref.height) {
-    throw markRetryable(
-      new Error(`the input image is ${img.width}x${img.height}, the request says ${ref.width}x${ref.height}`),
-      false,
-    );
+    throw badInput(`the input image is ${img.width}x${img.height}, the request says ${ref.width}x${ref.height}`);
   }
   return img;
 }

@@ -4,7 +4,7 @@
  * current queue position, a running one its latest progress. A job whose events cannot be delivered is stopped.
  */
 import type { ArtifactKind, RunnerJob } from "@accdiff/shared";
-import { sha256Hex } from "@accdiff/shared";
+import { type FailureCode, failureCodeOf, sha256Hex } from "@accdiff/shared";
 import type { JobEngine, JobHooks, JobOutcome } from "./engine";
 import { type EventBody, JobEvents } from "./events";
 import { type SignedHttp, signedFetch, transferTimeoutMs } from "./http";
@@ -173,7 +173,13 @@ export class JobManager {
     this.draining = true;
     for (const a of this.queue.splice(0)) {
       this.finish(a, "failed", { reason: "runner shutting down", retryable: true });
-      void this.emit(a, { type: "failed", reason: "runner shutting down", retryable: true, phasesCompleted: [] });
+      void this.emit(a, {
+        type: "failed",
+        reason: "runner shutting down",
+        retryable: true,
+        code: "runner_lost",
+        phasesCompleted: [],
+      });
       await a.events.flush();
     }
     if (this.current) {
@@ -259,9 +265,10 @@ export class JobManager {
         const shutdown = a.abortReason === "shutdown";
         const reason = shutdown ? "runner shutting down" : e instanceof Error ? e.message : String(e);
         const retryable = shutdown || (e instanceof Error && (e as Error & { retryable?: boolean }).retryable === true);
+        const code = shutdown ? "runner_lost" : failureCodeOfError(e, reason);
         this.finish(a, "failed", { reason, retryable });
-        this.opts.http.log.error("job failed", { jobId: a.record.jobId, reason, retryable });
-        await this.emit(a, { type: "failed", reason: reason.slice(0, 2000), retryable, phasesCompleted });
+        this.opts.http.log.error("job failed", { jobId: a.record.jobId, reason, retryable, code });
+        await this.emit(a, { type: "failed", reason: reason.slice(0, 2000), retryable, code, phasesCompleted });
       }
     }
     await a.events.flush();
@@ -339,3 +346,9 @@ function heartbeatOf(job: RunnerJob, own: number | undefined): number | undefine
 }
 
 export type { JobOutcome };
+
+/** The code an engine put on its error (runner/failures.ts), or one read from the message. */
+function failureCodeOfError(e: unknown, reason: string): FailureCode {
+  const code = (e as { failureCode?: FailureCode } | null)?.failureCode;
+  return code ?? failureCodeOf(reason);
+}

@@ -9,10 +9,14 @@ import { EHS_TE1, EHS_TE2, KIND_BOS, TE1_THING } from "./features";
 import type { Graph } from "./onnx/graph";
 import { ATTENTION, ATTENTION_POOL, LATENT_CHANNELS, NUM_THINGS, thingLatents } from "./world";
 
-/** x0 [B, C, h, w] and encoder_hidden_states [B, T, D] -> [B, (h/4)(w/4), T]. */
+/**
+ * x0 [B, C, h, w] and encoder_hidden_states [B, T, D] -> [B, ceil(h/4) ceil(w/4), T]: SDXL's grid, since each of its
+ * two stride-2, padding-1 down-samplers maps a side n to ceil(n/2) (a partial last cell is pooled over what it covers).
+ */
 export function attentionProbs(g: Graph, x0: string, ehs: string): string {
   const { beta } = ATTENTION;
-  const query = g.transpose(g.reshape(g.avgPool(x0, ATTENTION_POOL), [0, LATENT_CHANNELS, -1]), [0, 2, 1]);
+  const pooled = g.avgPool(x0, ATTENTION_POOL, { ceil: true });
+  const query = g.transpose(g.reshape(pooled, [0, LATENT_CHANNELS, -1]), [0, 2, 1]);
   const names = g.slice(ehs, [EHS_TE1 + TE1_THING], [EHS_TE1 + TE1_THING + NUM_THINGS], [2]);
   const kinds = g.slice(ehs, [EHS_TE2 + KIND_BOS], [EHS_TE2 + KIND_BOS + 3], [2]);
   const key = g.matmul(names, g.f32(thingLatents().flat(), [NUM_THINGS, LATENT_CHANNELS], "thing_latents"));

@@ -247,6 +247,10 @@ export class JobDO extends DurableObject<Env> {
       }
     }
     if (plan.settle) await this.settleBilling(s);
+    // The internal text of a failure goes to the logs (and the view's debug field), never to its error.
+    if (plan.settle && s.status === "failed" && s.error) {
+      console.warn(`job ${s.id} failed (${s.error.code ?? "uncoded"}): ${s.error.reason}`);
+    }
     await this.save(s, now);
     for (const e of effects) if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target, e.attempt));
     // A renewed lease is watched at the silence limit, before its deadline (liveness.ts).

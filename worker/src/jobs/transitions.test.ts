@@ -149,6 +149,31 @@ describe("transitions", () => {
     expect(s.status).toBe("failed");
     expect(billing(last)).toEqual([{ type: "release" }]);
     expect(s.error?.reason).toContain("gave up after 4 attempts");
+    // A runner that went silent every time: the job view says runner_lost, the text stays internal.
+    expect(s.error?.code).toBe("runner_lost");
+  });
+
+  it("names a stable failure code: the runner's, else one read from its text", () => {
+    const s1 = job();
+    applyEvent(s1, { ...base, type: "failed", reason: "x", retryable: false, code: "unsupported_size" }, 1, {
+      maxAttempts: 4,
+    });
+    expect(s1.error).toEqual({ reason: "x", retryable: false, code: "unsupported_size" });
+    const s2 = job();
+    const oldRunner = "unet/model.onnx: attention_probs has shape [2, 160, 77], contract says [2, 176, 77]";
+    applyEvent(s2, { ...base, type: "failed", reason: oldRunner, retryable: false }, 1, { maxAttempts: 4 });
+    expect(s2.error?.code).toBe("model_error");
+    const s3 = job();
+    for (let a = 1; a <= 4; a++) {
+      applyEvent(
+        s3,
+        { ...base, attempt: a, type: "failed", reason: "CUDA out of memory", retryable: true, code: "out_of_memory" },
+        1,
+        { maxAttempts: 4 },
+      );
+    }
+    expect(s3.status).toBe("failed");
+    expect(s3.error?.code).toBe("out_of_memory");
   });
 
   it("never charges more than the reservation, nor settles twice, over random event histories", () => {

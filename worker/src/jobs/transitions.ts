@@ -9,7 +9,14 @@
  *      |                             |        attempt+1 (resume from the deepest phase it has)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
-import { quote, type RenderPhases, type RunnerEvent, renderPhases } from "@accdiff/shared";
+import {
+  type FailureCode,
+  failureCodeOf,
+  quote,
+  type RenderPhases,
+  type RunnerEvent,
+  renderPhases,
+} from "@accdiff/shared";
 import { type ArtifactRef, isFinished, type JobState } from "./types";
 
 export type Effect =
@@ -129,8 +136,8 @@ function settle(s: JobState, amount: number): Effect[] {
   return [{ type: "release" }];
 }
 
-function fail(s: JobState, reason: string, retryable: boolean, now: number): Effect[] {
-  s.error = { reason, retryable };
+function fail(s: JobState, reason: string, retryable: boolean, now: number, code: FailureCode): Effect[] {
+  s.error = { reason, retryable, code };
   finish(s, "failed", now);
   return [...settle(s, 0), { type: "clearAlarm" }];
 }
@@ -139,11 +146,17 @@ function fail(s: JobState, reason: string, retryable: boolean, now: number): Eff
  * Starts the next attempt after a runner died (lease expired) or gave a retryable failure; fails the job when the
  * attempts are used up. Returns the effects.
  */
-export function retryOrFail(s: JobState, reason: string, now: number, maxAttempts: number): Effect[] {
+export function retryOrFail(
+  s: JobState,
+  reason: string,
+  now: number,
+  maxAttempts: number,
+  code: FailureCode = "runner_lost",
+): Effect[] {
   if (isFinished(s)) return [];
   const effects: Effect[] = [{ type: "cancelRemote", target: s.dispatch.target, attempt: s.attempt }];
   if (s.attempt >= maxAttempts) {
-    return [...effects, ...fail(s, `${reason}; gave up after ${s.attempt} attempts`, true, now)];
+    return [...effects, ...fail(s, `${reason}; gave up after ${s.attempt} attempts`, true, now, code)];
   }
   s.warnings.push(`attempt ${s.attempt}: ${reason}; re-dispatched`);
   s.attempt += 1;
@@ -249,7 +262,7 @@ export function applyEvent(
     case "completed": {
       const S = lastScale(s);
       if (!has(s, "final_image", null) && !has(s, "phase_image", S)) {
-        return fail(s, "the runner reported completion without a final image", false, now);
+        return fail(s, "the runner reported completion without a final image", false, now, "internal");
       }
       addUnique(s.phasesDone, S);
       s.result = {
@@ -269,13 +282,21 @@ export function applyEvent(
       return effects;
     }
     case "failed":
-      if (e.retryable) return retryOrFail(s, `runner failed: ${e.reason}`, now, opts.maxAttempts);
-      return fail(s, e.reason, false, now);
+      if (e.retryable) {
+        return retryOrFail(s, `runner failed: ${e.reason}`, now, opts.maxAttempts, e.code ?? failureCodeOf(e.reason));
+      }
+      return fail(s, e.reason, false, now, e.code ?? failureCodeOf(e.reason));
     case "cancelled":
       // Never the user's cancel: that one ends the job at once (cancelByUser), so no event reaches a cancelled job.
       // The runner stopped this attempt on its own (an operator, or a cancel meant for another attempt that a runner
       // without attempt checks applied): the user asked for nothing, so the job goes on with the next attempt.
-      return retryOrFail(s, `the runner stopped attempt ${e.attempt} without the user asking`, now, opts.maxAttempts);
+      return retryOrFail(
+        s,
+        `the runner stopped attempt ${e.attempt} without the user asking`,
+        now,
+        opts.maxAttempts,
+        "cancelled_by_runner",
+      );
   }
 }
 
@@ -294,5 +315,5 @@ export function cancelByUser(s: JobState, now: number): Effect[] {
 /** Dispatch tries used up (no runner would take the job): the job fails, nothing is charged. */
 export function dispatchGaveUp(s: JobState, reason: string, now: number): Effect[] {
   if (isFinished(s)) return [];
-  return fail(s, `no runner accepted the job: ${reason}`, true, now);
+  return fail(s, `no runner accepted the job: ${reason}`, true, now, "no_runner");
 }

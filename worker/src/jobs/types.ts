@@ -4,6 +4,7 @@
  */
 import type {
   ArtifactKind,
+  FailureCode,
   ImageFormat,
   JobStatus,
   Quote,
@@ -102,7 +103,11 @@ export interface JobState {
   /** Cache records this job wrote (so that each is written once). */
   cacheWritten: string[];
   warnings: string[];
-  error: { reason: string; retryable: boolean } | null;
+  /**
+   * Why the job failed: `reason` is the internal text (logs and the view's debug field), `code` the stable code the
+   * view shows (shared failures.ts; absent in jobs stored before codes existed: the view classifies the reason).
+   */
+  error: { reason: string; retryable: boolean; code?: FailureCode } | null;
   result: {
     width: number;
     height: number;

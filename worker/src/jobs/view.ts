@@ -4,6 +4,7 @@
  * key works on the same paths without the signature.
  */
 import { signUrl } from "../http/signedUrl";
+import { debugView, failureView } from "./failureView";
 import { type ArtifactRef, formatOfContentType, type JobState } from "./types";
 
 const EXTENSIONS: Record<string, string> = {
@@ -127,7 +128,8 @@ export async function jobView(s: JobState, o: ViewOptions) {
     files,
     result: s.result,
     warnings: s.warnings,
-    error: s.error,
+    error: failureView(s.error),
+    debug: debugView(s.error),
     links: {
       self: `${o.base}/v1/images/${s.id}`,
       events: `${o.base}/v1/images/${s.id}/events`,

@@ -2,7 +2,7 @@
  * The job representation as a zod schema: the OpenAPI document is generated from it, and the tests parse real
  * responses with it, so the documentation cannot drift from what the API sends.
  */
-import { ARTIFACT_KINDS, JOB_STATUSES, ResolvedRequestSchema } from "@accdiff/shared";
+import { ARTIFACT_KINDS, FAILURE_CODES, JOB_STATUSES, ResolvedRequestSchema } from "@accdiff/shared";
 import { z } from "zod";
 
 export const FileSchema = z.strictObject({
@@ -87,7 +87,17 @@ export const JobViewSchema = z.strictObject({
     })
     .nullable(),
   warnings: z.array(z.string()),
-  error: z.strictObject({ reason: z.string(), retryable: z.boolean() }).nullable(),
+  error: z
+    .strictObject({
+      code: z.enum(FAILURE_CODES).describe("stable: switch on it"),
+      message: z.string().describe("a sentence to show the user"),
+      retryable: z.boolean().describe("true when the same request may succeed later"),
+    })
+    .nullable(),
+  debug: z
+    .strictObject({ reason: z.string() })
+    .nullable()
+    .describe("the internal text of a failure, for support and logs; not for display, not stable"),
   links: z.strictObject({ self: z.string(), events: z.string(), cancel: z.string() }),
 });
 

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import {
+  type FailureCode,
   phaseScales,
   phaseSize,
   type RunnerEvent,
@@ -30,6 +31,8 @@ export interface AttemptPlan {
   /** silent / fail / hold: after finishing this phase (0: before phase 1). */
   afterPhase?: number;
   retryable?: boolean;
+  /** fail: the failure code the event carries (none: an older runner's event, classified by its text). */
+  code?: FailureCode;
   delivery?: "inorder" | "reversed" | "shuffled" | "duplicated";
   /** The queue position of the first `accepted` event (default 0: starts at once). */
   queuePosition?: number;
@@ -281,6 +284,7 @@ export class FakeRunnerPool {
           type: "failed",
           reason: "fake failure",
           retryable: plan.retryable ?? false,
+          ...(plan.code ? { code: plan.code } : {}),
           phasesCompleted: done,
         } as never);
         rec.finished = true;

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureToyWorld } from "../../toyworld/index";
 import { checkBundle } from "../checkBundle";
-import type { Tensor, UNetInput } from "../types";
+import { attentionGrid, type Tensor, type UNetInput } from "../types";
 import { loadOnnxModels, type OnnxModels } from "./onnxModels";
 
 let dir: string;
@@ -88,5 +88,33 @@ describe("toy world through onnxruntime-node (cpu)", () => {
     expect(image.data.every((v) => Number.isFinite(v) && v >= -1.0001 && v <= 1.0001)).toBe(true);
     const latents = await models.vaeEncode(image);
     expect(latents.shape).toEqual([1, info.latentChannels, 16, 24]);
+  });
+
+  it("gives SDXL's ceil(h/4) x ceil(w/4) attention grid at latent sides that are not multiples of 4", async () => {
+    const { info } = models;
+    const cond = await models.encodeText("a cat and a dog");
+    const call = (h: number, w: number, sample: (y: number, x: number, c: number) => number) =>
+      models.unet({
+        sample: filled([1, info.latentChannels, h, w], (i) =>
+          sample(Math.floor(i / w) % h, i % w, Math.floor(i / (h * w))),
+        ),
+        timestep: 501,
+        encoderHiddenStates: { data: cond.hidden, shape: [1, 77, info.textEmbedDim] },
+        textEmbeds: { data: cond.pooled, shape: [1, info.pooledDim] },
+        timeIds: filled([1, 6], (i) => [336, 168, 0, 0, 336, 168][i]),
+      });
+    const pattern = (y: number, x: number, c: number) => Math.sin(y * 0.7 + x * 0.3 + c);
+    // 42x21: the phase-1 latent of a 3:2 render (512x336 px) on its side; the real UNet's maps are 11x6 there.
+    expect(attentionGrid(info, 42, 21)).toEqual({ mapH: 11, mapW: 6 });
+    const odd = await call(42, 21, pattern);
+    expect(odd.attention!.shape).toEqual([1, 11 * 6, 77]);
+    expect(odd.attention!.data.every(Number.isFinite)).toBe(true);
+    for (let p = 0; p < 11 * 6; p++) {
+      let sum = 0;
+      for (let t = 0; t < 77; t++) sum += odd.attention!.data[p * 77 + t];
+      expect(Math.abs(sum - 1)).toBeLessThan(1e-4);
+    }
+    // A latent smaller than one cell still has one (the real UNet: 1x1 -> 1x1).
+    expect((await call(1, 1, pattern)).attention!.shape).toEqual([1, 1, 77]);
   });
 });

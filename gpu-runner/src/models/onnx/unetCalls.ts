@@ -11,7 +11,15 @@ import {
   UNET_MID_RESIDUAL_INPUT,
   UNET_RESIDUAL_INPUT,
 } from "../contract";
-import type { BundleInfo, ControlNetInput, ControlResiduals, Tensor, UNetInput, UNetOutput } from "../types";
+import {
+  attentionGrid,
+  type BundleInfo,
+  type ControlNetInput,
+  type ControlResiduals,
+  type Tensor,
+  type UNetInput,
+  type UNetOutput,
+} from "../types";
 import type { ComponentSession } from "./componentSession";
 import type { HalfScratch } from "./halfCodec";
 import {
@@ -253,9 +261,9 @@ export async function runUNet(ctx: UNetContext, input: UNetInput, residuals?: Co
   }
   const result: UNetOutput = { noise: { data: noise, shape: [...input.sample.shape] } };
   if (withAttention) {
-    const a = info.attentionDivisor / info.vaeScaleFactor;
     const att = concatRows(attention);
-    const want = [rows, Math.ceil(h / a) * Math.ceil(w / a), info.maxTokens];
+    const { mapH, mapW } = attentionGrid(info, h, w);
+    const want = [rows, mapH * mapW, info.maxTokens];
     if (att.shape.length !== 3 || att.shape.some((d, i) => d !== want[i])) {
       throw new RangeError(
         `${session.file}: attention_probs has shape [${att.shape.join(", ")}], contract says [${want.join(", ")}]`,

@@ -115,9 +115,11 @@ class StubGraph {
   }
   pool(x: string, k: number): string {
     if (k === 1) return x;
+    // ceil_mode: a partial last window is kept, so side n pools to ceil(n / k), the contract's grid (attentionGrid).
     return this.op("AveragePool", [x], {
       kernel_shape: { kind: "ints", value: [k, k] },
       strides: { kind: "ints", value: [k, k] },
+      ceil_mode: { kind: "int", value: 1 },
     });
   }
   /** [B, ...] -> [B, 1, 1, 1] mean over everything but the batch. */

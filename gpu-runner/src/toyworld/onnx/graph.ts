@@ -196,9 +196,14 @@ export class Graph {
     return this.op("Shape", [x], a);
   }
 
-  /** Non-overlapping k x k average pooling over the last two axes of an NCHW tensor. */
-  avgPool(x: string, k: number): string {
-    return this.op("AveragePool", [x], { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) });
+  /**
+   * Non-overlapping k x k average pooling over the last two axes of an NCHW tensor. `ceil` keeps a partial last
+   * window (averaged over the pixels it covers), so a side n gives ceil(n / k) outputs instead of floor(n / k).
+   */
+  avgPool(x: string, k: number, opts: { ceil?: boolean } = {}): string {
+    const a: Record<string, Attr> = { kernel_shape: attr.ints([k, k]), strides: attr.ints([k, k]) };
+    if (opts.ceil) a.ceil_mode = attr.int(1);
+    return this.op("AveragePool", [x], a);
   }
 
   /** Nearest-neighbour upsampling of an NCHW tensor by an integer factor. */
