@@ -121,6 +121,30 @@ export class OpenApiContract {
     );
   }
 
+  /**
+   * What is wrong with one Server-Sent Event a documented stream sent (`data` as received, JSON text): it must be one
+   * of the messages the operation's text/event-stream schema lists.
+   */
+  checkEvent(method: string, path: string, message: StreamMessage): string[] {
+    const where = `${method} ${path} event ${message.event} (id ${message.id})`;
+    const route = this.route(path);
+    const m = method.toLowerCase();
+    if (!route?.operations[m]?.responses?.["200"]?.content?.["text/event-stream"]) {
+      return [`${where}: not a documented event stream`];
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(message.data);
+    } catch {
+      return [`${where}: data is not JSON: ${message.data.slice(0, 200)}`];
+    }
+    const validate = this.validator(
+      pointer("paths", route.template, m, "responses", "200", "content", "text/event-stream"),
+    );
+    const value = { event: message.event, id: message.id, data };
+    return validate(value) ? [] : [`${where}: ${this.ajv.errorsText(validate.errors)}`];
+  }
+
   /** A request no operation covers may only be refused: 404 or 405 as a problem (components/schemas/Problem). */
   private undocumented(r: ResponseRecord, where: string, operation: string | null): string[] {
     const what = operation ? `${operation} is not documented in ${this.name}` : `no documented path in ${this.name}`;
@@ -160,6 +184,12 @@ export async function responseRecord(method: string, url: string, res: Response)
     contentType,
     body: readable ? await res.clone().text() : null,
   };
+}
+
+export interface StreamMessage {
+  event: string;
+  id: string | null;
+  data: string;
 }
 
 export class ContractViolation extends Error {}

@@ -6,7 +6,13 @@
  */
 import type { z } from "zod";
 import type { JobViewSchema } from "../../worker/src/jobs/viewSchema";
-import { ContractViolation, contractAt, type OpenApiContract, responseRecord } from "../contract/openapi";
+import {
+  ContractViolation,
+  contractAt,
+  type OpenApiContract,
+  responseRecord,
+  type StreamMessage,
+} from "../contract/openapi";
 
 export type JobView = z.infer<typeof JobViewSchema>;
 
@@ -77,6 +83,14 @@ export class Api {
       this.contracts.set(doc, c);
     }
     return c;
+  }
+
+  /** Throws when one Server-Sent Event of a documented stream (`url`) is not a documented message. */
+  async conformEvent(url: string, message: StreamMessage): Promise<void> {
+    const path = new URL(url, this.base).pathname;
+    const contract = this.contract(path);
+    const errors = contract ? (await contract).checkEvent("GET", path, message) : [];
+    if (errors.length > 0) throw new ContractViolation(`not as documented:\n  ${errors.join("\n  ")}`);
   }
 
   /** Throws when `res` is not what the worker's OpenAPI document promises for `method url`; returns it unread. */

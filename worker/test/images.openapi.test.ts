@@ -101,4 +101,20 @@ describe("the contract oracle", () => {
     expect(await check(refused)).toEqual([]);
     expect((await check({ ...refused, body: "{}" })).join()).toMatch(/not a problem/);
   });
+
+  it("checks stream events against the documented StreamEvent messages", async () => {
+    const events = async (messages: { event: string; id: string; data: string }[]) => {
+      const path = `/v1/images/${"a".repeat(64)}/events`;
+      const res = await fetch(`${FAKE}/_contract/check`, {
+        method: "POST",
+        body: JSON.stringify({ doc: "public", events: { method: "GET", path, messages } }),
+      });
+      return ((await res.json()) as { errors: string[] }).errors;
+    };
+    const slim = { status: "running", percent: 5, phase: 1, step: 1, steps: 4, etaMs: null, queuePosition: null };
+    expect(await events([{ event: "progress", id: "3", data: JSON.stringify(slim) }])).toEqual([]);
+    expect(await events([{ event: "end", id: "9", data: '{"status":"succeeded"}' }])).toEqual([]);
+    expect(await events([{ event: "progress", id: "3", data: JSON.stringify({ ...slim, extra: 1 }) }])).toHaveLength(1);
+    expect(await events([{ event: "message", id: "3", data: '{"status":"running"}' }])).toHaveLength(1);
+  });
 });

@@ -115,35 +115,6 @@ describe("job lifecycle", () => {
     expect(webp.status).toBe(404);
   });
 
-  it("streams progress as Server-Sent Events until the job ends", async () => {
-    const acct = await account(FUNDS);
-    const job = await expectJob(
-      await api("POST", "/v1/images", { key: acct.key, body: body2x(uniquePrompt("sse"), seedOf()) }),
-      202,
-    );
-    const res = await api("GET", `/v1/images/${job.id}/events`, { key: acct.key });
-    expect(res.status).toBe(200);
-    expect(res.headers.get("content-type")).toBe("text/event-stream");
-    const text = await res.text();
-    const messages = text
-      .split("\n\n")
-      .filter((m) => m.startsWith("id:"))
-      .map(
-        (m) =>
-          JSON.parse(
-            m
-              .split("\n")
-              .find((l) => l.startsWith("data: "))!
-              .slice(6),
-          ) as { status: string; progress: { percent: number } },
-      );
-    expect(messages.length).toBeGreaterThanOrEqual(1);
-    expect(messages.at(-1)?.status).toBe("succeeded");
-    expect(text).toContain('event: end\ndata: {"status":"succeeded"}');
-    const percents = messages.map((m) => m.progress.percent);
-    expect([...percents].sort((a, b) => a - b)).toEqual(percents);
-  });
-
   it("a job belongs to its account: another key gets 404 everywhere", async () => {
     const owner = await account(FUNDS);
     const other = await account(FUNDS);

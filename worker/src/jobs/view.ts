@@ -131,6 +131,8 @@ export async function jobView(s: JobState, o: ViewOptions) {
     links: {
       self: `${o.base}/v1/images/${s.id}`,
       events: `${o.base}/v1/images/${s.id}/events`,
+      // The same stream without the key, for EventSource (no headers); GET the job again for a fresh one.
+      stream: await signUrl(o.urlSecret, o.base, `/v1/images/${s.id}/events`, o.ttlSeconds, now),
       cancel: `${o.base}/v1/images/${s.id}`,
     },
   };

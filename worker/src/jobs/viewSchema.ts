@@ -88,7 +88,12 @@ export const JobViewSchema = z.strictObject({
     .nullable(),
   warnings: z.array(z.string()),
   error: z.strictObject({ reason: z.string(), retryable: z.boolean() }).nullable(),
-  links: z.strictObject({ self: z.string(), events: z.string(), cancel: z.string() }),
+  links: z.strictObject({
+    self: z.string(),
+    events: z.string().describe("Server-Sent Events with the API key"),
+    stream: z.string().describe("the same events by a signed link, no header needed (EventSource); short-lived"),
+    cancel: z.string(),
+  }),
 });
 
 export const ProblemSchema = z.looseObject({

@@ -5,6 +5,7 @@
  */
 import { GenerationRequestSchema, ImageInputSchema } from "@accdiff/shared";
 import { UsageSchema } from "../accounts/schemas";
+import { EndEventSchema, ProgressEventSchema } from "../jobs/eventStream";
 import { JobViewSchema } from "../jobs/viewSchema";
 import { QuoteResponseSchema, UploadSchema } from "../routes/schemas";
 import { componentSchemas, json, problem, problemSchema, rateLimitHeaders, ref } from "./components";
@@ -51,6 +52,40 @@ link by reading the job. Downloads with the API key need no signature.
 Retention: a job and its files stay available for as long as the deployment keeps its images bucket (its lifecycle
 rule, at least 30 days); phases cached for reuse are kept 30 days.`;
 
+const EVENTS_DESCRIPTION = `Authenticate with the API key, or open the job's \`links.stream\` (signed, no header needed:
+what a plain \`EventSource(url)\` can do). The stream starts with \`retry:\` and sends named events, each with the
+job's version as its \`id\`:
+
+- \`job\`: the whole job (schema Job), first and whenever its status, files, phases done, warnings or error change;
+- \`progress\`: a few fields (schema ProgressEvent) for every other change: status, percent, phase, step, steps,
+  etaMs, queuePosition;
+- \`end\`: \`{"status": ...}\` (schema EndEvent) once the job has ended; then the server closes the stream.
+
+Listen with \`addEventListener("job" | "progress" | "end", ...)\` (not \`onmessage\`) and close on \`end\`. A
+reconnect sends \`Last-Event-ID\` and resumes after it (starting with the whole job); one made after \`end\` is
+answered 204, which stops an EventSource. A comment line is sent every 15 s without a change.`;
+
+/** One message of the event stream, as an SSE parser hands it over: the event's name, id, and its data decoded. */
+const streamEventSchema = {
+  description: "one Server-Sent Event (`data` is JSON); the stream is a sequence of these",
+  oneOf: (
+    [
+      ["job", "Job"],
+      ["progress", "ProgressEvent"],
+      ["end", "EndEvent"],
+    ] as const
+  ).map(([event, schema]) => ({
+    type: "object",
+    properties: {
+      event: { const: event },
+      id: { type: "string", description: "the job's version; sent back as Last-Event-ID on reconnect" },
+      data: ref(schema),
+    },
+    required: ["event", "id", "data"],
+    additionalProperties: false,
+  })),
+};
+
 export function publicDocument(serverUrl: string) {
   return {
     openapi: "3.1.0",
@@ -73,10 +108,13 @@ export function publicDocument(serverUrl: string) {
         ...componentSchemas({ GenerationRequest: GenerationRequestSchema, ImageInput: ImageInputSchema }, "input"),
         ...componentSchemas({
           Job: JobViewSchema,
+          ProgressEvent: ProgressEventSchema,
+          EndEvent: EndEventSchema,
           Quote: QuoteResponseSchema,
           Upload: UploadSchema,
           Usage: UsageSchema,
         }),
+        StreamEvent: streamEventSchema,
         Problem: problemSchema,
       },
     },
@@ -161,14 +199,43 @@ export function publicDocument(serverUrl: string) {
         get: {
           operationId: "streamImageEvents",
           tags: ["images"],
-          summary: "Server-Sent Events: `job` messages with the job representation, then `end`",
+          summary: "Server-Sent Events of a job until it ends",
+          description: EVENTS_DESCRIPTION,
+          security: [{ apiKey: [] }, {}],
+          parameters: [
+            {
+              name: "Last-Event-ID",
+              in: "header",
+              required: false,
+              description: "the last event id received: the stream resumes after it (EventSource sends it itself)",
+              schema: { type: "string", pattern: "^[0-9]+$" },
+            },
+            {
+              name: "exp",
+              in: "query",
+              required: false,
+              description: "signed link expiry",
+              schema: { type: "integer" },
+            },
+            {
+              name: "sig",
+              in: "query",
+              required: false,
+              description: "signed link signature",
+              schema: { type: "string" },
+            },
+          ],
           responses: {
             "200": {
-              description: "text/event-stream",
-              content: { "text/event-stream": { schema: { type: "string" } } },
+              description: "the event stream (see the operation's description for its events)",
+              content: {
+                "text/event-stream": { schema: ref("StreamEvent") },
+              },
             },
+            "204": { description: "the job had ended before the Last-Event-ID sent: nothing more will come" },
+            "401": problem("no key, or a bad or expired signed link"),
             "404": problem("no such job"),
-            ...common,
+            "429": common["429"],
           },
         },
       },

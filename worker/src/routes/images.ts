@@ -2,27 +2,26 @@
  * Public image jobs, mounted at /v1/images:
  *   POST   /                 create (JSON or multipart; Idempotency-Key) -> 202 job | 200 when fully cached
  *   GET    /:id              status, progress, preview, results
- *   GET    /:id/events       Server-Sent Events of the same representation, until the job ends
+ *   GET    /:id/events       Server-Sent Events (jobs/eventStream.ts), by key or the job's signed links.stream
  *   DELETE /:id              cancel (pays for the phases completed)
  *   GET    /:id/files/:name  artifact downloads, by the owner's key or a signed link
  * A job belongs to the account whose key created it: any other key gets 404, exactly as for a job that never existed.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { configOf, type Env, publicBase } from "../env";
 import { notFound, problemOf, unauthorized } from "../http/problems";
 import { serveBlob } from "../http/serveBlob";
 import { verifySignedUrl } from "../http/signedUrl";
 import { jobStub } from "../jobs/client";
+import { alreadyEnded, jobEventStream, lastEventId } from "../jobs/eventStream";
 import { submitJob } from "../jobs/submit";
-import { isFinished, type JobState } from "../jobs/types";
+import type { JobState } from "../jobs/types";
 import { findFile, jobView } from "../jobs/view";
 import { requireKey } from "../middleware/auth";
 import { readCreateBody } from "../uploads/intake";
 import type { AppEnv } from "./context";
 
 export const imageRoutes = new Hono<AppEnv>();
-
-const SSE_POLL_MS = 15_000;
 
 function clientBase(url: string): string {
   return new URL(url).origin;
@@ -52,6 +51,28 @@ imageRoutes.get("/:id/files/:name", async (c, next) => {
   if (!s || !file) return notFound("no such file");
   return serveBlob(c.env.IMAGES, c.req.raw, { ...file, filename: c.req.param("name") });
 });
+
+imageRoutes.get("/:id/events", async (c, next) => {
+  // The job's signed stream link (links.stream) stands in for the key: EventSource cannot send headers.
+  const url = new URL(c.req.url);
+  if (!url.searchParams.has("sig")) return next();
+  const check = await verifySignedUrl(c.env.URL_SIGNING_SECRET, url);
+  if (!check.ok) return unauthorized(`signed link refused: ${check.reason}`);
+  const s = await ownedJob(c.env, c.req.param("id"), null);
+  if (!s) return notFound("no such job");
+  return events(c, s);
+});
+
+function events(c: Context<AppEnv>, s: JobState): Response {
+  const last = lastEventId(c.req.header("last-event-id"));
+  if (alreadyEnded(s, last)) return c.body(null, 204);
+  const options = viewOptions(c.env, c.req.url);
+  return jobEventStream(jobStub(c.env.JOBS, s.id)!, {
+    last,
+    view: (cur) => jobView(cur, options),
+    waitUntil: (p) => c.executionCtx.waitUntil(p),
+  });
+}
 
 imageRoutes.use("*", requireKey);
 
@@ -88,40 +109,7 @@ imageRoutes.delete("/:id", async (c) => {
 imageRoutes.get("/:id/events", async (c) => {
   const s = await ownedJob(c.env, c.req.param("id"), c.var.principal.accountId);
   if (!s) return notFound("no such job");
-  const stub = jobStub(c.env.JOBS, s.id)!;
-  const options = viewOptions(c.env, c.req.url);
-  const enc = new TextEncoder();
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const writer = writable.getWriter();
-  const send = (text: string) => writer.write(enc.encode(text));
-  const pump = async () => {
-    let version = -1;
-    try {
-      for (;;) {
-        const cur = await stub.waitForChange(version, SSE_POLL_MS);
-        if (!cur) break;
-        if (cur.version !== version) {
-          version = cur.version;
-          const view = await jobView(cur, options);
-          await send(`id: ${cur.version}\nevent: job\ndata: ${JSON.stringify(view)}\n\n`);
-        } else {
-          await send(": keep-alive\n\n");
-        }
-        if (isFinished(cur)) {
-          await send(`event: end\ndata: {"status":"${cur.status}"}\n\n`);
-          break;
-        }
-      }
-      await writer.close();
-    } catch {
-      // The client went away (or the object restarted): end the stream; EventSource reconnects by itself.
-      await writer.abort().catch(() => undefined);
-    }
-  };
-  c.executionCtx.waitUntil(pump());
-  return new Response(readable, {
-    headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
-  });
+  return events(c, s);
 });
 
 imageRoutes.get("/:id/files/:name", async (c) => {

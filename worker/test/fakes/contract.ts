@@ -5,7 +5,12 @@
  * It lives in Node because ajv compiles validators with `new Function`, which workerd refuses.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { contractAt, type OpenApiContract, type ResponseRecord } from "../../../tests/contract/openapi";
+import {
+  contractAt,
+  type OpenApiContract,
+  type ResponseRecord,
+  type StreamMessage,
+} from "../../../tests/contract/openapi";
 
 const PATHS = { public: "/openapi.json", admin: "/openapi/admin.json", internal: "/openapi/internal.json" };
 export type ContractName = keyof typeof PATHS;
@@ -28,10 +33,16 @@ export class ContractService {
 
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<boolean> {
     if (req.method !== "POST" || url.pathname !== "/_contract/check") return false;
-    const { doc, record } = JSON.parse(body.toString("utf8")) as { doc: ContractName; record: ResponseRecord };
+    const { doc, record, events } = JSON.parse(body.toString("utf8")) as {
+      doc: ContractName;
+      record?: ResponseRecord;
+      events?: { method: string; path: string; messages: StreamMessage[] };
+    };
     let errors: string[];
     try {
-      errors = (await this.contract(doc)).check(record);
+      const contract = await this.contract(doc);
+      errors = record ? contract.check(record) : [];
+      for (const m of events?.messages ?? []) errors.push(...contract.checkEvent(events!.method, events!.path, m));
     } catch (e) {
       errors = [`the ${doc} document could not be loaded: ${e instanceof Error ? e.message : String(e)}`];
     }
