@@ -37,6 +37,7 @@ export default defineConfig({
             DISPATCH_TIMEOUT_MS: "1500",
             MAX_UPLOAD_BYTES: "262144",
             MAX_UPLOAD_PIXELS: "262144",
+            CORS_ORIGINS: "https://app.test, https://web.test",
           },
         },
       };

@@ -7,7 +7,7 @@ import { GenerationRequestSchema, ImageInputSchema } from "@accdiff/shared";
 import { UsageSchema } from "../accounts/schemas";
 import { EndEventSchema, ProgressEventSchema } from "../jobs/eventStream";
 import { JobViewSchema } from "../jobs/viewSchema";
-import { QuoteResponseSchema, UploadSchema } from "../routes/schemas";
+import { ImageListSchema, QuoteResponseSchema, UploadSchema } from "../routes/schemas";
 import { componentSchemas, json, problem, problemSchema, rateLimitHeaders, ref } from "./components";
 import { quoteParameters } from "./quoteParameters";
 
@@ -25,6 +25,9 @@ const common = {
     headers: { "Retry-After": { schema: { type: "integer" } }, ...rateLimitHeaders },
   },
 };
+
+const LOCATION = { description: "the job's path", schema: { type: "string" } };
+const PREFERENCE_APPLIED = { description: "`wait=N` when Prefer: wait was honoured", schema: { type: "string" } };
 
 const REQUEST_EXAMPLE = {
   prompt: "a cat and a dog are playing on the lawn",
@@ -48,6 +51,8 @@ RateLimit-Limit/Remaining/Reset headers.
 Links: every \`url\` in a job (and \`links.stream\`) is signed and works without the API key for 15 minutes
 (\`exp\` in its query says until when); \`GET /v1/images/{id}\` signs them again, so an app refreshes an expired
 link by reading the job. Downloads with the API key need no signature.
+
+CORS: browsers may call /v1 from the origins the deployment lists (CORS_ORIGINS); preflights need no key.
 
 Retention: a job and its files stay available for as long as the deployment keeps its images bucket (its lifecycle
 rule, at least 30 days); phases cached for reuse are kept 30 days.`;
@@ -108,6 +113,7 @@ export function publicDocument(serverUrl: string) {
         ...componentSchemas({ GenerationRequest: GenerationRequestSchema, ImageInput: ImageInputSchema }, "input"),
         ...componentSchemas({
           Job: JobViewSchema,
+          ImageList: ImageListSchema,
           ProgressEvent: ProgressEventSchema,
           EndEvent: EndEventSchema,
           Quote: QuoteResponseSchema,
@@ -120,6 +126,32 @@ export function publicDocument(serverUrl: string) {
     },
     paths: {
       "/v1/images": {
+        get: {
+          operationId: "listImages",
+          tags: ["images"],
+          summary: "The account's jobs, newest first (cursor pagination), e.g. to rebuild a gallery",
+          parameters: [
+            {
+              name: "limit",
+              in: "query",
+              required: false,
+              description: "jobs per page",
+              schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+            },
+            {
+              name: "cursor",
+              in: "query",
+              required: false,
+              description: "a page's `nextCursor` (opaque)",
+              schema: { type: "string" },
+            },
+          ],
+          responses: {
+            "200": json("one page of jobs", ref("ImageList")),
+            "400": problem("bad limit or cursor"),
+            ...common,
+          },
+        },
         post: {
           operationId: "createImage",
           tags: ["images"],
@@ -134,6 +166,15 @@ export function publicDocument(serverUrl: string) {
               required: false,
               description: "makes retries safe: the same key and body answer the job the first call created",
               schema: { type: "string", maxLength: 255 },
+            },
+            {
+              name: "Prefer",
+              in: "header",
+              required: false,
+              description:
+                "`wait=N` (RFC 7240, N <= 60 seconds): answer when the job has ended (200 with the finished job) or " +
+                "after N seconds (202 with its state then); `Preference-Applied` echoes it",
+              schema: { type: "string", example: "wait=30" },
             },
           ],
           requestBody: {
@@ -157,8 +198,16 @@ export function publicDocument(serverUrl: string) {
             },
           },
           responses: {
-            "200": json("every phase was cached: the finished job, no runner involved", ref("Job")),
-            "202": json("accepted: the job, its quote and links", ref("Job")),
+            "200": json(
+              "the job has ended: every phase was cached (no runner involved), or it finished within Prefer: wait",
+              ref("Job"),
+              undefined,
+              { Location: LOCATION, "Preference-Applied": PREFERENCE_APPLIED },
+            ),
+            "202": json("accepted: the job, its quote and links", ref("Job"), undefined, {
+              Location: LOCATION,
+              "Preference-Applied": PREFERENCE_APPLIED,
+            }),
             "400": problem("malformed body"),
             "402": problem("the balance does not cover the quote"),
             "409": problem("Idempotency-Key reused with another body"),

@@ -1,6 +1,7 @@
 /**
  * Public image jobs, mounted at /v1/images:
- *   POST   /                 create (JSON or multipart; Idempotency-Key) -> 202 job | 200 when fully cached
+ *   GET    /                 the account's jobs, newest first (limit, cursor)
+ *   POST   /                 create (JSON or multipart; Idempotency-Key; Prefer: wait=N) -> 202 job | 200 when done
  *   GET    /:id              status, progress, preview, results
  *   GET    /:id/events       Server-Sent Events (jobs/eventStream.ts), by key or the job's signed links.stream
  *   DELETE /:id              cancel (pays for the phases completed)
@@ -9,13 +10,15 @@
  */
 import { type Context, Hono } from "hono";
 import { configOf, type Env, publicBase } from "../env";
-import { notFound, problemOf, unauthorized } from "../http/problems";
+import { badRequest, notFound, problemOf, unauthorized } from "../http/problems";
 import { serveBlob } from "../http/serveBlob";
 import { verifySignedUrl } from "../http/signedUrl";
 import { jobStub } from "../jobs/client";
 import { alreadyEnded, jobEventStream, lastEventId } from "../jobs/eventStream";
+import { decodeCursor, LIST_DEFAULT, LIST_MAX, listJobs } from "../jobs/list";
+import { preferredWait, waitForEnd } from "../jobs/preferWait";
 import { submitJob } from "../jobs/submit";
-import type { JobState } from "../jobs/types";
+import { isFinished, type JobState } from "../jobs/types";
 import { findFile, jobView } from "../jobs/view";
 import { requireKey } from "../middleware/auth";
 import { readCreateBody } from "../uploads/intake";
@@ -76,18 +79,42 @@ function events(c: Context<AppEnv>, s: JobState): Response {
 
 imageRoutes.use("*", requireKey);
 
+imageRoutes.get("/", async (c) => {
+  const limit = c.req.query("limit");
+  const cursor = c.req.query("cursor");
+  if (limit !== undefined && !(/^\d{1,3}$/.test(limit) && Number(limit) >= 1 && Number(limit) <= LIST_MAX)) {
+    return badRequest(`limit must be an integer in [1, ${LIST_MAX}]`);
+  }
+  const before = cursor ? decodeCursor(cursor) : null;
+  if (cursor && !before) return badRequest("cursor is not one this API handed out");
+  const page = await listJobs(c.env, c.var.principal.accountId, before, limit ? Number(limit) : LIST_DEFAULT);
+  const options = viewOptions(c.env, c.req.url);
+  const data = await Promise.all(page.jobs.map((s) => jobView(s, options)));
+  return c.json({ object: "list", data, nextCursor: page.nextCursor });
+});
+
 imageRoutes.post("/", async (c) => {
   const cfg = configOf(c.env);
   const principal = c.var.principal;
   const intake = await readCreateBody(c.req.raw, principal.accountId, cfg);
   if (!intake.ok) return intake.response;
-  return submitJob(c.env, principal, {
+  const res = await submitJob(c.env, principal, {
     input: intake.input,
     upload: intake.upload,
     idempotencyKey: c.req.header("idempotency-key") ?? null,
     clientBase: clientBase(c.req.url),
     runnerBase: publicBase(c.env, c.req.url),
   });
+  const wait = preferredWait(c.req.header("prefer"));
+  const id = res.headers.get("location")?.split("/").pop();
+  if (wait === null || res.status !== 202 || !id) return res;
+  // Prefer: wait=N — answer when the job ends (200), or after N seconds with its state then (202).
+  const s = await waitForEnd(jobStub(c.env.JOBS, id)!, wait);
+  if (!s) return res;
+  const headers = new Headers(res.headers);
+  headers.set("preference-applied", `wait=${wait}`);
+  const view = await jobView(s, viewOptions(c.env, c.req.url));
+  return new Response(JSON.stringify(view), { status: isFinished(s) ? 200 : 202, headers });
 });
 
 imageRoutes.get("/:id", async (c) => {

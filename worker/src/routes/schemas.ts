@@ -3,7 +3,7 @@
  * is jobs/viewSchema.ts and the usage one accounts/schemas.ts.
  */
 import { z } from "zod";
-import { CacheUseSchema, QuoteSchema } from "../jobs/viewSchema";
+import { CacheUseSchema, JobViewSchema, QuoteSchema } from "../jobs/viewSchema";
 
 export const QuoteResponseSchema = QuoteSchema.extend({
   phases: z.array(z.number().int()).describe("the phases a render of this request runs (1 = the base resolution)"),
@@ -16,4 +16,10 @@ export const UploadSchema = z.strictObject({
   height: z.number().int(),
   contentType: z.enum(["image/png", "image/jpeg", "image/webp"]),
   bytes: z.number().int(),
+});
+
+export const ImageListSchema = z.strictObject({
+  object: z.literal("list"),
+  data: z.array(JobViewSchema).describe("the account's jobs, newest first"),
+  nextCursor: z.string().nullable().describe("pass as `cursor` for the next (older) page; null on the last page"),
 });
