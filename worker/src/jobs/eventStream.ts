@@ -5,29 +5,14 @@
  * that reconnects with `Last-Event-ID` resumes after what it has; one that reconnects after `end` gets 204, which
  * makes an EventSource stop instead of reconnecting forever. `retry:` tells clients how long to wait before that.
  */
-import { JOB_STATUSES } from "@accdiff/shared";
-import { z } from "zod";
 import type { JobApi } from "./client";
+import type { ProgressEvent } from "./eventSchemas";
 import { isFinished, type JobState } from "./types";
 
 /** How long a client waits before reconnecting (ms), sent once at the start of every stream. */
 export const SSE_RETRY_MS = 3000;
 /** A comment is sent after this long without a change, so that proxies keep the connection. */
 const KEEP_ALIVE_MS = 15_000;
-
-export const ProgressEventSchema = z.strictObject({
-  status: z.enum(JOB_STATUSES),
-  percent: z.number().describe("0-100 over the whole job"),
-  phase: z.number().int().nullable(),
-  step: z.number().int().nullable(),
-  steps: z.number().int().nullable(),
-  etaMs: z.number().nullable().describe("estimated time to finish; null while unknown"),
-  queuePosition: z.number().int().nullable(),
-});
-
-export const EndEventSchema = z.strictObject({ status: z.enum(JOB_STATUSES) });
-
-export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
 
 export function progressEvent(s: JobState): ProgressEvent {
   return {

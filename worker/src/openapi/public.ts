@@ -5,7 +5,7 @@
  */
 import { GenerationRequestSchema, ImageInputSchema } from "@accdiff/shared";
 import { UsageSchema } from "../accounts/schemas";
-import { EndEventSchema, ProgressEventSchema } from "../jobs/eventStream";
+import { EndEventSchema, ProgressEventSchema } from "../jobs/eventSchemas";
 import { JobViewSchema } from "../jobs/viewSchema";
 import { ImageListSchema, QuoteResponseSchema, UploadSchema } from "../routes/schemas";
 import { componentSchemas, json, problem, problemSchema, rateLimitHeaders, ref } from "./components";
