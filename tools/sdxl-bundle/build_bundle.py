@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the SDXL model bundle (docs/model-bundle.md) from the public weights.
+"""Build the SDXL model bundle (docs/model-bundle.md) from the public weights or local folders.
 
     python3 tools/sdxl-bundle/build_bundle.py --out /srv/sdxl-bundle
 
@@ -9,6 +9,11 @@ onnxruntime-gpu). It downloads SDXL base 1.0, the SDXL canny ControlNet and the 
 exports every component to ONNX (opset 17, fp16) with the contract's names, runs a numerical
 smoke check against PyTorch, and writes bundle.json (with the content hash) last: a folder
 without bundle.json is an unfinished build. See docs/sdxl-bundle.md.
+
+Offline on a CPU, from local diffusers folders (e.g. the tiny real-architecture SDXL):
+
+    python3 tools/sdxl-bundle/build_bundle.py --out DIR --device cpu --dtype float32 \
+        --base MODELS/tiny-sdxl --controlnet MODELS/tiny-sdxl-controlnet --vae MODELS/tiny-sdxl-vae
 
 `--dry-run` prints the plan (every model's signature, the attention layers) without PyTorch.
 """
@@ -41,7 +46,10 @@ from sdxl_bundle.layout import (  # noqa: E402
 
 BUNDLE_NAME = "sdxl-base-1.0"
 REQUIRED_VERSIONS = {"diffusers": "0.21.4"}
-MIN_TORCH = (2, 1)
+# fp16 export needs torch 2.1 (the reference's; CUDA half kernels, the exporter's fp16 handling);
+# an fp32 build runs the same diffusers modules in float32 and works on older releases such as
+# Debian's python3-torch 1.13 (the CPU build CI runs).
+MIN_TORCH = {"float16": (2, 1), "float32": (1, 13)}
 BUILD_INFO = "build-info.json"
 
 
@@ -51,11 +59,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--if-missing", action="store_true", help="do nothing when OUT/bundle.json exists; otherwise build, clearing an unfinished build")
     p.add_argument("--force", action="store_true", help="clear OUT first if it holds anything")
     p.add_argument("--work", help="scratch folder for smoke-check cases (default: a temporary folder)")
-    p.add_argument("--device", default="cuda", help="PyTorch device for loading and tracing (default cuda)")
-    p.add_argument("--base", default="stabilityai/stable-diffusion-xl-base-1.0")
-    p.add_argument("--controlnet", default="diffusers/controlnet-canny-sdxl-1.0")
-    p.add_argument("--vae", default="madebyollin/sdxl-vae-fp16-fix")
-    p.add_argument("--revision", action="append", default=[], metavar="REPO=REV", help="pin a repo to a branch/tag/commit (repeatable)")
+    p.add_argument("--device", default="cuda", help="PyTorch device for loading and tracing (default cuda; cpu needs --dtype float32)")
+    p.add_argument("--dtype", choices=["float16", "float32"], default="float16",
+                   help="element type of the exported models (default float16, SDXL on CUDA; float32 for CPU builds)")
+    p.add_argument("--base", default="stabilityai/stable-diffusion-xl-base-1.0", help="hub repo id or local diffusers folder")
+    p.add_argument("--controlnet", default="diffusers/controlnet-canny-sdxl-1.0", help="hub repo id or local folder")
+    p.add_argument("--vae", default="madebyollin/sdxl-vae-fp16-fix", help="hub repo id or local folder")
+    p.add_argument("--name", default=BUNDLE_NAME, help=f"bundle.json name (default {BUNDLE_NAME})")
+    p.add_argument("--revision", action="append", default=[], metavar="REPO=REV",
+                   help="pin a repo to a branch/tag/commit, or a local folder to its content hash (repeatable)")
     p.add_argument("--variant", choices=["fp16"], help="download the fp16 weight files of base and ControlNet (half the download)")
     p.add_argument("--skip-smoke", action="store_true", help="skip the onnxruntime and tokenizer checks (PyTorch-side checks still run)")
     p.add_argument("--allow-other-versions", action="store_true", help="build with package versions other than the pinned ones")
@@ -88,7 +100,7 @@ def print_plan(args) -> None:
         log(f"  {place}: {len(names)} layers, {names[0]} .. {names[-1]}")
 
 
-def check_versions(allow_other: bool) -> dict:
+def check_versions(allow_other: bool, dtype: str = "float16") -> dict:
     import diffusers
     import onnx
     import torch
@@ -102,14 +114,29 @@ def check_versions(allow_other: bool) -> dict:
     except ImportError:
         versions["onnxruntime"] = None
     problems = [f"{k} {versions[k]} (need {v})" for k, v in REQUIRED_VERSIONS.items() if versions[k] != v]
-    if tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]) < MIN_TORCH:
-        problems.append(f"torch {torch.__version__} (need >= 2.1)")
+    if torch_release(torch.__version__) < MIN_TORCH[dtype]:
+        problems.append(f"torch {torch.__version__} (need >= {'.'.join(map(str, MIN_TORCH[dtype]))} for a {dtype} build)")
     if problems:
         msg = "package versions differ from tools/sdxl-bundle/requirements.txt: " + ", ".join(problems)
         if not allow_other:
             raise SystemExit(msg + " (the wrappers rely on diffusers 0.21.4's module names; --allow-other-versions to try anyway)")
         log("warning: " + msg)
     return versions
+
+
+def torch_release(version: str) -> tuple:
+    """(major, minor) of a torch version string: "2.1.2+cu118" -> (2, 1), Debian's "1.13.0a0" -> (1, 13)."""
+    import re
+
+    m = re.match(r"(\d+)\.(\d+)", version)
+    if not m:
+        raise SystemExit(f"cannot read the torch version {version!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def check_device(device: str, dtype: str) -> None:
+    if dtype == "float16" and device.split(":")[0] == "cpu":
+        raise SystemExit('--device cpu needs --dtype float32 (CPU PyTorch cannot run SDXL in float16: "LayerNormKernelImpl" not implemented for \'Half\')')
 
 
 def bundle_entries() -> set:
@@ -146,7 +173,8 @@ def build(args) -> int:
         return 0
     if args.work and Path(args.work).resolve().is_relative_to(out.resolve()):
         raise SystemExit("--work must be outside --out (everything in the bundle folder is hashed)")
-    versions = check_versions(args.allow_other_versions)
+    check_device(args.device, args.dtype)
+    versions = check_versions(args.allow_other_versions, args.dtype)
     prepare_out(out, force=args.force, if_missing=args.if_missing)
 
     from sdxl_bundle import sources, steps
@@ -159,27 +187,24 @@ def build(args) -> int:
         log(f"  {repo} @ {sha}")
     cfg = sources.configs(src)
     dims = model_dims(cfg["unet"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"])
-    vae_dtype = vae_export_dtype(cfg["vae"])
-    plan = export_plan(dims, "float16", vae_dtype)
+    # An fp32 build exports everything in float32; an fp16 one keeps the VAE in float32 only where
+    # the reference upcasts it.
+    vae_dtype = "float32" if args.dtype == "float32" else vae_export_dtype(cfg["vae"])
+    plan = export_plan(dims, args.dtype, vae_dtype)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sdxl-bundle-"))
     report = Report(log)
-    ctx = steps.Context(src, plan, out, work, args.device, report, dict(bj.COMPONENT_PATHS), log)
+    ctx = steps.Context(src, plan, out, work, args.device, report, dict(bj.COMPONENT_PATHS), log, dtype=args.dtype,
+                        vae_dtype=vae_dtype, configs=cfg)
 
-    log("tokenizers")
-    steps.export_tokenizers(ctx)
-    log("text encoders")
-    steps.export_text_encoders(ctx)
-    log("unet")
-    selected = steps.export_unet(ctx, cfg["unet"])
-    log("controlnet")
-    steps.export_controlnet(ctx)
-    log(f"vae ({vae_dtype})")
-    steps.export_vae(ctx, vae_dtype)
+    for step in steps.STEPS:
+        log(step.title(ctx))
+        step.run(ctx)
+    provider = "CPU" if args.device.split(":")[0] == "cpu" else "CUDA"
     if args.skip_smoke:
-        log("smoke check skipped (--skip-smoke): run `accdiff bundle check DIR --smoke --provider cuda`")
+        log(f"smoke check skipped (--skip-smoke): run `accdiff bundle check DIR --smoke --provider {provider.lower()}`")
     else:
-        log("smoke check (onnxruntime CUDA vs PyTorch)")
-        check_cases_with_ort(out, work, ctx.components, report)
+        log(f"smoke check (onnxruntime {provider} vs PyTorch)")
+        check_cases_with_ort(out, work, ctx.components, report, provider, args.dtype)
         check_tokenizers(out, report, dims.T)
     if report.failures:
         log(f"{len(report.failures)} check(s) failed; bundle.json NOT written (files left in {out}, cases in {work}):")
@@ -193,25 +218,25 @@ def build(args) -> int:
         "variant": args.variant,
         "versions": versions,
         "opset": 17,
-        "dtype": "float16",
+        "dtype": args.dtype,
         "vaeDtype": vae_dtype,
-        "attentionLayers": selected,
+        "attentionLayers": ctx.attention_layers,
     }
     (out / BUILD_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     log("hashing")
     content_hash = bundle_hash(out)
     bundle = bj.make_bundle_json(
-        name=BUNDLE_NAME,
-        version=f"{TOOL_VERSION} base@{src.revisions[src.base][:12]} canny@{src.revisions[src.controlnet][:12]} vae@{src.revisions[src.vae][:12]}",
+        name=args.name,
+        version=f"{TOOL_VERSION} base@{src.short(src.base)} canny@{src.short(src.controlnet)} vae@{src.short(src.vae)}",
         content_hash=content_hash,
-        dtype="fp16",
+        dtype="fp32" if args.dtype == "float32" else "fp16",
         model=bj.model_fields(cfg["unet"], cfg["vae"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"]),
         scheduler=bj.scheduler_fields(cfg["scheduler"]),
     )
     bj.write(out, bundle)
     if not args.work:
         shutil.rmtree(work, ignore_errors=True)
-    log(f"done: {out} ({content_hash}); check it with: accdiff bundle check {out} --smoke --provider cuda")
+    log(f"done: {out} ({content_hash}); check it with: accdiff bundle check {out} --smoke --provider {provider.lower()}")
     return 0
 
 

@@ -76,3 +76,24 @@ def bundle_hash(root: Path, progress=None) -> str:
             progress(rel)
         entries.append((rel, file_sha256(Path(root) / rel)))
     return hash_entries(entries)
+
+
+def folder_revision(root: Path) -> str:
+    """The revision of a local model folder: the same hash rule over every regular file in it
+    (a `bundle.json` included, symbolic links followed), so that any change of a config or weight
+    file changes the bundle's recorded source and version."""
+    root = Path(root)
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            full = Path(dirpath) / name
+            entries.append((full.relative_to(root).as_posix(), file_sha256(full)))
+    if not entries:
+        raise ValueError(f"{root}: no files")
+    outer = hashlib.sha256()
+    for path, digest in sorted(entries, key=lambda e: js_sort_key(e[0])):
+        outer.update(f"{path}\n{digest}\n".encode("utf-8"))
+    return "sha256:" + outer.hexdigest()

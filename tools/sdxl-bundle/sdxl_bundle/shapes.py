@@ -81,3 +81,5 @@ TRACE_LATENT = (34, 46)
 TEXT_TRACE_BATCH = 1
 UNET_TRACE_BATCH = 2
 VAE_TRACE_LATENT = (32, 40)
+# An odd latent size for the smoke cases (not a multiple of any down-sampling factor).
+ODD_LATENT = (33, 47)

@@ -1,8 +1,11 @@
-"""The public weights: where they come from, pinned to one commit each, loaded as diffusers does.
+"""The weights: where they come from, pinned to one version each, loaded as diffusers does.
 
-Needs huggingface_hub, diffusers 0.21.4, transformers (imported lazily). Each component is
-loaded on its own (`from_pretrained(repo, subfolder=...)`), which downloads only that
-component's config and weights, and freed before the next one is loaded.
+A source is a Hugging Face hub repo id (pinned to a commit) or a local folder in the diffusers
+layout (pinned to the content hash of the folder, `folder_revision`: nothing is downloaded, which
+is how CI builds the tiny real-architecture SDXL offline). Needs huggingface_hub (hub sources
+only), diffusers 0.21.4, transformers (imported lazily). Each component is loaded on its own
+(`from_pretrained(source, subfolder=...)`), which downloads only that component's config and
+weights, and freed before the next one is loaded.
 """
 
 from __future__ import annotations
@@ -11,10 +14,21 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .clip_tokenizer_json import write_tokenizer_json
+from .hashing import folder_revision
+
 BASE_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 CONTROLNET_REPO = "diffusers/controlnet-canny-sdxl-1.0"
 VAE_REPO = "madebyollin/sdxl-vae-fp16-fix"
 TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json")
+# Copied too where the source has it (transformers writes it for tokens added to the vocabulary,
+# e.g. SDXL's tokenizer_2 pad token "!").
+OPTIONAL_TOKENIZER_FILES = ("added_tokens.json",)
+
+
+def is_local(source: str) -> bool:
+    """A local diffusers folder (an existing directory) rather than a hub repo id."""
+    return Path(source).expanduser().is_dir()
 
 
 @dataclass
@@ -29,17 +43,36 @@ class Sources:
     variant: str | None = None
 
     def resolve(self) -> dict:
-        """Pins every repo to a commit so that all components of a repo come from the same one."""
-        from huggingface_hub import HfApi
+        """Pins every source: hub repos to a commit (all components of a repo come from the same
+        one), local folders to their content hash (a pinned revision must then match it)."""
+        hub = [s for s in (self.base, self.controlnet, self.vae) if not is_local(s)]
+        for source in (self.base, self.controlnet, self.vae):
+            if is_local(source):
+                actual = folder_revision(Path(source))
+                asked = self.revisions.get(source)
+                if asked and asked != actual:
+                    raise SystemExit(f"{source}: content hash {actual} differs from the pinned revision {asked}")
+                self.revisions[source] = actual
+        if hub:
+            from huggingface_hub import HfApi
 
-        # Credentials, if a repo ever needs them, come from `huggingface-cli login` / HF_TOKEN.
-        api = HfApi()
-        for repo in (self.base, self.controlnet, self.vae):
-            self.revisions[repo] = api.model_info(repo, revision=self.revisions.get(repo) or "main").sha
+            # Credentials, if a repo ever needs them, come from `huggingface-cli login` / HF_TOKEN.
+            api = HfApi()
+            for repo in hub:
+                self.revisions[repo] = api.model_info(repo, revision=self.revisions.get(repo) or "main").sha
         return dict(self.revisions)
 
     def rev(self, repo: str) -> str:
         return self.revisions.get(repo) or "main"
+
+    def load_kwargs(self, source: str) -> dict:
+        """`from_pretrained` keyword arguments pinning `source` (a local folder needs none)."""
+        return {} if is_local(source) else {"revision": self.rev(source)}
+
+    def short(self, source: str) -> str:
+        """The pinned revision, abbreviated for bundle.json's version string."""
+        rev = self.revisions[source]
+        return rev.split(":", 1)[-1][:12]
 
 
 def configs(src: Sources) -> dict:
@@ -47,13 +80,13 @@ def configs(src: Sources) -> dict:
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTokenizer
 
-    base = src.rev(src.base)
-    unet = UNet2DConditionModel.load_config(src.base, subfolder="unet", revision=base)
-    vae = AutoencoderKL.load_config(src.vae, revision=src.rev(src.vae))
-    sched = EulerDiscreteScheduler.load_config(src.base, subfolder="scheduler", revision=base)
-    te1 = CLIPTextConfig.from_pretrained(src.base, subfolder="text_encoder", revision=base)
-    te2 = CLIPTextConfig.from_pretrained(src.base, subfolder="text_encoder_2", revision=base)
-    tok = CLIPTokenizer.from_pretrained(src.base, subfolder="tokenizer", revision=base)
+    base = src.load_kwargs(src.base)
+    unet = UNet2DConditionModel.load_config(src.base, subfolder="unet", **base)
+    vae = AutoencoderKL.load_config(src.vae, **src.load_kwargs(src.vae))
+    sched = EulerDiscreteScheduler.load_config(src.base, subfolder="scheduler", **base)
+    te1 = CLIPTextConfig.from_pretrained(src.base, subfolder="text_encoder", **base)
+    te2 = CLIPTextConfig.from_pretrained(src.base, subfolder="text_encoder_2", **base)
+    tok = CLIPTokenizer.from_pretrained(src.base, subfolder="tokenizer", **base)
     return {
         "unet": dict(unet),
         "vae": dict(vae),
@@ -75,7 +108,7 @@ def load_text_encoder(src: Sources, which: str, dtype, device):
     model = cls.from_pretrained(
         src.base,
         subfolder=which,
-        revision=src.rev(src.base),
+        **src.load_kwargs(src.base),
         torch_dtype=dtype,
         variant=_variant(src, True),
         use_safetensors=True,
@@ -89,7 +122,7 @@ def load_unet(src: Sources, dtype, device):
     model = UNet2DConditionModel.from_pretrained(
         src.base,
         subfolder="unet",
-        revision=src.rev(src.base),
+        **src.load_kwargs(src.base),
         torch_dtype=dtype,
         variant=_variant(src, True),
         use_safetensors=True,
@@ -102,7 +135,7 @@ def load_controlnet(src: Sources, dtype, device):
 
     model = ControlNetModel.from_pretrained(
         src.controlnet,
-        revision=src.rev(src.controlnet),
+        **src.load_kwargs(src.controlnet),
         torch_dtype=dtype,
         variant=_variant(src, True),
         use_safetensors=True,
@@ -114,26 +147,39 @@ def load_vae(src: Sources, dtype, device):
     from diffusers import AutoencoderKL
 
     # The fp16-fix VAE publishes one set of weights: never ask it for a variant.
-    model = AutoencoderKL.from_pretrained(src.vae, revision=src.rev(src.vae), torch_dtype=dtype, use_safetensors=True)
+    model = AutoencoderKL.from_pretrained(src.vae, **src.load_kwargs(src.vae), torch_dtype=dtype, use_safetensors=True)
     return model.to(device).eval()
 
 
 def copy_tokenizer(src: Sources, which: str, dest: Path) -> Path:
     """Copies the CLIP tokenizer files byte for byte and writes `tokenizer.json` (HF tokenizers format).
 
-    The four files are the slow `CLIPTokenizer`'s, which the reference uses; the runner loads
-    `tokenizer.json`, written here as transformers' conversion of the same vocabulary and merges
-    (`CLIPTokenizerFast`). The smoke check compares the two on test prompts.
+    The copied files are the slow `CLIPTokenizer`'s, which the reference uses; the runner loads
+    `tokenizer.json`, written from the same `vocab.json`, `merges.txt` and added tokens as
+    transformers' `CLIPTokenizerFast` conversion would (clip_tokenizer_json.py; no fast-tokenizers
+    library needed). The smoke check compares the two on test prompts.
     """
-    from huggingface_hub import hf_hub_download
-    from transformers import CLIPTokenizerFast
-
     dest = Path(dest)
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    for name in TOKENIZER_FILES:
-        path = hf_hub_download(src.base, name, subfolder=which, revision=src.rev(src.base))
-        shutil.copyfile(path, dest / name)
-    fast = CLIPTokenizerFast.from_pretrained(str(dest))
-    fast.backend_tokenizer.save(str(dest / "tokenizer.json"))
+    if is_local(src.base):
+        folder = Path(src.base) / which
+        for name in TOKENIZER_FILES + OPTIONAL_TOKENIZER_FILES:
+            if (folder / name).is_file():
+                shutil.copyfile(folder / name, dest / name)
+            elif name in TOKENIZER_FILES:
+                raise SystemExit(f"{folder}: missing tokenizer file {name}")
+    else:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.utils import EntryNotFoundError
+
+        for name in TOKENIZER_FILES + OPTIONAL_TOKENIZER_FILES:
+            try:
+                path = hf_hub_download(src.base, name, subfolder=which, revision=src.rev(src.base))
+            except EntryNotFoundError:
+                if name in TOKENIZER_FILES:
+                    raise
+                continue
+            shutil.copyfile(path, dest / name)
+    write_tokenizer_json(dest)
     return dest

@@ -13,7 +13,8 @@ sys.path.insert(0, str(TOOL))
 from sdxl_bundle.hashing import bundle_hash  # noqa: E402
 
 PURE = ["sdxl_bundle", "sdxl_bundle.contract", "sdxl_bundle.layout", "sdxl_bundle.attention_layers", "sdxl_bundle.shapes",
-        "sdxl_bundle.bundle_json", "sdxl_bundle.hashing", "sdxl_bundle.signature", "sdxl_bundle.tolerances"]
+        "sdxl_bundle.bundle_json", "sdxl_bundle.hashing", "sdxl_bundle.signature", "sdxl_bundle.tolerances",
+        "sdxl_bundle.clip_tokenizer_json"]
 HEAVY = ["torch", "diffusers", "transformers", "onnx", "onnxruntime", "numpy", "huggingface_hub", "tokenizers"]
 
 
@@ -103,3 +104,31 @@ class PrepareOut(unittest.TestCase):
             out = Path(d) / "a" / "b"
             self.bb.prepare_out(out, force=False, if_missing=False)
             self.assertTrue(out.is_dir())
+
+
+class VersionPolicy(unittest.TestCase):
+    def setUp(self):
+        import build_bundle
+
+        self.bb = build_bundle
+
+    def test_torch_releases_are_read_from_any_version_string(self):
+        self.assertEqual(self.bb.torch_release("2.1.2+cu118"), (2, 1))
+        self.assertEqual(self.bb.torch_release("1.13.0a0"), (1, 13))
+        self.assertEqual(self.bb.torch_release("1.13.1+dfsg"), (1, 13))
+
+    def test_debian_torch_is_enough_for_fp32_only(self):
+        self.assertGreaterEqual(self.bb.torch_release("1.13.0a0"), self.bb.MIN_TORCH["float32"])
+        self.assertLess(self.bb.torch_release("1.13.0a0"), self.bb.MIN_TORCH["float16"])
+
+    def test_fp16_on_a_cpu_is_refused_with_the_reason(self):
+        with self.assertRaises(SystemExit) as e:
+            self.bb.check_device("cpu", "float16")
+        self.assertIn("--dtype float32", str(e.exception))
+        self.bb.check_device("cpu", "float32")
+        self.bb.check_device("cuda", "float16")
+
+    def test_cpu_fp32_options_parse(self):
+        a = self.bb.parse_args(["--out", "x", "--device", "cpu", "--dtype", "float32", "--base", "/m/tiny", "--name", "t"])
+        self.assertEqual((a.device, a.dtype, a.base, a.name), ("cpu", "float32", "/m/tiny", "t"))
+        self.assertEqual(self.bb.parse_args(["--out", "x"]).dtype, "float16")

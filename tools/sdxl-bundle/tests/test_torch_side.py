@@ -26,6 +26,7 @@ if HAVE:
     from sdxl_bundle.contract import ExportSignature, ExportTensor
     from sdxl_bundle.contract import SDXL_DIMS, export_plan
     from sdxl_bundle.shapes import residual_shapes
+    from sdxl_bundle.case_files import read_cases
     from sdxl_bundle.smoke import Report, make_inputs, metrics, save_case, unet_fill
     from sdxl_bundle.torch_attention import (
         AttentionRecorder,
@@ -250,11 +251,14 @@ class SmokeHelpers(unittest.TestCase):
         self.assertTrue(torch.equal(x["sample"], again["sample"]))
         with tempfile.TemporaryDirectory() as d:
             path = save_case(Path(d), "unet-0", x, {"out_sample": x["sample"] * 2})
-            data = np.load(path)
-            self.assertEqual(data["in__sample"].dtype, np.float16)
-            self.assertEqual(data["in__timestep"].dtype, np.float32)
-            self.assertEqual(data["out__out_sample"].dtype, np.float32)
-            self.assertEqual(path.name, "unet-0.npz")
+            self.assertEqual(path.name, "unet-0")
+            self.assertTrue((path / "manifest.json").is_file())
+            inputs, expected = read_cases(Path(d) / "cases")["unet-0"]
+            self.assertEqual(inputs["sample"].dtype, np.float16)
+            self.assertEqual(inputs["timestep"].dtype, np.float32)
+            self.assertEqual(expected["out_sample"].dtype, np.float32)
+            np.testing.assert_array_equal(inputs["sample"], x["sample"].numpy())
+            np.testing.assert_array_equal(expected["out_sample"], (x["sample"] * 2).float().numpy())
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import type { PipelineRequest } from "../../pipeline/params";
 import { eulerSchedule, schedulerConfigFromDiffusers } from "../../pipeline/scheduler";
 import { expectClose, expectExact, Mismatch, readF32 } from "../compare";
 import { FakeModels } from "../fakeModels";
-import { type RecordedRandInt, replayRandInt } from "../replay";
+import { injectRecordedDraws, type RecordedRandInt } from "../replay";
 import type { GoldenTensor, TopicRunner } from "../types";
 
 function readStore(raw: { cur_step: number; layers: Record<string, GoldenTensor[]> }): AttentionStoreSnapshot {
@@ -27,14 +27,6 @@ function readStore(raw: { cur_step: number; layers: Record<string, GoldenTensor[
     layers[key] = items.map((t) => ({ data: readF32(t), shape: t.shape }));
   }
   return { curStep: raw.cur_step, layers };
-}
-
-/** Golden permutations are [N, vb] (one row per element); the pipeline takes [vb, N]. */
-function transposePerm(t: GoldenTensor): Int32Array {
-  const [N, vb] = t.shape;
-  const out = new Int32Array(N * vb);
-  for (let k = 0; k < N; k++) for (let b = 0; b < vb; b++) out[b * N + k] = Number(t.data[k * vb + b]);
-  return out;
 }
 
 const runner: TopicRunner = async (c) => {
@@ -87,7 +79,16 @@ const runner: TopicRunner = async (c) => {
     useControlNet: i.use_controlnet,
     referenceCompat: true,
   };
-  const randInt = replayRandInt(i.randint_calls as RecordedRandInt[]);
+  const inject = injectRecordedDraws({
+    initialNoise: readF32(i.initial_noise),
+    phaseNoise: (phase) => {
+      const t = i.phase_noise[String(phase)];
+      return t ? readF32(t) : undefined;
+    },
+    randintCalls: i.randint_calls as RecordedRandInt[],
+    shufflePerm: (phase, step, batch) => i.shuffle_perms[String(phase)]?.[step]?.[batch],
+    attentionStore: i.attention_store ? readStore(i.attention_store) : undefined,
+  });
   const steps = new Map<number, Float32Array[]>();
   const result = await runAccDiffusion(models, request, {
     embeddingCache: null,
@@ -96,23 +97,9 @@ const runner: TopicRunner = async (c) => {
       list.push(Float32Array.from(latents.data));
       steps.set(phase, list);
     },
-    inject: {
-      initialNoise: readF32(i.initial_noise),
-      phaseNoise: (phase) => {
-        const t = i.phase_noise[String(phase)];
-        if (!t) throw new Mismatch(`no phase_noise for phase ${phase}`);
-        return readF32(t);
-      },
-      randInt,
-      shuffleIndex: (phase, step, batch) => {
-        const t = i.shuffle_perms[String(phase)]?.[step]?.[batch];
-        if (!t) throw new Mismatch(`no shuffle_perms[${phase}][${step}][${batch}]`);
-        return transposePerm(t);
-      },
-      attentionStore: i.attention_store ? readStore(i.attention_store) : undefined,
-    },
+    inject,
   });
-  randInt.assertConsumed();
+  inject.assertConsumed();
 
   // Trajectories and phase outputs.
   const expectedPhases = Object.keys(e.phases).map(Number);
