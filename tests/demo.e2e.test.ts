@@ -102,8 +102,8 @@ describe("demo flow on loopback", () => {
     expect(first.final).toMatchObject({ status: "succeeded", dispatched: true, phases: [1, 2, 3, 4] });
     expect(first.final.cache).toEqual({
       phase1: "miss",
-      phases: [],
-      computed: [1, 2, 3, 4],
+      phasesServed: [],
+      phasesComputed: [1, 2, 3, 4],
       patchPromptsRecomputed: false,
     });
     expect(first.final.result?.phasesComputed).toEqual([1, 2, 3, 4]);
@@ -118,8 +118,8 @@ describe("demo flow on loopback", () => {
       expect(r.final.dispatched, r.label).toBe(false);
       expect(r.final.cache, r.label).toEqual({
         phase1: "hit",
-        phases: served,
-        computed: [],
+        phasesServed: served,
+        phasesComputed: [],
         patchPromptsRecomputed: false,
       });
     }

@@ -89,7 +89,7 @@ export interface paths {
             path: {
                 /** @description the job id */
                 id: string;
-                /** @description a file's `name`, or image.<png|webp|jpeg> / preview.<png|webp|jpeg> */
+                /** @description a file's `name`: image.<ext> (final), preview.<ext>, phase-<k>.<ext>, canny-<k>.png, ... */
                 name: string;
             };
             cookie?: never;
@@ -284,9 +284,9 @@ export interface components {
                 /** @enum {string} */
                 phase1: "hit" | "miss";
                 /** @description upscaling phases served from the cache */
-                phases: number[];
+                phasesServed: number[];
                 /** @description phases a runner computes */
-                computed: number[];
+                phasesComputed: number[];
                 /** @description patch prompts derived again from cached attention maps */
                 patchPromptsRecomputed: boolean;
             };
@@ -315,7 +315,7 @@ export interface components {
             };
             /** @description the low-res image, as soon as phase 1 is done */
             preview: {
-                /** @description download name: <kind>[-<phase>].<ext> */
+                /** @description download name: image.<ext> (final), preview.<ext> (phase 1), phase-<k>.<ext>, else <kind>[-<phase>].<ext> */
                 name: string;
                 /** @enum {string} */
                 kind: "lowres_image" | "lowres_latents" | "attention_maps" | "tokens" | "patch_prompts" | "phase_image" | "phase_latents" | "canny" | "final_image";
@@ -335,7 +335,7 @@ export interface components {
             } | null;
             /** @description the final image in the requested format, once succeeded */
             image: {
-                /** @description download name: <kind>[-<phase>].<ext> */
+                /** @description download name: image.<ext> (final), preview.<ext> (phase 1), phase-<k>.<ext>, else <kind>[-<phase>].<ext> */
                 name: string;
                 /** @enum {string} */
                 kind: "lowres_image" | "lowres_latents" | "attention_maps" | "tokens" | "patch_prompts" | "phase_image" | "phase_latents" | "canny" | "final_image";
@@ -354,7 +354,7 @@ export interface components {
                 url: string;
             } | null;
             phaseImages: {
-                /** @description download name: <kind>[-<phase>].<ext> */
+                /** @description download name: image.<ext> (final), preview.<ext> (phase 1), phase-<k>.<ext>, else <kind>[-<phase>].<ext> */
                 name: string;
                 /** @enum {string} */
                 kind: "lowres_image" | "lowres_latents" | "attention_maps" | "tokens" | "patch_prompts" | "phase_image" | "phase_latents" | "canny" | "final_image";
@@ -373,7 +373,7 @@ export interface components {
                 url: string;
             }[];
             files: {
-                /** @description download name: <kind>[-<phase>].<ext> */
+                /** @description download name: image.<ext> (final), preview.<ext> (phase 1), phase-<k>.<ext>, else <kind>[-<phase>].<ext> */
                 name: string;
                 /** @enum {string} */
                 kind: "lowres_image" | "lowres_latents" | "attention_maps" | "tokens" | "patch_prompts" | "phase_image" | "phase_latents" | "canny" | "final_image";
@@ -460,9 +460,9 @@ export interface components {
                 /** @enum {string} */
                 phase1: "hit" | "miss";
                 /** @description upscaling phases served from the cache */
-                phases: number[];
+                phasesServed: number[];
                 /** @description phases a runner computes */
-                computed: number[];
+                phasesComputed: number[];
                 /** @description patch prompts derived again from cached attention maps */
                 patchPromptsRecomputed: boolean;
             } | null;
@@ -995,7 +995,7 @@ export interface operations {
             path: {
                 /** @description the job id */
                 id: string;
-                /** @description a file's `name`, or image.<png|webp|jpeg> / preview.<png|webp|jpeg> */
+                /** @description a file's `name`: image.<ext> (final), preview.<ext>, phase-<k>.<ext>, canny-<k>.png, ... */
                 name: string;
             };
             cookie?: never;

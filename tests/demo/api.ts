@@ -35,7 +35,7 @@ export interface Usage {
 export interface QuoteView {
   price: number;
   lines: { phase: number; cached: boolean; amount: number }[];
-  cache: { phase1: string; phases: number[]; computed: number[] } | null;
+  cache: { phase1: string; phasesServed: number[]; phasesComputed: number[] } | null;
 }
 
 export class ApiError extends Error {

@@ -28,7 +28,12 @@ describe("job lifecycle", () => {
     expect(res.headers.get("location")).toBe(`/v1/images/${job.id}`);
     expect(job.status).toBe("queued");
     expect(job.phases).toEqual([1, 2, 3, 4]);
-    expect(job.cache).toEqual({ phase1: "miss", phases: [], computed: [1, 2, 3, 4], patchPromptsRecomputed: false });
+    expect(job.cache).toEqual({
+      phase1: "miss",
+      phasesServed: [],
+      phasesComputed: [1, 2, 3, 4],
+      patchPromptsRecomputed: false,
+    });
     const expected = quote(job.request, 64, []);
     expect(job.quote).toEqual(expected);
     expect(job.billing).toEqual({ state: "reserved", reserved: expected.price, charged: 0 });
@@ -41,8 +46,8 @@ describe("job lifecycle", () => {
     expect(done.progress.phasesDone).toEqual([1, 2, 3, 4]);
     expect(done.result?.phasesComputed).toEqual([1, 2, 3, 4]);
     expect(done.billing).toEqual({ state: "captured", reserved: expected.price, charged: expected.price });
-    expect(done.preview).toMatchObject({ name: "lowres_image.png", width: 64, height: 64 });
-    expect(done.image).toMatchObject({ name: "final_image.png", width: 256, height: 256, contentType: "image/png" });
+    expect(done.preview).toMatchObject({ name: "preview.png", width: 64, height: 64 });
+    expect(done.image).toMatchObject({ name: "image.png", width: 256, height: 256, contentType: "image/png" });
     expect(done.phaseImages.map((f) => [f.phase, f.width])).toEqual([
       [1, 64],
       [2, 128],
@@ -71,7 +76,7 @@ describe("job lifecycle", () => {
       202,
     );
     const done = await waitForStatus(acct.key, job.id, ["succeeded"]);
-    const path = `/v1/images/${job.id}/files/final_image.png`;
+    const path = `/v1/images/${job.id}/files/image.png`;
     const full = await api("GET", path, { key: acct.key });
     expect(full.status).toBe(200);
     const bytes = new Uint8Array(await full.arrayBuffer());
@@ -99,7 +104,7 @@ describe("job lifecycle", () => {
     const viaLink = await api("GET", link);
     expect(viaLink.status).toBe(200);
     expect(new Uint8Array(await viaLink.arrayBuffer())).toEqual(bytes);
-    const tampered = await api("GET", link.replace("final_image.png", "lowres_image.png"));
+    const tampered = await api("GET", link.replace("image.png", "preview.png"));
     expect(tampered.status).toBe(401);
     expect(tampered.headers.get("content-type")).toBe("application/problem+json");
     expect((await api("GET", path)).status).toBe(401);
@@ -127,7 +132,7 @@ describe("job lifecycle", () => {
       ["GET", `/v1/images/${job.id}`],
       ["DELETE", `/v1/images/${job.id}`],
       ["GET", `/v1/images/${job.id}/events`],
-      ["GET", `/v1/images/${job.id}/files/final_image.png`],
+      ["GET", `/v1/images/${job.id}/files/image.png`],
     ] as const) {
       const res = await api(method, path, { key: other.key });
       expect(res.status, `${method} ${path}`).toBe(404);

@@ -6,7 +6,11 @@ import { ARTIFACT_KINDS, JOB_STATUSES, ResolvedRequestSchema } from "@accdiff/sh
 import { z } from "zod";
 
 export const FileSchema = z.strictObject({
-  name: z.string().describe("download name: <kind>[-<phase>].<ext>"),
+  name: z
+    .string()
+    .describe(
+      "download name: image.<ext> (final), preview.<ext> (phase 1), phase-<k>.<ext>, else <kind>[-<phase>].<ext>",
+    ),
   kind: z.enum(ARTIFACT_KINDS),
   phase: z.number().int().nullable(),
   contentType: z.string(),
@@ -37,8 +41,8 @@ export const QuoteSchema = z.strictObject({
 
 export const CacheUseSchema = z.strictObject({
   phase1: z.enum(["hit", "miss"]),
-  phases: z.array(z.number().int()).describe("upscaling phases served from the cache"),
-  computed: z.array(z.number().int()).describe("phases a runner computes"),
+  phasesServed: z.array(z.number().int()).describe("upscaling phases served from the cache"),
+  phasesComputed: z.array(z.number().int()).describe("phases a runner computes"),
   patchPromptsRecomputed: z.boolean().describe("patch prompts derived again from cached attention maps"),
 });
 

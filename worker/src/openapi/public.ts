@@ -295,7 +295,7 @@ export function publicDocument(serverUrl: string) {
             name: "name",
             in: "path",
             required: true,
-            description: "a file's `name`, or image.<png|webp|jpeg> / preview.<png|webp|jpeg>",
+            description: "a file's `name`: image.<ext> (final), preview.<ext>, phase-<k>.<ext>, canny-<k>.png, ...",
             schema: { type: "string" },
           },
         ],
