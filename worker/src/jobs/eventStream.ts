@@ -1,7 +1,7 @@
 /**
  * GET /v1/images/:id/events as Server-Sent Events a phone can afford: the whole job (`job`) only when something a
- * client renders differently changed (status, files, phases done, warnings, error), a few-field `progress` event
- * for every other change, then `end`, and the stream closes. Every event's id is the job's version, so a client
+ * client renders differently changed (status, its images, phases done, warnings, error, billing), a few-field
+ * `progress` event for every other change, then `end`, and the stream closes. Every event's id is the job's version, so a client
  * that reconnects with `Last-Event-ID` resumes after what it has; one that reconnects after `end` gets 204, which
  * makes an EventSource stop instead of reconnecting forever. `retry:` tells clients how long to wait before that.
  */
@@ -26,9 +26,13 @@ export function progressEvent(s: JobState): ProgressEvent {
   };
 }
 
+/** The files a client shows (preview, phase images, the image); the rest ride along with the next whole job. */
+const SHOWN = new Set(["lowres_image", "phase_image", "final_image"]);
+
 /** What makes a client's picture of the job other than its progress numbers: a change here sends the whole job. */
 function shape(s: JobState): string {
-  return JSON.stringify([s.status, s.artifacts.length, s.phasesDone, s.warnings.length, s.error, s.billing.state]);
+  const shown = s.artifacts.filter((a) => SHOWN.has(a.kind)).length;
+  return JSON.stringify([s.status, shown, s.phasesDone, s.warnings.length, s.error, s.billing.state]);
 }
 
 /** The Last-Event-ID a reconnecting client sent (a version we gave it), or null. */

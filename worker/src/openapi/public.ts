@@ -61,7 +61,8 @@ const EVENTS_DESCRIPTION = `Authenticate with the API key, or open the job's \`l
 what a plain \`EventSource(url)\` can do). The stream starts with \`retry:\` and sends named events, each with the
 job's version as its \`id\`:
 
-- \`job\`: the whole job (schema Job), first and whenever its status, files, phases done, warnings or error change;
+- \`job\`: the whole job (schema Job), first and whenever its status, images (preview, phase images, image),
+  phases done, warnings, error or billing change;
 - \`progress\`: a few fields (schema ProgressEvent) for every other change: status, percent, phase, step, steps,
   etaMs, queuePosition;
 - \`end\`: \`{"status": ...}\` (schema EndEvent) once the job has ended; then the server closes the stream.
