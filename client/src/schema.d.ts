@@ -64,14 +64,16 @@ export interface paths {
          *     what a plain `EventSource(url)` can do). The stream starts with `retry:` and sends named events, each with the
          *     job's version as its `id`:
          *
-         *     - `job`: the whole job (schema Job), first and whenever its status, files, phases done, warnings or error change;
+         *     - `job`: the whole job (schema Job), first and whenever its status, images (preview, phase images, image),
+         *       phases done, warnings, error or billing change;
          *     - `progress`: a few fields (schema ProgressEvent) for every other change: status, percent, phase, step, steps,
          *       etaMs, queuePosition;
          *     - `end`: `{"status": ...}` (schema EndEvent) once the job has ended; then the server closes the stream.
          *
          *     Listen with `addEventListener("job" | "progress" | "end", ...)` (not `onmessage`) and close on `end`. A
          *     reconnect sends `Last-Event-ID` and resumes after it (starting with the whole job); one made after `end` is
-         *     answered 204, which stops an EventSource. A comment line is sent every 15 s without a change.
+         *     answered 204, which stops an EventSource. A comment line is sent every 15 s without a change. `links.stream` is
+         *     signed for 15 minutes like every link: a reconnect after that is refused (401); read the job for a fresh one.
          */
         get: operations["streamImageEvents"];
         put?: never;

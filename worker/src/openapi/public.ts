@@ -69,7 +69,8 @@ job's version as its \`id\`:
 
 Listen with \`addEventListener("job" | "progress" | "end", ...)\` (not \`onmessage\`) and close on \`end\`. A
 reconnect sends \`Last-Event-ID\` and resumes after it (starting with the whole job); one made after \`end\` is
-answered 204, which stops an EventSource. A comment line is sent every 15 s without a change.`;
+answered 204, which stops an EventSource. A comment line is sent every 15 s without a change. \`links.stream\` is
+signed for 15 minutes like every link: a reconnect after that is refused (401); read the job for a fresh one.`;
 
 /** One message of the event stream, as an SSE parser hands it over: the event's name, id, and its data decoded. */
 const streamEventSchema = {
