@@ -4,4 +4,6 @@ export * from "./prices";
 export * from "./problem";
 export * from "./protocol";
 export * from "./request";
+export * from "./runnerApi";
 export * from "./signing";
+export * from "./text";

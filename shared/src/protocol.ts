@@ -58,6 +58,11 @@ export const RunnerJobSchema = z.strictObject({
   resume: ResumeSchema.optional(),
   /** Cache keys of phase 1 and of each upscaling phase, echoed in artifact metadata. */
   cacheKeys: z.strictObject({ phase1: Sha256, phases: z.record(z.string(), Sha256) }),
+  /**
+   * The longest the runner may stay silent about this attempt (keep-alives): the worker probes a runner that misses
+   * two of them, so it must be what the worker expects. Absent: the runner's own default.
+   */
+  heartbeatMs: z.number().int().min(100).max(600_000).optional(),
 });
 export type RunnerJob = z.infer<typeof RunnerJobSchema>;
 

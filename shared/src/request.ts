@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { type PhasePlan, planPhases } from "./phasePlan";
+import { normalizeText, textProblem } from "./text";
 
 /** Size limits. The base resolution comes from the model bundle (1024 for SDXL). */
 export interface RequestLimits {
@@ -82,6 +83,17 @@ export const ImageInputSchema = z.strictObject({
   height: z.number().int().positive().max(16384),
 });
 
+/** A prompt: refused when it is not text (text.ts); normalised when resolved. */
+function promptText(max: number) {
+  return z
+    .string()
+    .max(max)
+    .superRefine((v, ctx) => {
+      const why = textProblem(v);
+      if (why) ctx.addIssue({ code: "custom", message: why });
+    });
+}
+
 /** Builds the request schema for given limits (the runner passes its bundle's base resolution). */
 export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMITS) {
   const side = z
@@ -92,8 +104,8 @@ export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMI
     .refine((v) => v % 8 === 0, "must be a multiple of 8");
   return z
     .strictObject({
-      prompt: z.string().min(1, "must not be empty").max(limits.maxPromptChars),
-      negativePrompt: z.string().max(limits.maxPromptChars).optional(),
+      prompt: promptText(limits.maxPromptChars).min(1, "must not be empty"),
+      negativePrompt: promptText(limits.maxPromptChars).optional(),
       width: side,
       height: side,
       seed: z.number().int().min(0).max(0xffffffff).optional(),
@@ -237,8 +249,8 @@ export function resolveRequest(input: unknown, limits: RequestLimits = DEFAULT_L
   const r = schema.parse(input);
   const d = REQUEST_DEFAULTS;
   return {
-    prompt: r.prompt,
-    negativePrompt: r.negativePrompt ?? d.negativePrompt,
+    prompt: normalizeText(r.prompt),
+    negativePrompt: normalizeText(r.negativePrompt ?? d.negativePrompt),
     width: r.width,
     height: r.height,
     seed: r.seed ?? randomSeed(),

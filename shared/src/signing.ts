@@ -115,6 +115,31 @@ function header(h: VerifyInput["headers"], name: string): string | undefined {
   return key ? h[key] : undefined;
 }
 
+export type HeaderCheck =
+  | { ok: true; timestamp: string; nonce: string; signature: string }
+  | { ok: false; reason: string };
+
+/**
+ * The checks that need no body: the signature headers are present, well formed and within the time window. A
+ * receiver runs them before reading a body, so that an unsigned or stale request never makes it read (or store) one.
+ */
+export function checkSignatureHeaders(
+  headers: VerifyInput["headers"],
+  opts: { now?: number; windowSeconds?: number } = {},
+): HeaderCheck {
+  const ts = header(headers, TIMESTAMP_HEADER);
+  const nonce = header(headers, NONCE_HEADER);
+  const sig = header(headers, SIGNATURE_HEADER);
+  if (!ts || !nonce || !sig) return { ok: false, reason: "missing signature headers" };
+  if (!/^\d{1,12}$/.test(ts)) return { ok: false, reason: "malformed timestamp" };
+  if (!/^[A-Za-z0-9_-]{8,128}$/.test(nonce)) return { ok: false, reason: "malformed nonce" };
+  if (!/^v1=[0-9a-f]{64}$/.test(sig)) return { ok: false, reason: "malformed signature" };
+  const now = Math.floor((opts.now ?? Date.now()) / 1000);
+  const window = opts.windowSeconds ?? DEFAULT_WINDOW_SECONDS;
+  if (Math.abs(now - Number(ts)) > window) return { ok: false, reason: "timestamp outside the allowed window" };
+  return { ok: true, timestamp: ts, nonce, signature: sig };
+}
+
 /**
  * Verifies a signed request. `seen(nonce)` is called only for otherwise valid signatures and must return true when
  * the nonce was already used (and record it otherwise); nonces need to be kept only for the window.
@@ -125,17 +150,10 @@ export async function verifyRequest(
   opts: { now?: number; windowSeconds?: number; seen?: (nonce: string) => Promise<boolean> | boolean } = {},
 ): Promise<VerifyResult> {
   if (!secret) return { ok: false, reason: "server has no signing secret configured" };
-  const ts = header(req.headers, TIMESTAMP_HEADER);
-  const nonce = header(req.headers, NONCE_HEADER);
-  const sig = header(req.headers, SIGNATURE_HEADER);
-  if (!ts || !nonce || !sig) return { ok: false, reason: "missing signature headers" };
-  if (!/^\d{1,12}$/.test(ts)) return { ok: false, reason: "malformed timestamp" };
-  if (!/^[A-Za-z0-9_-]{8,128}$/.test(nonce)) return { ok: false, reason: "malformed nonce" };
-  if (!/^v1=[0-9a-f]{64}$/.test(sig)) return { ok: false, reason: "malformed signature" };
+  const h = checkSignatureHeaders(req.headers, opts);
+  if (!h.ok) return h;
+  const { timestamp: ts, nonce, signature: sig } = h;
   const t = Number(ts);
-  const now = Math.floor((opts.now ?? Date.now()) / 1000);
-  const window = opts.windowSeconds ?? DEFAULT_WINDOW_SECONDS;
-  if (Math.abs(now - t) > window) return { ok: false, reason: "timestamp outside the allowed window" };
   let canonical: string;
   if (req.bodySha256 !== undefined) {
     if (req.body != null) return { ok: false, reason: "both a body and its digest were given" };

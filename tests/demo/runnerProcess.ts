@@ -27,6 +27,8 @@ export interface RunnerProcess {
   died: Promise<never>;
   /** SIGTERM (the runner drains and exits), SIGKILL after `graceMs`. Idempotent. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL at once (a crash: nothing is drained or reported); resolves when the process is gone. */
+  kill(): Promise<void>;
 }
 
 export interface RunnerProcessOptions {
@@ -36,6 +38,10 @@ export interface RunnerProcessOptions {
   logFile?: string;
   /** Loading the bundle and the ONNX sessions; default 120 s. */
   readyTimeoutMs?: number;
+  /** Listen on this port (a restart on the same address); default 0, the runner picks one. */
+  port?: number;
+  /** The runner's job journal (STATE_DIR), so that a restarted runner answers for the jobs it had. */
+  stateDir?: string;
 }
 
 /** A log line for an error message: a JSON line as its message and reason, anything else as it is. */
@@ -74,7 +80,8 @@ async function waitReady(url: string, child: ChildProcess, deadline: number, out
 /** Starts `accdiff serve` and resolves once /readyz says the bundle is loaded. */
 export async function startRunnerProcess(o: RunnerProcessOptions): Promise<RunnerProcess> {
   const deadline = Date.now() + (o.readyTimeoutMs ?? 120_000);
-  const args = [CLI, "serve", "--host", "127.0.0.1", "--port", "0", "--bundle", o.bundleDir, "--provider", "cpu"];
+  const args = [CLI, "serve", "--host", "127.0.0.1", "--port", String(o.port ?? 0), "--bundle", o.bundleDir];
+  args.push("--provider", "cpu", ...(o.stateDir ? ["--state-dir", o.stateDir] : []));
   const child = spawn(process.execPath, args, {
     env: { ...process.env, RUNNER_SECRET: o.secret },
     stdio: ["ignore", "pipe", "pipe"],
@@ -137,6 +144,18 @@ export async function startRunnerProcess(o: RunnerProcessOptions): Promise<Runne
     return stopping;
   };
 
+  const kill = () => {
+    stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+      process.off("exit", killOnExit);
+      await new Promise<void>((r) => (file ? file.end(() => r()) : r()));
+    })();
+    return stopping;
+  };
+
   try {
     const url = await Promise.race([
       address,
@@ -155,6 +174,7 @@ export async function startRunnerProcess(o: RunnerProcessOptions): Promise<Runne
       acceptedJobs: () => [...accepted],
       logLines: () => lines,
       stop,
+      kill,
     };
   } catch (e) {
     await stop(2000);

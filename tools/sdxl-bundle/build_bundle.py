@@ -25,6 +25,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -51,6 +52,8 @@ REQUIRED_VERSIONS = {"diffusers": "0.21.4"}
 # Debian's python3-torch 1.13 (the CPU build CI runs).
 MIN_TORCH = {"float16": (2, 1), "float32": (1, 13)}
 BUILD_INFO = "build-info.json"
+# The build's steps (sdxl_bundle/steps.py STEPS, which needs PyTorch), for --dry-run.
+STEP_NAMES = ("tokenizers", "text encoders", "unet", "controlnet", "vae")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -79,18 +82,29 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def plan_configs(args) -> dict:
+    """The configs the plan is made from: a local base folder's own files, else SDXL's published ones."""
+    from sdxl_bundle.sources import is_local, local_configs
+
+    if is_local(args.base) and is_local(args.vae):
+        return local_configs(Path(args.base), Path(args.vae))
+    return {"unet": SDXL_UNET_CONFIG, "text_encoder": SDXL_TEXT_ENCODER_CONFIG, "text_encoder_2": SDXL_TEXT_ENCODER_2_CONFIG,
+            "vae": SDXL_VAE_CONFIG, "max_tokens": 77}
+
+
 def print_plan(args) -> None:
-    dims = model_dims(SDXL_UNET_CONFIG, SDXL_TEXT_ENCODER_CONFIG, SDXL_TEXT_ENCODER_2_CONFIG, 77)
-    vae_dtype = vae_export_dtype(SDXL_VAE_CONFIG)
-    plan = export_plan(dims, "float16", vae_dtype)
-    log(f"{TOOL_VERSION}: would build {args.out} from {args.base}, {args.controlnet}, {args.vae}")
-    log("steps: resolve revisions -> tokenizers -> text encoders -> unet -> controlnet -> vae -> onnxruntime smoke check -> build-info.json, hash, bundle.json")
+    cfg = plan_configs(args)
+    dims = model_dims(cfg["unet"], cfg["text_encoder"], cfg["text_encoder_2"], cfg["max_tokens"])
+    vae_dtype = "float32" if args.dtype == "float32" else vae_export_dtype(cfg["vae"])
+    plan = export_plan(dims, args.dtype, vae_dtype)
+    log(f"{TOOL_VERSION}: would build {args.out} ({args.dtype}) from {args.base}, {args.controlnet}, {args.vae}")
+    log("steps: resolve revisions -> " + " -> ".join(STEP_NAMES) + " -> onnxruntime smoke check -> build-info.json, hash, bundle.json")
     for name, sig in plan.items():
         log(f"{name}/model.onnx")
         for io, ts in (("in ", sig.inputs), ("out", sig.outputs)):
             for t in ts:
                 log(f"  {io} {t.name:34s} {t.dtype:8s} [{', '.join(map(str, t.dims))}]")
-    layers = attention_layers(SDXL_UNET_CONFIG)
+    layers = attention_layers(cfg["unet"])
     selected = set(expected_selection(layers))
     chosen = [l for l in layers if l.name in selected]
     pairs = sum(l.heads for l in chosen)
@@ -198,7 +212,9 @@ def build(args) -> int:
 
     for step in steps.STEPS:
         log(step.title(ctx))
+        t0 = time.perf_counter()
         step.run(ctx)
+        log(f"  ({time.perf_counter() - t0:.1f} s)")
     provider = "CPU" if args.device.split(":")[0] == "cpu" else "CUDA"
     if args.skip_smoke:
         log(f"smoke check skipped (--skip-smoke): run `accdiff bundle check DIR --smoke --provider {provider.lower()}`")
@@ -214,7 +230,7 @@ def build(args) -> int:
 
     info = {
         "tool": TOOL_VERSION,
-        "sources": src.revisions,
+        "sources": src.pinned(),
         "variant": args.variant,
         "versions": versions,
         "opset": 17,

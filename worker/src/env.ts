@@ -26,8 +26,13 @@ export interface Env {
   /** Defaults to https://api.replicate.com/v1 (tests point it at a fake on loopback). */
   REPLICATE_API_BASE?: string;
   ADMIN_TOKEN: string;
-  /** Where runners and Replicate reach this worker (callbacks, uploads, artifact downloads). */
+  /**
+   * Where clients, runners and Replicate reach this worker (links, callbacks, uploads, artifact downloads). Required:
+   * never taken from the request's Host (http/publicBase.ts).
+   */
   PUBLIC_BASE_URL?: string;
+  /** "true" only in `.dev.vars`: without PUBLIC_BASE_URL, a request to a loopback address uses its own origin. */
+  LOCAL_DEV?: string;
   /** Signs short-lived download URLs. */
   URL_SIGNING_SECRET: string;
   RATE_LIMIT_BURST?: string;
@@ -41,6 +46,11 @@ export interface Env {
   MAX_SIDE?: string;
   /** A running job whose runner says nothing for this long is re-dispatched. */
   LEASE_SECONDS?: string;
+  /**
+   * How often a runner repeats itself while it holds a job (sent in every RunnerJob). A runner that misses two of
+   * these keep-alives is probed, and re-dispatched from when the probe proves it dead (jobs/liveness.ts).
+   */
+  HEARTBEAT_SECONDS?: string;
   /** Dispatch attempts (runner crashes) before a job fails. */
   MAX_ATTEMPTS?: string;
   /** How long a runner may take to answer a dispatch or a cancel (default 10000). */
@@ -57,6 +67,7 @@ export interface WorkerConfig {
   bundleHash: string;
   limits: RequestLimits;
   leaseMs: number;
+  heartbeatMs: number;
   maxAttempts: number;
   dispatchTimeoutMs: number;
   maxUploadBytes: number;
@@ -86,6 +97,7 @@ export function configOf(env: Env): WorkerConfig {
       maxSide: int(env.MAX_SIDE, DEFAULT_LIMITS.maxSide, baseResolution, DEFAULT_LIMITS.hardMaxSide),
     },
     leaseMs: int(env.LEASE_SECONDS, 180, 1, 86_400) * 1000,
+    heartbeatMs: int(env.HEARTBEAT_SECONDS, 10, 1, 600) * 1000,
     maxAttempts: int(env.MAX_ATTEMPTS, 4, 1, 100),
     dispatchTimeoutMs: int(env.DISPATCH_TIMEOUT_MS, 10_000, 100, 120_000),
     maxUploadBytes: int(env.MAX_UPLOAD_BYTES, 20 * 1024 * 1024, 1024, 100 * 1024 * 1024),
@@ -100,11 +112,4 @@ export function runnerUrls(env: Env): string[] {
   return env.RUNNER_URLS.split(",")
     .map((s) => s.trim().replace(/\/+$/, ""))
     .filter((s) => s.length > 0);
-}
-
-/** Base URL for callbacks; falls back to the request's own origin (wrangler dev without configuration). */
-export function publicBase(env: Env, requestUrl?: string): string {
-  if (env.PUBLIC_BASE_URL) return env.PUBLIC_BASE_URL.replace(/\/+$/, "");
-  if (requestUrl) return new URL(requestUrl).origin;
-  throw new Error("PUBLIC_BASE_URL is not configured");
 }

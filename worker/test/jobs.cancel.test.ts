@@ -41,6 +41,8 @@ describe("cancellation", () => {
     expect(partial).toBeLessThanOrEqual(job.quote.price);
     expect(await audit(acct.id)).toMatchObject({ balance: FUNDS - partial, reserved: 0 });
     await waitFor("runner cancel", async () => (await runnerLog(prompt)).cancels.length === 1);
+    // The cancel names the attempt it is for, and the runner holding it took it.
+    expect((await runnerLog(prompt)).cancels.map((c) => [c.attempt, c.status])).toEqual([[1, 202]]);
     // The preview of the completed phase stays available.
     expect(cancelled.preview).not.toBeNull();
     // Cancelling again changes nothing.

@@ -12,6 +12,7 @@ import {
   getJob,
   runnerLog,
   seedOf,
+  testEnv,
   uniquePrompt,
   waitForStatus,
 } from "./jobsHelpers";
@@ -37,7 +38,7 @@ describe("job lifecycle", () => {
     const expected = quote(job.request, 64, []);
     expect(job.quote).toEqual(expected);
     expect(job.billing).toEqual({ state: "reserved", reserved: expected.price, charged: 0 });
-    expect(job.links.self).toBe(`http://api.test/v1/images/${job.id}`);
+    expect(job.links.self).toBe(`${testEnv.PUBLIC_BASE_URL}/v1/images/${job.id}`);
 
     const done = await waitForStatus(acct.key, job.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");

@@ -98,7 +98,8 @@ export async function setReplicateScenario(prompt: string, scenario: ReplicateSc
 
 export interface RunnerLog {
   jobs: ReceivedJob[];
-  cancels: { runner: string; jobId: string; at: number }[];
+  cancels: { runner: string; jobId: string; attempt: number; status: number; at: number }[];
+  probes: { runner: string; jobId: string; attempt: number; at: number }[];
   refusals: { runner: string; jobId: string; attempt: number; status: number }[];
 }
 

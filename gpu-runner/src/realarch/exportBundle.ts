@@ -23,6 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { loadOnnxModels, type OnnxModels } from "../models/index";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const TOOL_DIR = join(REPO_ROOT, "tools/sdxl-bundle");
@@ -223,4 +224,16 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ cod
     child.on("error", (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     child.on("close", (code) => resolveRun({ code: code ?? 1, output: Buffer.concat(chunks).toString("utf8") }));
   });
+}
+
+/**
+ * The exported tiny real-architecture bundle, loaded on the CPU (for tests that want to run jobs on it, e.g. size
+ * sweeps). Callers dispose the models.
+ */
+export async function openRealArchBundle(
+  opts: ExportOptions = {},
+): Promise<{ exported: ExportedBundle; models: OnnxModels }> {
+  const exported = await exportRealArchBundle(opts);
+  const models = await loadOnnxModels(exported.bundleDir, { provider: "cpu" });
+  return { exported, models };
 }

@@ -36,7 +36,7 @@ function metrics(a: ArrayLike<number>, e: ArrayLike<number>): { relL2: number; m
 }
 
 /** The family a case output is reported under (e.g. "unet out_sample, with ControlNet residuals"). */
-function family(caseName: string, output: string): string {
+function family(caseName: string, output: string, lastHidden: number): string {
   const component = caseName.replace(/-\d+$/, "");
   if (component === "unet") {
     if (output === "attention_probs")
@@ -48,6 +48,8 @@ function family(caseName: string, output: string): string {
         : "unet, odd latent size";
   }
   if (component.startsWith("text_encoder")) {
+    // The pipeline uses the penultimate hidden state (SDXL's clip skip); reported on its own.
+    if (output === `hidden_states.${lastHidden - 1}`) return `${component} penultimate hidden state`;
     if (output.startsWith("hidden_states.")) return `${component} hidden states`;
     return `${component} ${output}`;
   }
@@ -86,10 +88,14 @@ export async function checkExportCases(bundleDir: string, casesDir: string): Pro
         else if (key.startsWith("out/")) outputs.push(key.slice(4));
       }
       const got = await session.run(feeds, outputs);
+      const lastHidden = Math.max(
+        -1,
+        ...outputs.filter((o) => o.startsWith("hidden_states.")).map((o) => Number(o.slice("hidden_states.".length))),
+      );
       for (const out of outputs) {
         const want = m.tensors.get(`out/${out}`)!;
         const have = got[out];
-        const fam = family(name, out);
+        const fam = family(name, out, lastHidden);
         const attention = out === "attention_probs";
         let meas = byFamily.get(fam);
         if (!meas) {

@@ -40,6 +40,8 @@ export interface ReplayReport {
   run: string;
   measurements: Measurement[];
   result: PipelineResult;
+  /** The latents after every step, keyed "phase/step". */
+  steps: Map<string, Float32Array>;
   wallMs: number;
 }
 
@@ -132,7 +134,6 @@ class Collector {
 /** Runs the recorded job on `models` (a bundle of the same model set) and compares everything it recorded. */
 export async function replayReference(models: Models, runOrDir: ReferenceRun | string): Promise<ReplayReport> {
   const run = typeof runOrDir === "string" ? readReferenceRun(runOrDir) : runOrDir;
-  const m = run.manifest;
   const window = models.info.baseResolution / models.info.vaeScaleFactor;
   const inject = referenceInjection(run);
   const steps = new Map<string, Float32Array>();
@@ -144,6 +145,16 @@ export async function replayReference(models: Models, runOrDir: ReferenceRun | s
   });
   const wallMs = performance.now() - t0;
   inject.assertConsumed();
+  return { run: run.dir, measurements: compareToReference(result, steps, run), result, steps, wallMs };
+}
+
+/** Every recorded tensor and value of `run` against a pipeline result (and its per-step latents). */
+export function compareToReference(
+  result: PipelineResult,
+  steps: Map<string, Float32Array>,
+  run: ReferenceRun,
+): Measurement[] {
+  const m = run.manifest;
   const c = new Collector();
   const tol = TRAJECTORY_TOLERANCE;
 
@@ -228,7 +239,7 @@ export async function replayReference(models: Models, runOrDir: ReferenceRun | s
       sizes,
     );
   }
-  return { run: run.dir, measurements: c.measurements, result, wallMs };
+  return c.measurements;
 }
 
 /** Throws a Mismatch naming every failed family (the golden runner's failure line). */

@@ -2,7 +2,15 @@
  * The runner's HTTP API (Hono). Every /v1 route requires a request signed by the worker (shared/signing);
  * unsigned, expired, replayed or malformed requests are refused before anything starts.
  */
-import { fromZodError, problem, problemResponse, RunnerJobSchema, verifyRequest } from "@accdiff/shared";
+import {
+  checkSignatureHeaders,
+  fromZodError,
+  problem,
+  problemResponse,
+  RunnerJobSchema,
+  UNKNOWN_ATTEMPT_TYPE,
+  verifyRequest,
+} from "@accdiff/shared";
 import { type Context, Hono, type Next } from "hono";
 import type { JobEngine } from "./engine";
 import type { JobManager } from "./jobs";
@@ -57,6 +65,12 @@ export function createRunnerApp(deps: RunnerAppDeps): Hono<Env> {
    */
   const signed = async (c: Context<Env>, next: Next) => {
     const tooLarge = () => problemResponse(problem(413, "Payload too large", `body exceeds ${maxBody} bytes`));
+    // Unsigned or stale: refused before a body byte is read.
+    const headers = checkSignatureHeaders(c.req.raw.headers);
+    if (!headers.ok) {
+      deps.log.warn("refused unsigned request", { path: new URL(c.req.url).pathname, reason: headers.reason });
+      return problemResponse(problem(401, "Unauthorized", headers.reason));
+    }
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > maxBody) return tooLarge();
     const bytes = c.req.method === "GET" ? new Uint8Array(0) : await readBounded(c.req.raw, maxBody);
@@ -122,9 +136,34 @@ export function createRunnerApp(deps: RunnerAppDeps): Hono<Env> {
     return r ? c.json(r) : problemResponse(problem(404, "Not found", "no such job on this runner"));
   });
 
-  app.post("/v1/jobs/:id/cancel", (c) => {
-    const r = deps.manager.cancel(c.req.param("id"));
-    return r ? c.json(r, 202) : problemResponse(problem(404, "Not found", "no such job on this runner"));
+  // Operations on a job name its attempt; one for an attempt this runner does not hold is refused (runnerApi.ts).
+  const unknownAttempt = (id: string, attempt: string) =>
+    problemResponse({
+      ...problem(404, "Unknown attempt", `this runner does not hold attempt ${attempt} of job ${id}`),
+      type: UNKNOWN_ATTEMPT_TYPE,
+    });
+  const attemptOf = (raw: string) => (/^[1-9]\d{0,2}$/.test(raw) ? Number(raw) : null);
+
+  app.get("/v1/jobs/:id/attempts/:attempt", (c) => {
+    const { id, attempt } = c.req.param();
+    const n = attemptOf(attempt);
+    const r = n === null ? undefined : deps.manager.attempt(id, n);
+    return r ? c.json(r) : unknownAttempt(id, attempt);
+  });
+
+  app.post("/v1/jobs/:id/attempts/:attempt/cancel", (c) => {
+    const { id, attempt } = c.req.param();
+    const n = attemptOf(attempt);
+    const r = n === null ? undefined : deps.manager.cancelAttempt(id, n);
+    if (!r) {
+      deps.log.warn("refused a cancel for an attempt not held", {
+        jobId: id,
+        attempt,
+        held: deps.manager.get(id)?.attempt,
+      });
+      return unknownAttempt(id, attempt);
+    }
+    return c.json(r, 202);
   });
 
   app.notFound(() => problemResponse(problem(404, "Not found")));

@@ -18,7 +18,8 @@ type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : n
 export type EventBody = DistributiveOmit<RunnerEvent, "jobId" | "attempt" | "seq" | "at">;
 export type ProgressBody = Extract<EventBody, { type: "progress" }>;
 
-export const DEFAULT_HEARTBEAT_MS = 60_000;
+/** The worker probes a runner that misses two keep-alives (its default HEARTBEAT_SECONDS is the same 10 s). */
+export const DEFAULT_HEARTBEAT_MS = 10_000;
 
 export interface JobEventsOptions {
   /** At most one progress event per this interval (default 250 ms). */

@@ -231,15 +231,48 @@ describe("request bodies", () => {
         ctl.enqueue(new Uint8Array(1000).fill(32));
       },
     });
-    const res = await Promise.race([
-      fetch(`${runner!.url}/v1/jobs`, { method: "POST", body, duplex: "half", signal: stop.signal } as RequestInit),
-      sleep(5_000).then(() => null),
-    ]);
+    // Signature headers that pass the checks made before the body (the signature itself cannot match).
+    const headers = await signRequest(secret, { method: "POST", path: "/v1/jobs", body: "x" });
+    const send = (h: Record<string, string>) =>
+      Promise.race([
+        fetch(`${runner!.url}/v1/jobs`, {
+          method: "POST",
+          body,
+          headers: h,
+          duplex: "half",
+          signal: stop.signal,
+        } as RequestInit),
+        sleep(5_000).then(() => null),
+      ]);
+    const res = await send(headers);
     stop.abort();
     expect(res?.status).toBe(413);
     expect(res?.headers.get("content-type")).toBe("application/problem+json");
     expect(calls.runs).toBe(0);
     // A signed job within the limit is still read whole.
     expect(await submit(makeJob())).toBe(202);
+  });
+
+  it("answers 401 to an unsigned body before reading any of it", async () => {
+    await start({ engine: steppingEngine(2, 5) });
+    const pulled = { bytes: 0 };
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        await sleep(1);
+        pulled.bytes += 64 * 1024;
+        ctl.enqueue(new Uint8Array(64 * 1024));
+      },
+    });
+    const stop = new AbortController();
+    const res = await fetch(`${runner!.url}/v1/jobs`, {
+      method: "POST",
+      body,
+      duplex: "half",
+      signal: stop.signal,
+    } as RequestInit);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { detail: string }).detail).toBe("missing signature headers");
+    stop.abort();
+    expect(pulled.bytes).toBeLessThan(2 * 1024 * 1024);
   });
 });

@@ -17,7 +17,10 @@ export interface JobManagerOptions {
   /** Jobs waiting behind the running one. */
   queueCapacity: number;
   progressIntervalMs?: number;
-  /** The longest a job in hand stays silent towards the worker (default 60 s; the worker's lease is 180 s). */
+  /**
+   * The longest a job in hand stays silent towards the worker (default DEFAULT_HEARTBEAT_MS). A job that names its
+   * own (the interval the worker watches) gets the shorter of the two.
+   */
   heartbeatMs?: number;
 }
 
@@ -116,7 +119,7 @@ export class JobManager {
       controller: new AbortController(),
       events: new JobEvents(job, this.opts.http, {
         progressIntervalMs: this.opts.progressIntervalMs,
-        heartbeatMs: this.opts.heartbeatMs,
+        heartbeatMs: heartbeatOf(job, this.opts.heartbeatMs),
         onUndeliverable: (event, error) => this.abandon(active, `event ${event.seq} (${event.type}): ${String(error)}`),
       }),
     };
@@ -131,7 +134,22 @@ export class JobManager {
     return { kind: "accepted", record, queuePosition };
   }
 
-  /** Cancels a queued job at once, a running one between model calls. */
+  /** The record of `attempt` of a job, when that is the attempt this runner holds. */
+  attempt(jobId: string, attempt: number): JobRecord | undefined {
+    const r = this.records.get(jobId);
+    return r && r.attempt === attempt ? r : undefined;
+  }
+
+  /**
+   * The worker's cancel, which names the attempt it is for: refused (undefined) unless this runner holds that attempt,
+   * so a late cancel of a dead attempt cannot stop the attempt that replaced it.
+   */
+  cancelAttempt(jobId: string, attempt: number): JobRecord | undefined {
+    if (!this.attempt(jobId, attempt)) return undefined;
+    return this.cancel(jobId);
+  }
+
+  /** Cancels a queued job at once, a running one between model calls (whatever attempt this runner holds). */
   cancel(jobId: string, why = "cancelled by request"): JobRecord | undefined {
     const record = this.records.get(jobId);
     if (!record) return undefined;
@@ -312,6 +330,12 @@ export class JobManager {
     if (this.records.get(a.record.jobId) !== a.record) return;
     this.opts.journal.save(a.record);
   }
+}
+
+/** The keep-alive interval of a job: the shorter of the one it names and the runner's own. */
+function heartbeatOf(job: RunnerJob, own: number | undefined): number | undefined {
+  if (job.heartbeatMs === undefined) return own;
+  return own === undefined ? job.heartbeatMs : Math.min(own, job.heartbeatMs);
 }
 
 export type { JobOutcome };

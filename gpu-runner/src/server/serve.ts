@@ -25,7 +25,7 @@ export interface RunnerServiceOptions {
   version?: string;
   retry?: RetryPolicy;
   progressIntervalMs?: number;
-  /** The longest a job in hand stays silent towards the worker (default 60 s; the worker's lease is 180 s). */
+  /** The longest a job in hand stays silent towards the worker (default 10 s; a job may name a shorter one). */
   heartbeatMs?: number;
   /** Deadline of one try of a request to the worker (default 30 s; uploads get more in proportion to their size). */
   requestTimeoutMs?: number;

@@ -113,12 +113,12 @@ describe("runner service", () => {
     const job = makeJob();
     await post("/v1/jobs", JSON.stringify(job));
     await worker.waitFor((e) => e.type === "progress" && e.jobId === job.jobId);
-    const res = await post(`/v1/jobs/${job.jobId}/cancel`, "");
+    const res = await post(`/v1/jobs/${job.jobId}/attempts/1/cancel`, "");
     expect(res.status).toBe(202);
     const ev = await worker.waitFor((e) => e.jobId === job.jobId && (e.type === "cancelled" || e.type === "completed"));
     expect(ev.type).toBe("cancelled");
     expect(runner.manager.get(job.jobId)!.status).toBe("cancelled");
-    expect((await post("/v1/jobs/nope_nope_nope/cancel", "")).status).toBe(404);
+    expect((await post("/v1/jobs/nope_nope_nope/attempts/1/cancel", "")).status).toBe(404);
   });
 
   it("on shutdown mid-job reports a retryable failure and refuses new jobs", async () => {

@@ -69,10 +69,37 @@ class Sources:
         """`from_pretrained` keyword arguments pinning `source` (a local folder needs none)."""
         return {} if is_local(source) else {"revision": self.rev(source)}
 
+    def label(self, source: str) -> str:
+        """How build-info.json names a source: the repo id, or a local folder's name (not its path, so that
+        the same folder gives the same bundle hash wherever it lies)."""
+        return f"local:{Path(source).resolve().name}" if is_local(source) else source
+
+    def pinned(self) -> dict:
+        """{label: revision} of the three sources, for build-info.json."""
+        return {self.label(s): self.revisions[s] for s in (self.base, self.controlnet, self.vae)}
+
     def short(self, source: str) -> str:
         """The pinned revision, abbreviated for bundle.json's version string."""
         rev = self.revisions[source]
         return rev.split(":", 1)[-1][:12]
+
+
+def local_configs(base: Path, vae: Path) -> dict:
+    """What `configs` returns, read straight from local diffusers folders (no diffusers import; for --dry-run)."""
+    import json
+
+    def read(path: Path) -> dict:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+    tok = read(base / "tokenizer" / "tokenizer_config.json")
+    return {
+        "unet": read(base / "unet" / "config.json"),
+        "vae": read(vae / "config.json"),
+        "scheduler": read(base / "scheduler" / "scheduler_config.json"),
+        "text_encoder": read(base / "text_encoder" / "config.json"),
+        "text_encoder_2": read(base / "text_encoder_2" / "config.json"),
+        "max_tokens": int(tok.get("model_max_length", 77)),
+    }
 
 
 def configs(src: Sources) -> dict:

@@ -285,7 +285,8 @@ class Step:
         return self.describe(ctx) if self.describe else self.name
 
 
-# The build, in order. Each step exports the components it names into ctx.components' paths.
+# The build, in order. Each step exports the components it names into ctx.components' paths
+# (build_bundle.STEP_NAMES lists the names for --dry-run; tests/test_torch_side.py keeps them equal).
 STEPS = (
     Step("tokenizers", export_tokenizers),
     Step("text encoders", export_text_encoders),

@@ -104,8 +104,39 @@ class LocalSources(unittest.TestCase):
             self.assertEqual(revs[folders[0]], folder_revision(Path(folders[0])))
             self.assertEqual(src.load_kwargs(folders[0]), {})
             self.assertEqual(src.short(folders[0]), revs[folders[0]][7:19])
+            self.assertEqual(list(src.pinned()), ["local:base", "local:cn", "local:vae"])
             with self.assertRaises(SystemExit):
                 Sources(*folders, revisions={folders[1]: "sha256:0000"}).resolve()
+
+
+class DryRunFromLocalConfigs(unittest.TestCase):
+    def test_the_plan_comes_from_the_folder_configs(self):
+        import subprocess
+
+        from sdxl_bundle.layout import SDXL_TEXT_ENCODER_2_CONFIG, SDXL_TEXT_ENCODER_CONFIG, SDXL_UNET_CONFIG, SDXL_VAE_CONFIG
+
+        with tempfile.TemporaryDirectory() as d:
+            base, vae = Path(d) / "base", Path(d) / "vae"
+            unet = dict(SDXL_UNET_CONFIG, block_out_channels=[32, 64, 96], attention_head_dim=[1, 2, 3], cross_attention_dim=80)
+            files = {
+                base / "unet" / "config.json": unet,
+                base / "text_encoder" / "config.json": dict(SDXL_TEXT_ENCODER_CONFIG, hidden_size=32, num_hidden_layers=2),
+                base / "text_encoder_2" / "config.json": dict(SDXL_TEXT_ENCODER_2_CONFIG, hidden_size=48, projection_dim=40),
+                base / "scheduler" / "scheduler_config.json": {},
+                base / "tokenizer" / "tokenizer_config.json": {"model_max_length": 77},
+                vae / "config.json": SDXL_VAE_CONFIG,
+            }
+            for path, cfg in files.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(cfg))
+            tool = Path(__file__).resolve().parents[1]
+            r = subprocess.run([sys.executable, "build_bundle.py", "--dry-run", "--out", "x", "--dtype", "float32", "--base", str(base),
+                                "--vae", str(vae)], capture_output=True, text=True, cwd=tool, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("hidden_states.2                    float32  [b, 77, 32]", r.stdout)
+            self.assertNotIn("hidden_states.3 ", r.stdout.split("text_encoder_2/model.onnx")[0])
+            self.assertIn("text_embeds                        float32  [B, 40]", r.stdout)
+            self.assertIn("mid_block_additional_residual      float32  [B, 96, h/4, w/4]", r.stdout)
 
 
 if __name__ == "__main__":

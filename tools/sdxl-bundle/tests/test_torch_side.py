@@ -233,6 +233,12 @@ class SmokeHelpers(unittest.TestCase):
         self.assertEqual(len(r.failures), 2)
         self.assertTrue(lines[1].startswith("  FAIL b: rel_l2 0.1 (limit 0.01)"))
 
+    def test_the_dry_run_lists_the_build_steps(self):
+        import build_bundle
+        from sdxl_bundle import steps
+
+        self.assertEqual(tuple(s.name for s in steps.STEPS), build_bundle.STEP_NAMES)
+
     def test_metrics_take_torch_half_tensors(self):
         a = torch.tensor([1.0, 2.0], dtype=torch.float16)
         self.assertEqual(metrics(a, torch.tensor([1.0, 2.5]))["max_abs"], 0.5)

@@ -37,8 +37,14 @@ export function dispatchAttempt(
   return dispatchToPool(runnerUrls(env), env.RUNNER_SECRET, job, job.attempt - 1 + tries, { timeoutMs, abandon });
 }
 
-/** Asks the backend to stop an attempt (best effort). */
-export function cancelAttempt(env: Env, backend: Backend, target: string, jobId: string): Promise<void> {
+/** Asks the backend to stop one attempt (best effort; a Replicate prediction id is one attempt's already). */
+export function cancelAttempt(
+  env: Env,
+  backend: Backend,
+  target: string,
+  jobId: string,
+  attempt: number,
+): Promise<void> {
   if (backend === "replicate") return cancelPrediction(replicateConfigOf(env), target);
-  return cancelOnRunner(target, env.RUNNER_SECRET, jobId, configOf(env).dispatchTimeoutMs);
+  return cancelOnRunner(target, env.RUNNER_SECRET, jobId, attempt, configOf(env).dispatchTimeoutMs);
 }

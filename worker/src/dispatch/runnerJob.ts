@@ -48,7 +48,13 @@ export function resumePoint(s: JobState): { phase: number; latents: ArtifactRef;
   return null;
 }
 
-export async function buildRunnerJob(s: JobState, urlSecret: string, now = Date.now()): Promise<RunnerJob> {
+/** `heartbeatMs`: the keep-alive interval the worker watches this attempt at (runner backend). */
+export async function buildRunnerJob(
+  s: JobState,
+  urlSecret: string,
+  now = Date.now(),
+  heartbeatMs?: number,
+): Promise<RunnerJob> {
   const link = (r2Key: string) => signUrl(urlSecret, s.base, blobPath(r2Key), RUNNER_LINK_SECONDS, now);
   const job: RunnerJob = {
     jobId: s.id,
@@ -59,6 +65,7 @@ export async function buildRunnerJob(s: JobState, urlSecret: string, now = Date.
     uploadUrl: `${s.base}${uploadPath(s.id, s.attempt)}`,
     cacheKeys: s.cacheKeys,
   };
+  if (heartbeatMs !== undefined && s.backend === "runner") job.heartbeatMs = heartbeatMs;
   if (s.params.image) job.imageUrl = await link(uploadKey(s.accountId, s.params.image.sha256));
   const point = resumePoint(s);
   if (point) {

@@ -9,7 +9,7 @@
  * cancel, and only then does the next runner get the job, under the new attempt. One attempt number is therefore
  * only ever in the hands of one runner.
  */
-import { type RunnerJob, signRequest } from "@accdiff/shared";
+import { type RunnerJob, runnerCancelPath, signRequest } from "@accdiff/shared";
 import type { DispatchResult } from "./types";
 
 export const RUNNER_TIMEOUT_MS = 10_000;
@@ -75,7 +75,7 @@ export async function dispatchToPool(
       if (opts.abandon && mayHaveArrived(err)) {
         const next = await opts.abandon(runner, job, `dispatch to ${reason} (timed out; it may have taken the job)`);
         // Awaited: a cancel that overtook a later dispatch to the same runner would stop the wrong attempt.
-        await cancelOnRunner(runner, secret, job.jobId, timeoutMs);
+        await cancelOnRunner(runner, secret, job.jobId, job.attempt, timeoutMs);
         if (!next)
           return { ok: false, retryAfterMs: null, reason: reasons.join("; "), attempt: job.attempt, ended: true };
         job = next;
@@ -85,15 +85,20 @@ export async function dispatchToPool(
   return { ok: false, retryAfterMs: wait, reason: reasons.join("; "), attempt: job.attempt };
 }
 
-/** Asks a runner to stop a job (best effort: the job's outcome no longer depends on it). */
+/**
+ * Asks a runner to stop one attempt of a job (best effort: the job's outcome no longer depends on it). The cancel names
+ * the attempt, and a runner refuses one for an attempt it does not hold: however late it arrives, it cannot stop the
+ * attempt that replaced this one on the same runner.
+ */
 export async function cancelOnRunner(
   runner: string,
   secret: string,
   jobId: string,
+  attempt: number,
   timeoutMs = RUNNER_TIMEOUT_MS,
 ): Promise<void> {
   try {
-    const url = `${runner}/v1/jobs/${encodeURIComponent(jobId)}/cancel`;
+    const url = `${runner}${runnerCancelPath(jobId, attempt)}`;
     const res = await post(url, "", secret, timeoutMs);
     await res.body?.cancel();
   } catch {

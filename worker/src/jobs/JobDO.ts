@@ -3,6 +3,8 @@
  * (transitions.ts), its event log, dispatch with retries, and the lease: the single alarm is either "dispatch now"
  * or "the runner's lease runs out then" — every sign of life from the runner pushes it forward, and when it fires
  * the attempt is presumed dead and the job is re-dispatched (attempt + 1), resuming from the deepest phase it has.
+ * A runner attempt's lease alarm fires earlier, once it missed two keep-alives: the runner is probed, and a runner
+ * proven gone is re-dispatched at once (liveness.ts).
  * Events of the superseded attempt are refused from then on, so a job never completes (or is billed) twice.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -15,6 +17,7 @@ import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
 import { backoffMs, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
 import { configOf, type Env } from "../env";
 import { type CreateInit, type CreateOutcome, initialState } from "./create";
+import { type Finding, leaseAlarmAt, probeSuspect } from "./liveness";
 import { Mutex } from "./mutex";
 import { seenBefore } from "./nonces";
 import { type Prediction, predictionEvents, type SynthEvent } from "./replicateUpdate";
@@ -217,7 +220,8 @@ export class JobDO extends DurableObject<Env> {
    * the same event, only repeats them.
    */
   private async perform(s: JobState, effects: Effect[], now: number, inlineDispatch = false): Promise<void> {
-    const plan = alarmPlan(effects, now, configOf(this.env).leaseMs, inlineDispatch ? DISPATCH_WATCHDOG_MS : 0);
+    const cfg = configOf(this.env);
+    const plan = alarmPlan(effects, now, cfg.leaseMs, inlineDispatch ? DISPATCH_WATCHDOG_MS : 0);
     if (plan.alarm !== undefined) {
       s.alarm = plan.alarm;
       s.leaseUntil = plan.alarm === "lease" ? (plan.at ?? null) : null;
@@ -236,8 +240,9 @@ export class JobDO extends DurableObject<Env> {
     }
     if (plan.settle) await this.settleBilling(s);
     await this.save(s, now);
-    for (const e of effects) if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target));
-    await this.scheduleAlarm(s, now, plan.at);
+    for (const e of effects) if (e.type === "cancelRemote") this.ctx.waitUntil(this.cancelRemote(e.target, e.attempt));
+    // A renewed lease is watched at the silence limit, before its deadline (liveness.ts).
+    await this.scheduleAlarm(s, now, plan.alarm === "lease" ? leaseAlarmAt(s, now, cfg) : plan.at);
   }
 
   /** One alarm serves dispatch, lease and billing retries; `at` undefined keeps the one set. */
@@ -264,10 +269,11 @@ export class JobDO extends DurableObject<Env> {
     }
   }
 
-  private async cancelRemote(target: string | null): Promise<void> {
+  /** Tells the backend to stop `attempt` (it names the attempt: see dispatch/runnerPool.ts cancelOnRunner). */
+  private async cancelRemote(target: string | null, attempt: number): Promise<void> {
     const s = this.state;
     if (!target || !s || s.backend === "cache") return;
-    await cancelAttempt(this.env, s.backend, target, s.id);
+    await cancelAttempt(this.env, s.backend, target, s.id, attempt);
   }
 
   // ---- RPC: the client's cancel, Replicate's webhooks ----------------------------------------------------------------
@@ -361,13 +367,21 @@ export class JobDO extends DurableObject<Env> {
       const now = Date.now();
       await this.perform(s, retryOrFail(s, reason, now, configOf(this.env).maxAttempts), now, true);
       if (isFinished(s)) return null;
-      return buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now);
+      return buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now, configOf(this.env).heartbeatMs);
     });
+  }
+
+  /** A runner that missed its keep-alives is probed before anything else (outside the lock). */
+  private async probeRunner(): Promise<Finding | null> {
+    const s = await this.load();
+    if (!s || isFinished(s)) return null;
+    return probeSuspect(s, Date.now(), configOf(this.env), this.env.RUNNER_SECRET);
   }
 
   override async alarm(): Promise<void> {
     if (await this.reconcileReplicate()) return;
     const cfg = configOf(this.env);
+    const finding = await this.probeRunner();
     const work = await this.lock.run(async () => {
       const s = await this.draft();
       if (!s) return null;
@@ -381,12 +395,16 @@ export class JobDO extends DurableObject<Env> {
         }
       }
       if (isFinished(s)) return null;
-      if (s.alarm === "lease" && leaseRunning(s, now)) {
-        // Renewed since this alarm was set (a sign of life raced it): wait for the new deadline.
-        await this.scheduleAlarm(s, now, s.leaseUntil);
+      // The probe's finding holds only if nothing was heard from the attempt since (the lease was not renewed).
+      const dead = finding?.dead && finding.attempt === s.attempt && finding.leaseUntil === s.leaseUntil;
+      if (s.alarm === "lease" && leaseRunning(s, now) && dead) {
+        await this.perform(s, retryOrFail(s, `the runner is gone: ${finding.reason}`, now, cfg.maxAttempts), now, true);
+        if (isFinished(s)) return null;
+      } else if (s.alarm === "lease" && leaseRunning(s, now)) {
+        // Alive, not proven dead, or renewed since this alarm was set: watch it again (liveness.ts).
+        await this.scheduleAlarm(s, now, leaseAlarmAt(s, now, cfg));
         return null;
-      }
-      if (s.alarm === "lease") {
+      } else if (s.alarm === "lease") {
         // The runner said nothing for a whole lease: presume it dead, dispatch the next attempt.
         await this.perform(
           s,
@@ -402,7 +420,7 @@ export class JobDO extends DurableObject<Env> {
         tries: s.dispatch.tries,
         backend: s.backend,
         base: s.base,
-        job: await buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now),
+        job: await buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now, cfg.heartbeatMs),
       };
     });
     if (!work) return;
@@ -420,7 +438,7 @@ export class JobDO extends DurableObject<Env> {
       const now = Date.now();
       if (isFinished(s)) {
         // Cancelled while the dispatch was in flight: stop what was just started.
-        if (result.ok) this.ctx.waitUntil(this.cancelRemote(result.target));
+        if (result.ok) this.ctx.waitUntil(this.cancelRemote(result.target, attempt));
         return;
       }
       if (result.ok) {

@@ -126,6 +126,16 @@ describe("transitions", () => {
     );
   });
 
+  it("a cancel the user did not ask for (the runner's own) re-dispatches; it never ends the job", () => {
+    const s = job();
+    imageOf(s, 1);
+    const effects = applyEvent(s, { ...base, type: "cancelled", phasesCompleted: [1] }, 1, { maxAttempts: 4 });
+    expect(s).toMatchObject({ status: "queued", attempt: 2, billing: { state: "reserved" } });
+    expect(effects).toContainEqual({ type: "redispatch" });
+    expect(billing(effects)).toEqual([]);
+    expect(s.warnings.join(" ")).toContain("without the user asking");
+  });
+
   it("retryable failures and lease expiries start the next attempt, until the attempts are used up", () => {
     const s = job();
     for (let a = 1; a < 4; a++) {

@@ -5,7 +5,8 @@
  *
  *   queued --accepted(position 0)/progress--> running --completed--> succeeded       (capture the quote)
  *      |                             |----failed(final)--> failed        (release)
- *      |                             |----failed(retryable) / lease expiry --> queued, attempt+1 (resume from cache)
+ *      |                             |----failed(retryable) / cancelled by the runner / runner dead --> queued,
+ *      |                             |        attempt+1 (resume from the deepest phase it has)
  *      `-------- cancel (user) ------'--> cancelled                      (capture the completed phases, or release)
  */
 import { quote, type RunnerEvent } from "@accdiff/shared";
@@ -269,10 +270,10 @@ export function applyEvent(
       if (e.retryable) return retryOrFail(s, `runner failed: ${e.reason}`, now, opts.maxAttempts);
       return fail(s, e.reason, false, now);
     case "cancelled":
-      // The runner stopped on its own (an operator cancelled it): the job ends, paying for what it completed.
-      s.error = { reason: "cancelled by the runner", retryable: false };
-      finish(s, "cancelled", now);
-      return [...settle(s, partialPrice(s)), { type: "clearAlarm" }];
+      // Never the user's cancel: that one ends the job at once (cancelByUser), so no event reaches a cancelled job.
+      // The runner stopped this attempt on its own (an operator, or a cancel meant for another attempt that a runner
+      // without attempt checks applied): the user asked for nothing, so the job goes on with the next attempt.
+      return retryOrFail(s, `the runner stopped attempt ${e.attempt} without the user asking`, now, opts.maxAttempts);
   }
 }
 

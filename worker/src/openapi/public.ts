@@ -20,6 +20,7 @@ const idParam = {
 };
 const common = {
   "401": problem("missing, unknown or revoked API key"),
+  "503": problem("the deployment is misconfigured or overloaded; retry after `Retry-After` seconds"),
   "429": {
     ...problem("rate limit reached; retry after `Retry-After` seconds"),
     headers: { "Retry-After": { schema: { type: "integer" } }, ...rateLimitHeaders },

@@ -9,8 +9,9 @@
  * A job belongs to the account whose key created it: any other key gets 404, exactly as for a job that never existed.
  */
 import { type Context, Hono } from "hono";
-import { configOf, type Env, publicBase } from "../env";
+import { configOf, type Env } from "../env";
 import { badRequest, notFound, problemOf, unauthorized } from "../http/problems";
+import { publicBase, requirePublicBase } from "../http/publicBase";
 import { serveBlob } from "../http/serveBlob";
 import { verifySignedUrl } from "../http/signedUrl";
 import { jobStub } from "../jobs/client";
@@ -26,13 +27,9 @@ import type { AppEnv } from "./context";
 
 export const imageRoutes = new Hono<AppEnv>();
 
-function clientBase(url: string): string {
-  return new URL(url).origin;
-}
-
-/** How a job is shown to the client that asked at `url`: file links signed for its origin, for the configured time. */
+/** How a job is shown: links on the configured public base (never the Host header), signed for the configured time. */
 function viewOptions(env: Env, url: string) {
-  return { base: clientBase(url), urlSecret: env.URL_SIGNING_SECRET, ttlSeconds: configOf(env).signedUrlSeconds };
+  return { base: publicBase(env, url), urlSecret: env.URL_SIGNING_SECRET, ttlSeconds: configOf(env).signedUrlSeconds };
 }
 
 async function ownedJob(env: AppEnv["Bindings"], id: string, accountId: string | null): Promise<JobState | null> {
@@ -42,6 +39,8 @@ async function ownedJob(env: AppEnv["Bindings"], id: string, accountId: string |
   if (!s || (accountId !== null && s.accountId !== accountId)) return null;
   return s;
 }
+
+imageRoutes.use("*", requirePublicBase);
 
 imageRoutes.get("/:id/files/:name", async (c, next) => {
   // A signed link stands in for the key (image views cannot send headers); without one, the owner's key is required.
@@ -102,7 +101,7 @@ imageRoutes.post("/", async (c) => {
     input: intake.input,
     upload: intake.upload,
     idempotencyKey: c.req.header("idempotency-key") ?? null,
-    clientBase: clientBase(c.req.url),
+    clientBase: publicBase(c.env, c.req.url),
     runnerBase: publicBase(c.env, c.req.url),
   });
   const wait = preferredWait(c.req.header("prefer"));

@@ -19,9 +19,13 @@ import { hashStream, LengthMismatch, PENDING_PREFIX, publish, streamToR2 } from 
 import { jobStub } from "../jobs/client";
 import type { EventResult } from "../jobs/JobDO";
 import type { Prediction } from "../jobs/replicateUpdate";
+import { runnerSignatureHeaders } from "../middleware/runnerSigned";
 import type { AppEnv } from "./context";
 
 export const internalRoutes = new Hono<AppEnv>();
+
+// Signature headers checked before any body is read (the body's hash is checked per route).
+internalRoutes.use("/jobs/*", runnerSignatureHeaders);
 
 const MAX_EVENT_BYTES = 64 * 1024;
 const MAX_WEBHOOK_BYTES = 1024 * 1024;

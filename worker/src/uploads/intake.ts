@@ -2,7 +2,8 @@
  * Reads the body of POST /v1/images into the request object the schema validates. Three shapes:
  * - `application/json`: the request itself; an optional top-level `imageBase64` (raw or data: URL) is taken out
  *   and replaced by the `image` reference (the upload is stored by the caller once the request is valid);
- * - `multipart/form-data`: a `request` part (JSON) and an optional `image` file part;
+ * - `multipart/form-data`: a `request` part (JSON) and an optional `image` file part, nothing else (an unknown or
+ *   repeated part is refused, naming it);
  * Limits apply before parsing (body bytes) and before any decoding (image bytes and pixels, from its header).
  */
 import { BodyTooLarge, readBody } from "../http/body";
@@ -52,6 +53,25 @@ async function attachImage(
   return { ok: true, input: { ...input, image: { sha256, width, height } }, upload: { meta: r.upload, bytes } };
 }
 
+const PARTS = ["request", "image"];
+
+/**
+ * A multipart body has a `request` part and at most one `image` part, nothing else: an image under another name would
+ * otherwise be ignored (and the job charged as text-to-image), a second one silently dropped.
+ */
+function checkParts(form: FormData): Response | null {
+  const counts = new Map<string, number>();
+  for (const name of form.keys()) counts.set(name, (counts.get(name) ?? 0) + 1);
+  const errors: { path: string; message: string }[] = [];
+  for (const [name, n] of counts) {
+    if (!PARTS.includes(name)) errors.push({ path: name, message: "unknown part (send `request` and `image` only)" });
+    else if (n > 1) errors.push({ path: name, message: `sent ${n} times; send it once` });
+  }
+  if (errors.length === 0) return null;
+  const detail = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+  return problemOf(422, "Validation failed", detail, { errors });
+}
+
 export async function readCreateBody(req: Request, accountId: string, limits: IntakeLimits): Promise<Intake> {
   const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
   const inlineImageBytes = Math.ceil((limits.maxUploadBytes * 4) / 3) + 1024;
@@ -95,6 +115,8 @@ export async function readCreateBody(req: Request, accountId: string, limits: In
     } catch {
       return fail(badRequest("the multipart body could not be parsed"));
     }
+    const parts = checkParts(form);
+    if (parts) return fail(parts);
     const part: unknown = form.get("request");
     if (part === null) return fail(badRequest("the multipart body needs a `request` part (JSON)"));
     const text = part instanceof Blob ? await part.text() : String(part);

@@ -1,11 +1,13 @@
 /**
- * Images uploaded to be upscaled. Checked before anything decodes them (format by signature, byte size, pixel count),
+ * Images uploaded to be upscaled. Checked before anything decodes them (format by signature, byte size, pixel count,
+ * and that the file is whole: imageStructure.ts),
  * stored content-addressed per account (`uploads/<account>/<sha256>`: one account cannot reference another's upload
  * by guessing its hash), and referenced from a request by that hash, which also enters the phase-1 cache key.
  */
 import { sha256Hex } from "@accdiff/shared";
 import { FORMAT_CONTENT_TYPES } from "../jobs/types";
 import { readImageHeader } from "./imageHeader";
+import { structuralProblem } from "./imageStructure";
 
 export interface StoredUpload {
   sha256: string;
@@ -43,6 +45,9 @@ export async function inspectUpload(
   if (header.width * header.height > limits.maxPixels) {
     return { ok: false, status: 422, detail: `the image has more than ${limits.maxPixels} pixels` };
   }
+  // Whole before it is stored or priced: a truncated file would otherwise fail only on the runner.
+  const broken = await structuralProblem(bytes, header.format);
+  if (broken) return { ok: false, status: 422, detail: `the image is incomplete or damaged: ${broken}` };
   const sha256 = await sha256Hex(bytes);
   return {
     ok: true,

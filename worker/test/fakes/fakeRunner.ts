@@ -19,6 +19,7 @@ import {
   RunnerJobSchema,
   requestPlan,
   signRequest,
+  UNKNOWN_ATTEMPT_TYPE,
   verifyRequest,
 } from "@accdiff/shared";
 import { makePng } from "./png";
@@ -34,7 +35,12 @@ export interface AttemptPlan {
   queuePosition?: number;
 }
 
+/** How a runner answers the worker's liveness probe (GET /v1/jobs/:id/attempts/:n); default: the truth. */
+export type ProbeAnswer = "reset" | "unknown-attempt" | "hang";
+
 export interface Scenario {
+  /** Runner name -> how it answers probes (reset: the connection is dropped, as by a dead host). */
+  probe?: Record<string, ProbeAnswer>;
   /** Runner name -> HTTP status it answers every dispatch with. */
   refuse?: Record<string, number>;
   /** Runner name -> ms it takes to answer a dispatch it has already taken and started (a lost or late answer). */
@@ -61,6 +67,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(JSON.stringify(body));
 }
 
+const PROBLEM = { "content-type": "application/problem+json" };
+
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 function bytesFor(label: string, n: number): Buffer {
@@ -76,7 +84,8 @@ function bytesFor(label: string, n: number): Buffer {
 export class FakeRunnerPool {
   private scenarios = new Map<string, Scenario>();
   readonly received: ReceivedJob[] = [];
-  readonly cancels: { runner: string; jobId: string; at: number }[] = [];
+  readonly cancels: { runner: string; jobId: string; attempt: number; status: number; at: number }[] = [];
+  readonly probes: { runner: string; jobId: string; attempt: number; at: number }[] = [];
   readonly refusals: { runner: string; jobId: string; attempt: number; status: number; prompt: string }[] = [];
   private holds = new Map<string, () => void>();
 
@@ -93,9 +102,11 @@ export class FakeRunnerPool {
       const jobs = this.received.filter(
         (r) => (!prompt || r.job.params.prompt === prompt) && (!jobId || r.job.jobId === jobId),
       );
-      const cancels = this.cancels.filter((c) => jobs.some((j) => j.job.jobId === c.jobId));
+      const mine = (c: { jobId: string }) => jobs.some((j) => j.job.jobId === c.jobId);
+      const cancels = this.cancels.filter(mine);
+      const probes = this.probes.filter(mine);
       const refusals = this.refusals.filter((r) => (!prompt || r.prompt === prompt) && (!jobId || r.jobId === jobId));
-      send(res, 200, { jobs, cancels, refusals });
+      send(res, 200, { jobs, cancels, probes, refusals });
       return true;
     }
     if (url.pathname === "/_control/release" && req.method === "POST") {
@@ -106,25 +117,49 @@ export class FakeRunnerPool {
       send(res, 200, { released: Boolean(release) });
       return true;
     }
-    const m = /^\/r\/([a-z0-9]+)\/v1\/jobs(?:\/([^/]+)\/cancel)?$/.exec(url.pathname);
-    if (!m || req.method !== "POST") return false;
-    const [, runner, cancelId] = m;
-    const check = await verifyRequest(TEST_SECRETS.RUNNER_SECRET, {
-      method: "POST",
-      path: url.pathname + url.search,
-      body,
-      headers: req.headers as Record<string, string>,
-    });
+    const m = /^\/r\/([a-z0-9]+)\/v1\/jobs(?:\/([^/]+)\/attempts\/(\d+)(\/cancel)?)?$/.exec(url.pathname);
+    if (!m) return false;
+    const [, runner, opId, opAttempt, cancel] = m;
+    const probe = Boolean(opId) && !cancel;
+    if (req.method !== (probe ? "GET" : "POST")) return false;
+    const check = await verifyRequest(
+      TEST_SECRETS.RUNNER_SECRET,
+      { method: req.method, path: url.pathname + url.search, body, headers: req.headers as Record<string, string> },
+      // Lease tests move the worker's clock by minutes (fake Date) and then let it probe or cancel: those are judged
+      // by their signature alone. A job dispatched at a faked time is still refused.
+      opId ? { windowSeconds: 7 * 86_400 } : {},
+    );
     if (!check.ok) {
       send(res, 401, { title: "Unauthorized", detail: check.reason });
       return true;
     }
-    if (cancelId) {
-      this.cancels.push({ runner, jobId: cancelId, at: Date.now() });
-      this.holds.get(cancelId)?.();
-      send(res, 202, { ok: true });
+    if (opId) {
+      const attempt = Number(opAttempt);
+      // Like a real runner, it holds one attempt of a job: the last one it received.
+      const held = this.received.filter((r) => r.runner === runner && r.job.jobId === opId).at(-1);
+      const holds = held?.job.attempt === attempt;
+      const unknown = () =>
+        send(res, 404, { type: UNKNOWN_ATTEMPT_TYPE, title: "Unknown attempt", status: 404 }, PROBLEM);
+      if (cancel) {
+        this.cancels.push({ runner, jobId: opId, attempt, status: holds ? 202 : 404, at: Date.now() });
+        if (holds) {
+          this.holds.get(opId)?.();
+          send(res, 202, { ok: true });
+        } else unknown();
+        return true;
+      }
+      this.probes.push({ runner, jobId: opId, attempt, at: Date.now() });
+      const answer = held ? this.scenarios.get(held.job.params.prompt)?.probe?.[runner] : undefined;
+      if (answer === "reset") {
+        req.socket.resetAndDestroy();
+        return true;
+      }
+      if (answer === "hang") return true;
+      if (answer === "unknown-attempt" || !held || !holds) unknown();
+      else send(res, 200, { jobId: opId, attempt, status: held.finished ? "succeeded" : "running" });
       return true;
     }
+    if (req.method !== "POST") return false;
     const parsed = RunnerJobSchema.safeParse(JSON.parse(body.toString()));
     if (!parsed.success) {
       send(res, 422, { title: "Validation failed", detail: parsed.error.message });
@@ -253,7 +288,9 @@ export class FakeRunnerPool {
       }
       if (stopHere && plan.mode === "hold") {
         const cancelled = await new Promise<boolean>((resolve) => {
-          this.holds.set(job.jobId, () => resolve(this.cancels.some((c) => c.jobId === job.jobId)));
+          this.holds.set(job.jobId, () =>
+            resolve(this.cancels.some((c) => c.jobId === job.jobId && c.attempt === job.attempt)),
+          );
         });
         if (cancelled) {
           await emit({ type: "cancelled", phasesCompleted: done } as never);
