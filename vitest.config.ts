@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: "shared", include: ["shared/src/**/*.test.ts"], environment: "node" } },
+      { test: { name: "client", include: ["client/src/**/*.test.ts"], environment: "node" } },
       {
         test: {
           name: "gpu-runner",

@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PRICE_TABLE } from "@accdiff/shared";
+import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage } from "../gpu-runner/src/images/encode";
 import { Api } from "./demo/api";
@@ -36,6 +37,42 @@ function file(r: RenderRecord, kind: string, phase: number | null): Downloaded {
   const f = r.files.find((x) => x.kind === kind && x.phase === phase && x.contentType === "image/png");
   if (!f) throw new Error(`${r.label}: no ${kind} for phase ${phase}`);
   return f;
+}
+
+/**
+ * Follows a stream with the `eventsource` package exactly as a browser or a phone would: `new EventSource(url)`, no
+ * headers, listeners for the documented events, close on `end`. Every event is checked against the document.
+ */
+function plainEventSource(api: Api, url: string): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  return new Promise((resolve, reject) => {
+    const es = new EventSource(url);
+    const seen: { event: string; data: Record<string, unknown> }[] = [];
+    const timer = setTimeout(() => {
+      es.close();
+      reject(new Error(`EventSource: no end after ${seen.length} events`));
+    }, 120_000);
+    const on = (event: string) =>
+      es.addEventListener(event, (e) => {
+        const m = e as unknown as { data: string; lastEventId: string };
+        seen.push({ event, data: JSON.parse(m.data) });
+        api.conformEvent(url, { event, id: m.lastEventId, data: m.data }).catch((err) => {
+          es.close();
+          reject(err);
+        });
+        if (event === "end") {
+          clearTimeout(timer);
+          es.close();
+          resolve(seen);
+        }
+      });
+    for (const event of ["job", "progress", "end"]) on(event);
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) {
+        clearTimeout(timer);
+        reject(new Error("EventSource closed before end"));
+      }
+    };
+  });
 }
 
 function alive(pid: number): boolean {
@@ -65,8 +102,8 @@ describe("demo flow on loopback", () => {
     expect(first.final).toMatchObject({ status: "succeeded", dispatched: true, phases: [1, 2, 3, 4] });
     expect(first.final.cache).toEqual({
       phase1: "miss",
-      phases: [],
-      computed: [1, 2, 3, 4],
+      phasesServed: [],
+      phasesComputed: [1, 2, 3, 4],
       patchPromptsRecomputed: false,
     });
     expect(first.final.result?.phasesComputed).toEqual([1, 2, 3, 4]);
@@ -81,8 +118,8 @@ describe("demo flow on loopback", () => {
       expect(r.final.dispatched, r.label).toBe(false);
       expect(r.final.cache, r.label).toEqual({
         phase1: "hit",
-        phases: served,
-        computed: [],
+        phasesServed: served,
+        phasesComputed: [],
         patchPromptsRecomputed: false,
       });
     }
@@ -206,8 +243,14 @@ describe("demo flow on loopback", () => {
       const body = { prompt: outcome.summary.prompt, width: 2 * BASE, height: 2 * BASE, seed: SEED, steps: STEPS };
       const { status, job } = await api.submit(body, "direct-2x");
       expect(status).toBe(202);
+      // A phone's view of the same render: a plain EventSource on the signed stream link, no header at all.
+      const phone = plainEventSource(api, job.links.stream);
       const done = await followJob(api, job.id, { timeoutMs: 120_000 });
       expect(done.status).toBe("succeeded");
+      const seen = await phone;
+      expect(seen.at(-1)).toEqual({ event: "end", data: { status: "succeeded" } });
+      expect(seen.filter((m) => m.event === "progress").length).toBeGreaterThan(0);
+      expect(seen.filter((m) => m.event === "job").at(-1)?.data).toMatchObject({ status: "succeeded" });
       expect(done.image?.sha256).toBe(byLabel("2x").final.image?.sha256);
       expect(done.preview?.sha256).toBe(byLabel("4x").final.preview?.sha256);
     } finally {

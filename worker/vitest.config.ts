@@ -41,6 +41,7 @@ export default defineConfig({
             LOCAL_DEV: "true",
             WEBHOOK_DNS_URL: `${fake}/dns-query`,
             WEBHOOK_RETRY_SECONDS: "1,1,1",
+            CORS_ORIGINS: "https://app.test, https://web.test",
           },
         },
       };

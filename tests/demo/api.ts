@@ -1,10 +1,18 @@
 /**
  * A small client of the worker's HTTP API, as a mobile app or an operator would call it: admin (accounts, keys,
- * credit) with the admin token, and the public API with an account's key. Every job representation is parsed with
- * the worker's documented schema, so a drift between what the API sends and what it documents fails the demo.
+ * credit) with the admin token, and the public API with an account's key. Every response is checked against the
+ * OpenAPI document the worker serves (/openapi.json, /openapi/admin.json) with a real validator, so a drift between
+ * what the API sends and what it documents fails the demo and the end-to-end test.
  */
 import type { z } from "zod";
-import { JobViewSchema } from "../../worker/src/jobs/viewSchema";
+import type { JobViewSchema } from "../../worker/src/jobs/viewSchema";
+import {
+  ContractViolation,
+  contractAt,
+  type OpenApiContract,
+  responseRecord,
+  type StreamMessage,
+} from "../contract/openapi";
 
 export type JobView = z.infer<typeof JobViewSchema>;
 
@@ -27,7 +35,7 @@ export interface Usage {
 export interface QuoteView {
   price: number;
   lines: { phase: number; cached: boolean; amount: number }[];
-  cache: { phase1: string; phases: number[]; computed: number[] } | null;
+  cache: { phase1: string; phasesServed: number[]; phasesComputed: number[] } | null;
 }
 
 export class ApiError extends Error {
@@ -52,15 +60,46 @@ async function problemLine(what: string, res: Response): Promise<ApiError> {
   return new ApiError(res.status, `${what}: HTTP ${res.status}${detail ? ` ${detail}` : ""}`);
 }
 
+type Contracts = Map<string, Promise<OpenApiContract>>;
+
 export class Api {
   constructor(
     readonly base: string,
     private readonly token: string,
+    private readonly contracts: Contracts = new Map(),
   ) {}
 
   /** The same API with another bearer token (admin token -> an account's key). */
   as(token: string): Api {
-    return new Api(this.base, token);
+    return new Api(this.base, token, this.contracts);
+  }
+
+  private contract(path: string): Promise<OpenApiContract> | null {
+    const doc = path.startsWith("/v1/") ? "/openapi.json" : path.startsWith("/admin/") ? "/openapi/admin.json" : null;
+    if (!doc) return null;
+    let c = this.contracts.get(doc);
+    if (!c) {
+      c = contractAt(new URL(doc, this.base).href, doc);
+      this.contracts.set(doc, c);
+    }
+    return c;
+  }
+
+  /** Throws when one Server-Sent Event of a documented stream (`url`) is not a documented message. */
+  async conformEvent(url: string, message: StreamMessage): Promise<void> {
+    const path = new URL(url, this.base).pathname;
+    const contract = this.contract(path);
+    const errors = contract ? (await contract).checkEvent("GET", path, message) : [];
+    if (errors.length > 0) throw new ContractViolation(`not as documented:\n  ${errors.join("\n  ")}`);
+  }
+
+  /** Throws when `res` is not what the worker's OpenAPI document promises for `method url`; returns it unread. */
+  async conform(method: string, url: string, res: Response): Promise<Response> {
+    const contract = this.contract(new URL(url).pathname);
+    if (!contract) return res;
+    const errors = (await contract).check(await responseRecord(method, url, res));
+    if (errors.length > 0) throw new ContractViolation(`not as documented:\n  ${errors.join("\n  ")}`);
+    return res;
   }
 
   async call(
@@ -75,7 +114,8 @@ export class Api {
       init.body = JSON.stringify(body);
       (init.headers as Record<string, string>)["content-type"] = "application/json";
     }
-    return fetch(new URL(path, this.base), init);
+    const url = new URL(path, this.base).href;
+    return this.conform(method, url, await fetch(url, init));
   }
 
   /** Calls and parses JSON, accepting only the listed statuses. */
@@ -113,7 +153,7 @@ export class Api {
   /** POST /v1/images: 202 (accepted, a runner will work on it) or 200 (answered from the cache at once). */
   async submit(body: Record<string, unknown>, idempotencyKey: string): Promise<{ status: number; job: JobView }> {
     const r = await this.json<unknown>("POST", "/v1/images", [200, 202], body, { "idempotency-key": idempotencyKey });
-    return { status: r.status, job: JobViewSchema.parse(r.body) };
+    return { status: r.status, job: r.body as JobView };
   }
 
   /** POST /v1/images as multipart: the request and the image to upscale (what a phone app uploads). */
@@ -125,17 +165,19 @@ export class Api {
     const form = new FormData();
     form.set("request", JSON.stringify(body));
     form.set("image", new Blob([image], { type: "image/png" }), "upload.png");
-    const res = await fetch(new URL("/v1/images", this.base), {
+    const url = new URL("/v1/images", this.base).href;
+    const sent = await fetch(url, {
       method: "POST",
       headers: { authorization: `Bearer ${this.token}`, "idempotency-key": idempotencyKey },
       body: form,
     });
+    const res = await this.conform("POST", url, sent);
     if (res.status !== 200 && res.status !== 202) throw await problemLine("POST /v1/images (multipart)", res);
-    return { status: res.status, job: JobViewSchema.parse(await res.json()) };
+    return { status: res.status, job: (await res.json()) as JobView };
   }
 
   async job(id: string): Promise<JobView> {
-    return JobViewSchema.parse((await this.json<unknown>("GET", `/v1/images/${id}`, [200])).body);
+    return (await this.json<JobView>("GET", `/v1/images/${id}`, [200])).body;
   }
 
   async usage(limit = 200): Promise<Usage> {
@@ -144,7 +186,7 @@ export class Api {
 
   /** A download by its signed link (no key, as an image view in an app would load it). */
   async download(url: string): Promise<Uint8Array> {
-    const res = await fetch(url);
+    const res = await this.conform("GET", url, await fetch(url));
     if (res.status !== 200) throw await problemLine(`GET ${new URL(url).pathname}`, res);
     return new Uint8Array(await res.arrayBuffer());
   }

@@ -154,7 +154,7 @@ export async function runDemoFlow(admin: Api, o: DemoOptions): Promise<DemoRun> 
     const c = r.final.cache;
     say(
       `${r.label}: HTTP ${r.httpStatus} ${r.final.status}, dispatched: ${r.final.dispatched}, ` +
-        `cache: phase 1 ${c.phase1}, phases [${c.phases.join(", ")}], charged ${r.final.billing.charged}`,
+        `cache: phase 1 ${c.phase1}, served [${c.phasesServed.join(", ")}], charged ${r.final.billing.charged}`,
     );
   }
   const usage = await api.usage();

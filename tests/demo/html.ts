@@ -95,12 +95,18 @@ function patchesSection(p: ReportPictures): string {
             `<tr><td>${i}</td><td>${b.top}–${b.bottom}</td><td>${b.left}–${b.right}</td><td>${e(b.prompt || "(empty)")}</td></tr>`,
         )
         .join("");
-      return `<h3>phase ${g.phase}: ${g.boxes.length} windows</h3><div class="row"><figure><a href="${e(g.file)}"><img src="${e(
+      return `<h3>phase ${g.phase}: ${g.boxes.length} windows</h3><div class="row"><figure class="grid"><a href="${e(g.file)}"><img src="${e(
         g.file,
-      )}" alt="patch grid ${g.phase}"></a></figure><details><summary>window prompts</summary><table><tr><th>#</th><th>rows</th>
+      )}" alt="patch grid ${g.phase}"></a><figcaption>click for full size</figcaption></figure><details><summary>window prompts</summary><table><tr><th>#</th><th>rows</th>
 <th>cols</th><th>prompt</th></tr>${rows}</table></details></div>`;
     })
     .join("");
+}
+
+/** A ledger entry's effect on the held total: a reserve holds the quote, a capture or release lets it go. */
+function held(n: number, unit: string): string {
+  if (n === 0) return "";
+  return n > 0 ? `holds ${money(n, unit)}` : `frees ${money(-n, unit)}`;
 }
 
 function ledgerSection(s: DemoSummary): string {
@@ -109,20 +115,22 @@ function ledgerSection(s: DemoSummary): string {
     .sort((a, b) => a.seq - b.seq)
     .map(
       (x) =>
-        `<tr><td>${x.seq}</td><td>${e(x.kind)}</td><td>${e(money(x.amount, unit))}</td><td><code>${e(
-          x.jobId ? `${x.jobId.slice(0, 12)}…` : "",
-        )}</code></td><td>${e(money(Number(x.balance ?? 0), unit))}</td></tr>`,
+        `<tr><td>${x.seq}</td><td>${e(x.kind)}</td><td>${e(money(x.amount, unit))}</td><td>${e(
+          held(Number(x.held ?? 0), unit),
+        )}</td><td><code>${e(x.jobId ? `${x.jobId.slice(0, 12)}…` : "")}</code></td><td>${e(
+          money(Number(x.balance ?? 0), unit),
+        )}</td></tr>`,
     )
     .join("");
   return `<p>Credited ${e(money(s.ledger.credited, unit))}; charged ${e(money(s.ledger.charged, unit))} for
 ${s.renders.length} requests; balance ${e(money(s.ledger.balance, unit))}.</p>
-<table><tr><th>#</th><th>entry</th><th>amount</th><th>job</th><th>balance</th></tr>${rows}</table>`;
+<table><tr><th>#</th><th>entry</th><th>amount</th><th>hold</th><th>job</th><th>balance</th></tr>${rows}</table>`;
 }
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;font-size:.9em}
 .row{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}figure{margin:0}img{max-width:320px;
-image-rendering:auto;border:1px solid #ddd}.small img{max-width:160px}figcaption{font-size:.85em}code{font-size:.85em}`;
+image-rendering:auto;border:1px solid #ddd}.small img{max-width:160px}.grid img{max-width:min(100%,1024px)}figcaption{font-size:.85em}code{font-size:.85em}`;
 
 export function renderHtml(s: DemoSummary, p: ReportPictures): string {
   const first = s.renders[0];

@@ -1,8 +1,8 @@
 /**
  * Writes the demo's output folder:
  *
- *   <label>/<download name>     every downloaded file under the name the API gave it (e.g. 4x/final_image.png,
- *                               4x/phase_image-3.png, 4x/canny-2.png, 4x/attention_maps.npy, 4x/patch_prompts-4.json)
+ *   <label>/<download name>     every downloaded file under the name the API gave it (e.g. 4x/image.png,
+ *                               4x/phase-3.png, 4x/canny-2.png, 4x/attention_maps.npy, 4x/patch_prompts-4.json)
  *   <label>/attention/NN-word.png   each word's attention mask over the preview
  *   <label>/patches/phase-K.png     each upscaling phase's windows labelled with their prompts
  *   index.html, summary.json

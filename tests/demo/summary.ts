@@ -85,8 +85,8 @@ function renderSummary(r: RenderRecord, quoted: number, fileOf: (r: RenderRecord
     dispatched: v.dispatched,
     cache: {
       phase1: v.cache.phase1,
-      phasesServed: v.cache.phases,
-      phasesComputed: v.cache.computed,
+      phasesServed: v.cache.phasesServed,
+      phasesComputed: v.cache.phasesComputed,
       patchPromptsRecomputed: v.cache.patchPromptsRecomputed,
     },
     price: {

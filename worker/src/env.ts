@@ -55,6 +55,8 @@ export interface Env {
   MAX_ATTEMPTS?: string;
   /** How long a runner may take to answer a dispatch or a cancel (default 10000). */
   DISPATCH_TIMEOUT_MS?: string;
+  /** Origins allowed to call the public API from a browser: comma-separated, or `*` (middleware/cors.ts). */
+  CORS_ORIGINS?: string;
   /** Limits on what a client may send. */
   MAX_UPLOAD_BYTES?: string;
   MAX_UPLOAD_PIXELS?: string;

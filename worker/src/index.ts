@@ -5,6 +5,7 @@
 import { problem, problemResponse } from "@accdiff/shared";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { corsForDeployment } from "./middleware/cors";
 import { adminRoutes } from "./routes/admin";
 import type { AppEnv } from "./routes/context";
 import { imageRoutes } from "./routes/images";
@@ -19,6 +20,10 @@ export { AccountDO } from "./accounts";
 export { JobDO } from "./jobs/JobDO";
 
 const app = new Hono<AppEnv>();
+
+// Before every route: a browser's preflight is answered without the API key (the actual request still needs it).
+app.use("/v1/*", corsForDeployment);
+app.use("/openapi.json", corsForDeployment);
 
 app.route("/", openApiRoutes);
 app.route("/v1/images", imageRoutes);

@@ -9,6 +9,7 @@ import type { AccountsBindings } from "../src/accounts";
 import { accountStub } from "../src/accounts";
 import { adminRoutes } from "../src/routes/admin";
 import { usageRoutes } from "../src/routes/usage";
+import { conform } from "./contract";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
@@ -31,7 +32,9 @@ export function call(
     body = typeof opts.body === "string" ? opts.body : JSON.stringify(opts.body);
     headers["content-type"] ??= "application/json";
   }
-  return Promise.resolve(app.request(path, { method, headers, body }, opts.env ?? testEnv));
+  return Promise.resolve(app.request(path, { method, headers, body }, opts.env ?? testEnv)).then((res) =>
+    conform(method, path, res),
+  );
 }
 
 export function admin(method: string, path: string, body?: unknown): Promise<Response> {

@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS, quote, renderPhases, resolveRequest } from "@accdiff/sh
 import { describe, expect, it } from "vitest";
 import { type AccountsBindings, accountStub, createAccount, credit, issueKey } from "../src/accounts";
 import { audit } from "./accountsHelpers";
+import { conform } from "./contract";
 
 const worker = (exports as unknown as { default: Fetcher }).default;
 const bindings = env as unknown as AccountsBindings & { FAKE_URL: string; BASE_RESOLUTION: string; MAX_SIDE: string };
@@ -27,12 +28,14 @@ async function account(balance: number) {
   return { id: a.id, key: k.key };
 }
 
-function submit(key: string, body: unknown, headers: Record<string, string> = {}) {
-  return worker.fetch("http://worker/v1/images", {
+async function submit(key: string, body: unknown, headers: Record<string, string> = {}) {
+  const url = "http://worker/v1/images";
+  const res = await worker.fetch(url, {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
+  return conform("POST", url, res);
 }
 
 async function scenario(prompt: string, s: unknown) {
@@ -47,7 +50,8 @@ async function scenario(prompt: string, s: unknown) {
 async function settled(key: string, id: string, timeoutMs = 15_000): Promise<Job> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const r = await worker.fetch(`http://worker/v1/images/${id}`, { headers: { authorization: `Bearer ${key}` } });
+    const url = `http://worker/v1/images/${id}`;
+    const r = await conform("GET", url, await worker.fetch(url, { headers: { authorization: `Bearer ${key}` } }));
     const job = (await r.json()) as Job;
     if (["succeeded", "failed", "cancelled"].includes(job.status) && job.billing.state !== "reserved") return job;
     if (Date.now() > until) {

@@ -58,7 +58,12 @@ describe("cache", () => {
     expect(again.id).not.toBe(first.id);
     expect(again.status).toBe("succeeded");
     expect(again.dispatched).toBe(false);
-    expect(again.cache).toEqual({ phase1: "hit", phases: [2, 3, 4], computed: [], patchPromptsRecomputed: false });
+    expect(again.cache).toEqual({
+      phase1: "hit",
+      phasesServed: [2, 3, 4],
+      phasesComputed: [],
+      patchPromptsRecomputed: false,
+    });
     const cachedQuote = quote(renderPhases(again.request, 64), [1, 2, 3, 4]);
     expect(again.quote).toEqual(cachedQuote);
     expect(again.billing).toEqual({ state: "captured", reserved: cachedQuote.price, charged: cachedQuote.price });
@@ -76,7 +81,12 @@ describe("cache", () => {
       await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed, { width: 192, height: 192 }) }),
       200,
     );
-    expect(three.cache).toEqual({ phase1: "hit", phases: [2, 3], computed: [], patchPromptsRecomputed: false });
+    expect(three.cache).toEqual({
+      phase1: "hit",
+      phasesServed: [2, 3],
+      phasesComputed: [],
+      patchPromptsRecomputed: false,
+    });
     expect(three.image).toMatchObject({ width: 192, height: 192 });
     expect(three.billing.charged).toBe(
       Math.max(PRICE_TABLE.minimum, quote(renderPhases(three.request, 64), [1, 2, 3]).price),
@@ -92,7 +102,12 @@ describe("cache", () => {
     expect(small.phases).toEqual([1, 2]);
 
     const big = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed) }), 202);
-    expect(big.cache).toEqual({ phase1: "hit", phases: [2], computed: [3, 4], patchPromptsRecomputed: true });
+    expect(big.cache).toEqual({
+      phase1: "hit",
+      phasesServed: [2],
+      phasesComputed: [3, 4],
+      patchPromptsRecomputed: true,
+    });
     expect(big.quote).toEqual(quote(renderPhases(big.request, 64), [1, 2]));
     expect(big.preview?.sha256).toBe(small.preview?.sha256);
     const done = await waitForStatus(acct.key, big.id, ["succeeded", "failed"]);
@@ -128,7 +143,12 @@ describe("cache", () => {
       await api("POST", "/v1/images", { key: acct.key, body: body4x(prompt, seed, { c: 0.5 }) }),
       202,
     );
-    expect(second.cache).toEqual({ phase1: "hit", phases: [], computed: [2, 3, 4], patchPromptsRecomputed: true });
+    expect(second.cache).toEqual({
+      phase1: "hit",
+      phasesServed: [],
+      phasesComputed: [2, 3, 4],
+      patchPromptsRecomputed: true,
+    });
     expect(second.quote).toEqual(quote(renderPhases(second.request, 64), [1]));
     const done = await waitForStatus(acct.key, second.id, ["succeeded", "failed"]);
     expect(done.status).toBe("succeeded");
@@ -178,7 +198,12 @@ describe("cache", () => {
 
     // 2x: resumes from the encoded image (level 1 reused), so the runner refines again: phase 1 is priced computed.
     const two = await expectJob(await api("POST", "/v1/images", { key: acct.key, body: body(128) }), 202);
-    expect(two.cache).toEqual({ phase1: "hit", phases: [], computed: [1, 2], patchPromptsRecomputed: true });
+    expect(two.cache).toEqual({
+      phase1: "hit",
+      phasesServed: [],
+      phasesComputed: [1, 2],
+      patchPromptsRecomputed: true,
+    });
     expect(lines(two)).toEqual([
       [1, false],
       [2, false],
@@ -211,8 +236,8 @@ describe("cache", () => {
       `/v1/quote?prompt=${encodeURIComponent(prompt)}&seed=${seed}&width=256&height=256&steps=4`,
       { key: acct.key },
     );
-    const before = (await q0.json()) as { price: number; cache: { computed: number[] } };
-    expect(before.cache.computed).toEqual([1, 2, 3, 4]);
+    const before = (await q0.json()) as { price: number; cache: { phasesComputed: number[] } };
+    expect(before.cache.phasesComputed).toEqual([1, 2, 3, 4]);
     await render(acct.key, body4x(prompt, seed, { width: 128, height: 128 }));
     const q1 = await api(
       "GET",
@@ -221,10 +246,10 @@ describe("cache", () => {
     );
     const after = (await q1.json()) as {
       price: number;
-      cache: { phases: number[] };
+      cache: { phasesServed: number[] };
       lines: { phase: number; cached: boolean }[];
     };
-    expect(after.cache.phases).toEqual([2]);
+    expect(after.cache.phasesServed).toEqual([2]);
     expect(after.lines.filter((l) => l.cached).map((l) => l.phase)).toEqual([1, 2]);
     expect(after.price).toBeLessThanOrEqual(before.price);
     const plain = await api("GET", "/v1/quote?width=256&height=256&switches.progressiveUpscaling=false", {

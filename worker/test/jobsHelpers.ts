@@ -12,6 +12,7 @@ import { jobStub } from "../src/jobs/client";
 import type { JobView } from "../src/jobs/view";
 import { JobViewSchema } from "../src/jobs/viewSchema";
 import { fundedAccount } from "./accountsHelpers";
+import { conform } from "./contract";
 import type { ReplicateScenario } from "./fakes/fakeReplicate";
 import type { ReceivedJob, Scenario } from "./fakes/fakeRunner";
 
@@ -57,9 +58,9 @@ export async function api(method: string, path: string, o: CallOptions = {}): Pr
     const ctx = createExecutionContext();
     const res = await app.fetch(new Request(url, { method, headers, body }), { ...testEnv, ...o.envOverride }, ctx);
     await waitOnExecutionContext(ctx);
-    return res;
+    return conform(method, url, res);
   }
-  return worker.fetch(url, { method, headers, body });
+  return conform(method, url, await worker.fetch(url, { method, headers, body }));
 }
 
 export async function expectJson<T = Record<string, unknown>>(res: Response, status: number): Promise<T> {

@@ -64,17 +64,17 @@ describe("accdiff generate / upscale on the toy world", () => {
     ]);
     expect(r.stderr).not.toMatch(/^\s+at /m);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("final.png");
+    expect(r.stdout).toContain("image.png");
     // Progress on stderr (plain lines: not a terminal), phase and step and ETA.
     expect(r.stderr).toMatch(/phase 2\/2 step 2\/2 .*100\.0%\s+ETA/);
-    for (const f of ["final.png", "phase-1.png", "phase-2.png", "canny/phase-1.png", "canny/phase-2.png"]) {
+    for (const f of ["image.png", "phase-1.png", "phase-2.png", "canny/phase-1.png", "canny/phase-2.png"]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(existsSync(join(out, "patches/phase-2.png"))).toBe(true);
     const masks = readdirSync(join(out, "attention"));
     expect(masks).toContain("02-cat.png");
     expect(masks).toContain("05-dog.png");
-    const final = await decodeImage(readFileSync(join(out, "final.png")));
+    const final = await decodeImage(readFileSync(join(out, "image.png")));
     expect([final.width, final.height]).toEqual([768, 768]);
     const low = await decodeImage(readFileSync(join(out, "phase-1.png")));
     expect([low.width, low.height]).toEqual([512, 512]);
@@ -116,7 +116,7 @@ describe("accdiff generate / upscale on the toy world", () => {
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
     expect(report.phases[0]).toMatchObject({ id: 0, kind: "encode" });
     expect(report.inputImage).toBe(input);
-    const final = await decodeImage(readFileSync(join(out, "final.webp")));
+    const final = await decodeImage(readFileSync(join(out, "image.webp")));
     expect([final.width, final.height]).toEqual([1024, 1024]);
   }, 60_000);
 });

@@ -107,7 +107,7 @@ export async function runRender(values: FlagValues, start?: () => Promise<StartI
       wallMs: performance.now() - t0,
     });
     for (const w of result.warnings) say(`warning: ${w}`);
-    const final = files.find((f) => f.startsWith("final.")) ?? "";
+    const final = files.find((f) => f.startsWith("image.")) ?? "";
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       `${join(out, final)} (${result.image.width}x${result.image.height}); ${files.length} files in ${out}; ${seconds} s\n`,

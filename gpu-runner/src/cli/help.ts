@@ -29,7 +29,7 @@ names, a missing setting); 1 a correctly asked run failed (models, provider, a b
 Environment: ACCDIFF_DEBUG=1 prints stack traces of unexpected errors.`,
   generate: `Usage: accdiff generate --prompt TEXT --size WxH [options]
 
-Writes to --out: final.<ext>, phase-<id>.<ext> for every phase, canny/phase-<id>.png, attention/<nn>-<word>.png
+Writes to --out: image.<ext>, phase-<id>.<ext> for every phase, canny/phase-<id>.png, attention/<nn>-<word>.png
 (each word's attention mask over the low-res image), patches/phase-<id>.png (each upscaling phase's windows with their
 prompts) and report.json (parameters, timings, model evaluations, warnings, files).
 

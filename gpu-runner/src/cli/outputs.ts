@@ -1,7 +1,7 @@
 /**
  * What `accdiff generate` leaves in its output folder, so a run can be understood without reading code:
  *
- *   final.<ext>                      the result
+ *   image.<ext>                      the result (the API serves it under the same name)
  *   phase-<id>.<ext>                 every phase's image (1 = low-res; 0 = the encoded input image when upscaling)
  *   canny/phase-<id>.png             the canny edges each next phase's ControlNet is conditioned on
  *   attention/<nn>-<word>.png        each word's attention mask over the low-res image (what patch prompts use)
@@ -79,7 +79,7 @@ export async function writeOutputs(dir: string, result: PipelineResult, run: Run
     if (ph.canny)
       await put(`canny/phase-${ph.id}.png`, await encodeGray(ph.canny.edges, ph.canny.width, ph.canny.height));
   }
-  await put(`final.${EXT[format]}`, finalBytes ?? (await encodeImage(result.image, format)));
+  await put(`image.${EXT[format]}`, finalBytes ?? (await encodeImage(result.image, format)));
 
   const base = result.phases.find((p) => p.id === result.plan.base.id);
   const masks: { token: number; word: string; file: string }[] = [];

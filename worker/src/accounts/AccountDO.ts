@@ -246,6 +246,12 @@ export class AccountDO extends DurableObject<AccountsBindings> {
     return { account: this.summary(), reservations: this.store.openHolds(MAX_PAGE), entries, nextCursor };
   }
 
+  /** One page of the account's job ids, newest first (GET /v1/images). */
+  jobs(q: { before: { at: number; jobId: string } | null; limit: number }): { jobId: string; at: number }[] | null {
+    if (!this.exists()) return null;
+    return this.store.jobsBefore(q.before, clampLimit(q.limit, 20));
+  }
+
   /** Oldest first after `after` (export pages). */
   ledger(q: { after?: number; from?: number; to?: number; limit?: number }): LedgerEntry[] | null {
     if (!this.exists()) return null;

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS holds (
   created_at INTEGER NOT NULL, settled_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS holds_by_state ON holds(state, created_at);
+CREATE INDEX IF NOT EXISTS holds_by_created ON holds(created_at, job_id);
 CREATE TABLE IF NOT EXISTS ledger (
   seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, job_id TEXT,
   amount INTEGER NOT NULL, held INTEGER NOT NULL, balance INTEGER NOT NULL, reference TEXT, note TEXT
@@ -179,6 +180,23 @@ export class AccountStore {
       h.createdAt,
       h.settledAt,
     );
+  }
+
+  /**
+   * The account's jobs, newest first: every accepted job has exactly one hold, made when it was accepted, so the
+   * holds are the account's job index. `before` is the (created_at, job_id) of the last job of the previous page.
+   */
+  jobsBefore(before: { at: number; jobId: string } | null, limit: number): { jobId: string; at: number }[] {
+    const rows = before
+      ? this.sql.exec(
+          "SELECT job_id, created_at FROM holds WHERE created_at < ? OR (created_at = ? AND job_id < ?) ORDER BY created_at DESC, job_id DESC LIMIT ?",
+          before.at,
+          before.at,
+          before.jobId,
+          limit,
+        )
+      : this.sql.exec("SELECT job_id, created_at FROM holds ORDER BY created_at DESC, job_id DESC LIMIT ?", limit);
+    return rows.toArray().map((r) => ({ jobId: r.job_id as string, at: num(r.created_at) }));
   }
 
   openHolds(limit: number): Hold[] {

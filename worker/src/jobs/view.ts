@@ -5,7 +5,7 @@
  */
 import { signUrl } from "../http/signedUrl";
 import { debugView, failureView } from "./failureView";
-import { type ArtifactRef, formatOfContentType, type JobState } from "./types";
+import { type ArtifactRef, type CacheUse, formatOfContentType, type JobState } from "./types";
 
 const EXTENSIONS: Record<string, string> = {
   "image/png": "png",
@@ -20,24 +20,33 @@ export function extensionOf(contentType: string): string {
   return EXTENSIONS[contentType.split(";")[0].trim().toLowerCase()] ?? "bin";
 }
 
-/** The download name of an artifact: `<kind>[-<phase>].<ext>` (phase omitted where it is implied). */
+/**
+ * The download name of an artifact, in the vocabulary the CLI and the docs use too: `image.<ext>` (the final image),
+ * `preview.<ext>` (phase 1's low-res image), `phase-<k>.<ext>` (each phase's image), and `<kind>[-<phase>].<ext>` for
+ * the rest (canny-2.png, patch_prompts-3.json, tokens.json, ...).
+ */
 export function fileName(a: Pick<ArtifactRef, "kind" | "phase" | "contentType">): string {
-  const phased = a.phase !== null && a.kind !== "lowres_image" && a.kind !== "lowres_latents";
-  return `${a.kind}${phased ? `-${a.phase}` : ""}.${extensionOf(a.contentType)}`;
+  const ext = extensionOf(a.contentType);
+  if (a.kind === "final_image") return `image.${ext}`;
+  if (a.kind === "lowres_image") return `preview.${ext}`;
+  if (a.kind === "phase_image") return `phase-${a.phase}.${ext}`;
+  const phased = a.phase !== null && a.kind !== "lowres_latents";
+  return `${a.kind}${phased ? `-${a.phase}` : ""}.${ext}`;
 }
 
-/**
- * The artifact a download name designates: its own name, or by format `image.<png|webp|jpeg>` (the final image) and
- * `preview.<png|webp|jpeg>` (the low-res image).
- */
+/** The artifact a download name designates; the final image only once the job succeeded. */
 export function findFile(s: JobState, name: string): ArtifactRef | undefined {
-  const alias = /^(image|preview)\.(png|webp|jpeg)$/.exec(name);
-  if (alias) {
-    const kind = alias[1] === "image" ? "final_image" : "lowres_image";
-    if (kind === "final_image" && s.status !== "succeeded") return undefined;
-    return s.artifacts.find((a) => a.kind === kind && formatOfContentType(a.contentType) === alias[2]);
-  }
-  return s.artifacts.find((a) => fileName(a) === name);
+  return s.artifacts.find((a) => fileName(a) === name && (a.kind !== "final_image" || s.status === "succeeded"));
+}
+
+/** The API's names for what the cache served (`phasesServed`/`phasesComputed`, as in `result.phasesComputed`). */
+export function cacheView(c: CacheUse) {
+  return {
+    phase1: c.phase1,
+    phasesServed: c.phases,
+    phasesComputed: c.computed,
+    patchPromptsRecomputed: c.patchPromptsRecomputed,
+  };
 }
 
 export function filePath(jobId: string, name: string): string {
@@ -108,7 +117,7 @@ export async function jobView(s: JobState, o: ViewOptions) {
       etaMs: s.progress?.etaMs ?? null,
       phasesDone: s.phasesDone,
     },
-    cache: s.cache,
+    cache: cacheView(s.cache),
     dispatched: s.backend !== "cache",
     attempt: s.attempt,
     quote: s.quote,
@@ -133,6 +142,8 @@ export async function jobView(s: JobState, o: ViewOptions) {
     links: {
       self: `${o.base}/v1/images/${s.id}`,
       events: `${o.base}/v1/images/${s.id}/events`,
+      // The same stream without the key, for EventSource (no headers); GET the job again for a fresh one.
+      stream: await signUrl(o.urlSecret, o.base, `/v1/images/${s.id}/events`, o.ttlSeconds, now),
       cancel: `${o.base}/v1/images/${s.id}`,
     },
   };

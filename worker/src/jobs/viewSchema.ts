@@ -6,7 +6,11 @@ import { ARTIFACT_KINDS, FAILURE_CODES, JOB_STATUSES, ResolvedRequestSchema } fr
 import { z } from "zod";
 
 export const FileSchema = z.strictObject({
-  name: z.string().describe("download name: <kind>[-<phase>].<ext>"),
+  name: z
+    .string()
+    .describe(
+      "download name: image.<ext> (final), preview.<ext> (phase 1), phase-<k>.<ext>, else <kind>[-<phase>].<ext>",
+    ),
   kind: z.enum(ARTIFACT_KINDS),
   phase: z.number().int().nullable(),
   contentType: z.string(),
@@ -37,8 +41,8 @@ export const QuoteSchema = z.strictObject({
 
 export const CacheUseSchema = z.strictObject({
   phase1: z.enum(["hit", "miss"]),
-  phases: z.array(z.number().int()).describe("upscaling phases served from the cache"),
-  computed: z.array(z.number().int()).describe("phases a runner computes"),
+  phasesServed: z.array(z.number().int()).describe("upscaling phases served from the cache"),
+  phasesComputed: z.array(z.number().int()).describe("phases a runner computes"),
   patchPromptsRecomputed: z.boolean().describe("patch prompts derived again from cached attention maps"),
 });
 
@@ -98,7 +102,12 @@ export const JobViewSchema = z.strictObject({
     .strictObject({ reason: z.string() })
     .nullable()
     .describe("the internal text of a failure, for support and logs; not for display, not stable"),
-  links: z.strictObject({ self: z.string(), events: z.string(), cancel: z.string() }),
+  links: z.strictObject({
+    self: z.string(),
+    events: z.string().describe("Server-Sent Events with the API key"),
+    stream: z.string().describe("the same events by a signed link, no header needed (EventSource); short-lived"),
+    cancel: z.string(),
+  }),
 });
 
 export const ProblemSchema = z.looseObject({

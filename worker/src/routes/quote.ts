@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { ZodError } from "zod";
 import { planRender } from "../cache/plan";
 import { configOf } from "../env";
+import { cacheView } from "../jobs/view";
 import { requireKey } from "../middleware/auth";
 import type { AppEnv } from "./context";
 
@@ -58,5 +59,9 @@ quoteRoutes.get("/", async (c) => {
   const render = renderPhases(params, base);
   const plan = cacheAware ? await planRender(c.env, cfg.bundleHash, params, render) : null;
   const q = quote(render, plan?.cachedPhases ?? []);
-  return c.json({ ...q, phases: plan?.keys.scales ?? q.lines.map((l) => l.phase), cache: plan?.cache ?? null });
+  return c.json({
+    ...q,
+    phases: plan?.keys.scales ?? q.lines.map((l) => l.phase),
+    cache: plan ? cacheView(plan.cache) : null,
+  });
 });

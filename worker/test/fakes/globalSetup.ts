@@ -6,6 +6,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
+import { ContractService } from "./contract";
 import { FakeHooks } from "./fakeHooks";
 import { FakeReplicate } from "./fakeReplicate";
 import { FakeRunnerPool } from "./fakeRunner";
@@ -24,6 +25,7 @@ export default async function setup(project: TestProject) {
   const runners = new FakeRunnerPool();
   const replicate = new FakeReplicate(() => origin);
   const hooks = new FakeHooks();
+  const contract = new ContractService(() => `http://127.0.0.1:${workerPort}`);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -34,6 +36,7 @@ export default async function setup(project: TestProject) {
         if (await runners.handle(req, res, url, body)) return;
         if (await replicate.handle(req, res, url, body)) return;
         if (await hooks.handle(req, res, url, body)) return;
+        if (await contract.handle(req, res, url, body)) return;
         res.writeHead(404, { "content-type": "application/json" });
         res.end(JSON.stringify({ title: "not found", path: url.pathname }));
       } catch (err) {
