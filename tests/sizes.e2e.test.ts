@@ -91,7 +91,7 @@ describe("every size a user asks for renders: CLI", () => {
       const ran = await accdiff([...r.args, ...common, "--out", out]);
       expect(ran.stderr, r.args.join(" ")).toBe("");
       expect(ran.code, `${r.args.join(" ")}: ${ran.stderr}`).toBe(0);
-      expect(await sizeOf(join(out, "final.png")), r.out).toEqual(r.size);
+      expect(await sizeOf(join(out, "image.png")), r.out).toEqual(r.size);
       const report = JSON.parse(await readFile(join(out, "report.json"), "utf8"));
       expect(
         report.warnings.filter((w: string) => /patch prompts/.test(w)),
