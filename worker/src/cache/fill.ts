@@ -3,7 +3,7 @@
  * Records only point at the job's own R2 blobs: nothing is copied.
  */
 import type { ImageFormat } from "@accdiff/shared";
-import { type ArtifactRef, formatOfContentType, type JobState } from "../jobs/types";
+import { type ArtifactRef, formatOfContentType, type JobState } from "../domain/job";
 import { type BlobRef, type Phase1Record, type PhaseRecord, writePhase, writePhase1 } from "./records";
 
 function blob(a: ArtifactRef): BlobRef {

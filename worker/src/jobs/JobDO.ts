@@ -15,8 +15,8 @@ import { cancelAttempt, dispatchAttempt, replicateConfigOf } from "../dispatch/b
 import { getPrediction } from "../dispatch/replicate";
 import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
 import { backoffMs, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
+import { isFinished, type JobState } from "../domain/job";
 import { configOf, type Env } from "../env";
-import { type WebhookDelivery, WebhookOutbox } from "../webhooks/outbox";
 import { AlarmSlots } from "./alarmSlots";
 import { type CreateInit, type CreateOutcome, initialState } from "./create";
 import { type Finding, leaseAlarmAt, probeSuspect } from "./liveness";
@@ -34,7 +34,7 @@ import {
   retryOrFail,
   type VerifiedArtifact,
 } from "./transitions";
-import { isFinished, type JobState } from "./types";
+import { type WebhookDelivery, WebhookOutbox } from "./webhookOutbox";
 
 export type EventResult =
   | "applied"

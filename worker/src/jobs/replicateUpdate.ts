@@ -7,10 +7,10 @@ import { type RunnerEvent, sha256Hex } from "@accdiff/shared";
 import { parseProgressFromLogs } from "replicate";
 import { mapReplicateStatus, outputImages, outputSummary, progressPhase } from "../dispatch/replicateWebhook";
 import { artifactR2Key } from "../dispatch/runnerJob";
+import type { JobState } from "../domain/job";
+import { FORMAT_CONTENT_TYPES } from "../domain/job";
 import { readImageHeader } from "../uploads/imageHeader";
 import type { VerifiedArtifact } from "./transitions";
-import type { JobState } from "./types";
-import { FORMAT_CONTENT_TYPES } from "./types";
 
 export interface Prediction {
   id: string;

@@ -19,8 +19,8 @@ import { hashStream, LengthMismatch, PENDING_PREFIX, publish, streamToR2 } from 
 import { jobStub } from "../jobs/client";
 import type { EventResult } from "../jobs/JobDO";
 import type { Prediction } from "../jobs/replicateUpdate";
+import type { AppEnv } from "../middleware/context";
 import { runnerSignatureHeaders } from "../middleware/runnerSigned";
-import type { AppEnv } from "./context";
 
 export const internalRoutes = new Hono<AppEnv>();
 
