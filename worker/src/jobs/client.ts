@@ -1,9 +1,9 @@
 /** Reaching a job's Durable Object from its public id (the object id's hex form). */
 import type { RunnerEvent } from "@accdiff/shared";
+import type { Prediction } from "../dispatch/replicate";
 import type { JobState } from "../domain/job";
 import type { CreateInit, CreateOutcome } from "./create";
 import type { EventResult, JobDO, UploadPermission } from "./JobDO";
-import type { Prediction } from "./replicateUpdate";
 import type { WebhookDelivery } from "./webhookOutbox";
 
 /**
