@@ -5,16 +5,16 @@
 import { problem, problemResponse } from "@accdiff/shared";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./middleware/context";
 import { corsForDeployment } from "./middleware/cors";
 import { adminRoutes } from "./routes/admin";
-import type { AppEnv } from "./routes/context";
 import { imageRoutes } from "./routes/images";
 import { internalRoutes } from "./routes/internal";
 import { openApiRoutes } from "./routes/openapi";
 import { quoteRoutes } from "./routes/quote";
+import { uploadRoutes } from "./routes/uploads";
 import { usageRoutes } from "./routes/usage";
 import { webhookRoutes } from "./routes/webhooks";
-import { uploadRoutes } from "./uploads/routes";
 
 export { AccountDO } from "./accounts";
 export { JobDO } from "./jobs/JobDO";

@@ -3,8 +3,9 @@
  * Records only point at the job's own R2 blobs: nothing is copied.
  */
 import type { ImageFormat } from "@accdiff/shared";
-import { type ArtifactRef, formatOfContentType, type JobState } from "../jobs/types";
-import { type BlobRef, type Phase1Record, type PhaseRecord, writePhase, writePhase1 } from "./records";
+import type { BlobRef } from "../domain/blob";
+import { type ArtifactRef, formatOfContentType, type JobState } from "../domain/job";
+import { type Phase1Record, type PhaseRecord, writePhase, writePhase1 } from "./records";
 
 function blob(a: ArtifactRef): BlobRef {
   const b: BlobRef = { r2Key: a.r2Key, contentType: a.contentType, bytes: a.bytes, sha256: a.sha256 };

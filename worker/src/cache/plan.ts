@@ -12,9 +12,10 @@
  * from phase 1 resumes from the encoded image, so the runner refines again and phase 1 is priced as computed.
  */
 import type { ImageFormat, RenderPhases, ResolvedRequest } from "@accdiff/shared";
-import type { ArtifactRef, CacheUse } from "../jobs/types";
+import type { BlobRef } from "../domain/blob";
+import type { ArtifactRef, CacheUse } from "../domain/job";
 import { type RenderKeys, renderKeys } from "./keys";
-import { type BlobRef, type Phase1Record, type PhaseRecord, readPhase, readPhase1 } from "./records";
+import { type Phase1Record, type PhaseRecord, readPhase, readPhase1 } from "./records";
 
 export interface RenderPlan {
   keys: RenderKeys;

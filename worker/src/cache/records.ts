@@ -9,17 +9,7 @@
  *                    phase key
  */
 import type { ArtifactKind, ImageFormat } from "@accdiff/shared";
-
-/** An R2 blob as the cache remembers it. */
-export interface BlobRef {
-  r2Key: string;
-  contentType: string;
-  bytes: number;
-  sha256: string;
-  width?: number;
-  height?: number;
-  meta?: Record<string, unknown>;
-}
+import type { BlobRef } from "../domain/blob";
 
 export interface Phase1Record {
   v: 1;

@@ -7,8 +7,17 @@
  */
 import type { RunnerJob } from "@accdiff/shared";
 import Replicate from "replicate";
-import type { Prediction } from "../jobs/replicateUpdate";
 import type { DispatchResult } from "./types";
+
+/** A Replicate prediction as its API and webhooks report it (the fields we read). */
+export interface Prediction {
+  id: string;
+  status: string;
+  output?: unknown;
+  error?: unknown;
+  logs?: string | null;
+  metrics?: { predict_time?: number };
+}
 
 export interface ReplicateConfig {
   token: string;

@@ -4,8 +4,8 @@
  * earlier attempt that then went silent), so a re-dispatch never recomputes finished phases.
  */
 import type { Resume, RunnerJob } from "@accdiff/shared";
+import type { ArtifactRef, JobState } from "../domain/job";
 import { signUrl } from "../http/signedUrl";
-import type { ArtifactRef, JobState } from "../jobs/types";
 import { uploadKey } from "../uploads/store";
 
 /** Resume and image links must outlive a queue wait on the runner. */

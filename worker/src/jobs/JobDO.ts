@@ -12,17 +12,17 @@ import type { RunnerEvent, RunnerJob } from "@accdiff/shared";
 import { capture, release, reserve } from "../accounts";
 import { writePhaseRecord } from "../cache/fill";
 import { cancelAttempt, dispatchAttempt, replicateConfigOf } from "../dispatch/backend";
-import { getPrediction } from "../dispatch/replicate";
+import { getPrediction, type Prediction } from "../dispatch/replicate";
 import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
 import { backoffMs, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
+import { isFinished, type JobState } from "../domain/job";
 import { configOf, type Env } from "../env";
-import { type WebhookDelivery, WebhookOutbox } from "../webhooks/outbox";
 import { AlarmSlots } from "./alarmSlots";
 import { type CreateInit, type CreateOutcome, initialState } from "./create";
 import { type Finding, leaseAlarmAt, probeSuspect } from "./liveness";
 import { Mutex } from "./mutex";
 import { seenBefore } from "./nonces";
-import { type Prediction, predictionEvents, type SynthEvent } from "./replicateUpdate";
+import { predictionEvents, type SynthEvent } from "./replicateUpdate";
 import { admit } from "./sequence";
 import {
   alarmPlan,
@@ -34,7 +34,7 @@ import {
   retryOrFail,
   type VerifiedArtifact,
 } from "./transitions";
-import { isFinished, type JobState } from "./types";
+import { type WebhookDelivery, WebhookOutbox } from "./webhookOutbox";
 
 export type EventResult =
   | "applied"

@@ -1,10 +1,10 @@
 /** Reaching a job's Durable Object from its public id (the object id's hex form). */
 import type { RunnerEvent } from "@accdiff/shared";
-import type { WebhookDelivery } from "../webhooks/outbox";
+import type { Prediction } from "../dispatch/replicate";
+import type { JobState } from "../domain/job";
 import type { CreateInit, CreateOutcome } from "./create";
 import type { EventResult, JobDO, UploadPermission } from "./JobDO";
-import type { Prediction } from "./replicateUpdate";
-import type { JobState } from "./types";
+import type { WebhookDelivery } from "./webhookOutbox";
 
 /**
  * The JobDO's RPC surface. Declared by hand because the generated RPC types collapse the state's open records

@@ -1,8 +1,8 @@
 /** A job's first state, from the accepted request and its cache plan. */
 import type { Quote, RenderPhases, ResolvedRequest, WebhookRequest } from "@accdiff/shared";
 import type { RenderPlan } from "../cache/plan";
+import type { JobState } from "../domain/job";
 import { putArtifact } from "./transitions";
-import type { JobState } from "./types";
 
 export interface CreateInit {
   jobId: string;

@@ -5,9 +5,10 @@
  * that reconnects with `Last-Event-ID` resumes after what it has; one that reconnects after `end` gets 204, which
  * makes an EventSource stop instead of reconnecting forever. `retry:` tells clients how long to wait before that.
  */
+
+import { isFinished, type JobState } from "../domain/job";
 import type { JobApi } from "./client";
 import type { ProgressEvent } from "./eventSchemas";
-import { isFinished, type JobState } from "./types";
 
 /** How long a client waits before reconnecting (ms), sent once at the start of every stream. */
 export const SSE_RETRY_MS = 3000;

@@ -4,7 +4,7 @@
  * exception message, which may name paths or model files) goes only to `debug` and to the logs.
  */
 import { FAILURE_MESSAGES, type FailureCode, failureCodeOf } from "@accdiff/shared";
-import type { JobState } from "./types";
+import type { JobState } from "../domain/job";
 
 export interface FailureView {
   code: FailureCode;

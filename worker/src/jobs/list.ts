@@ -3,9 +3,9 @@
  * index (accounts/store.ts jobsBefore); the cursor is opaque to clients (the last job's acceptance time and id).
  */
 import { accountStub } from "../accounts/client";
+import type { JobState } from "../domain/job";
 import type { Env } from "../env";
 import { jobStub } from "./client";
-import type { JobState } from "./types";
 
 export const LIST_DEFAULT = 20;
 export const LIST_MAX = 100;

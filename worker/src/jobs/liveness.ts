@@ -7,7 +7,7 @@
  * is re-dispatched about 22 s after its last event, against 180 s for the lease alone.
  */
 import { probeAttempt } from "../dispatch/runnerProbe";
-import type { JobState } from "./types";
+import type { JobState } from "../domain/job";
 
 export interface LivenessConfig {
   leaseMs: number;

@@ -2,8 +2,9 @@
  * `Prefer: wait=N` (RFC 7240) on POST /v1/images: hold the answer up to N seconds (at most 60) for the job to end,
  * then answer 200 with the finished job, or the 202 with its current state as without the preference.
  */
+
+import { isFinished, type JobState } from "../domain/job";
 import type { JobApi } from "./client";
-import { isFinished, type JobState } from "./types";
 
 export const MAX_WAIT_SECONDS = 60;
 

@@ -5,21 +5,13 @@
  */
 import { type RunnerEvent, sha256Hex } from "@accdiff/shared";
 import { parseProgressFromLogs } from "replicate";
+import type { Prediction } from "../dispatch/replicate";
 import { mapReplicateStatus, outputImages, outputSummary, progressPhase } from "../dispatch/replicateWebhook";
 import { artifactR2Key } from "../dispatch/runnerJob";
+import type { JobState } from "../domain/job";
+import { FORMAT_CONTENT_TYPES } from "../domain/job";
 import { readImageHeader } from "../uploads/imageHeader";
 import type { VerifiedArtifact } from "./transitions";
-import type { JobState } from "./types";
-import { FORMAT_CONTENT_TYPES } from "./types";
-
-export interface Prediction {
-  id: string;
-  status: string;
-  output?: unknown;
-  error?: unknown;
-  logs?: string | null;
-  metrics?: { predict_time?: number };
-}
 
 export interface SynthEvent {
   event: RunnerEvent;

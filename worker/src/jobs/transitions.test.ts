@@ -1,8 +1,8 @@
 import { quote, type RunnerEvent, renderPhases, resolveRequest } from "@accdiff/shared";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import type { JobState } from "../domain/job";
 import { applyEvent, cancelByUser, type Effect, partialPrice, retryOrFail, type VerifiedArtifact } from "./transitions";
-import type { JobState } from "./types";
 
 const BASE = 64;
 

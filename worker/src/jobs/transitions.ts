@@ -17,7 +17,7 @@ import {
   type RunnerEvent,
   renderPhases,
 } from "@accdiff/shared";
-import { type ArtifactRef, isFinished, type JobState } from "./types";
+import { type ArtifactRef, isFinished, type JobState } from "../domain/job";
 
 export type Effect =
   | { type: "capture"; amount: number }

@@ -3,9 +3,10 @@
  * are absolute and signed for a short time, so a mobile image view can load them without the API key; the owner's
  * key works on the same paths without the signature.
  */
+
+import { type ArtifactRef, type CacheUse, formatOfContentType, type JobState } from "../domain/job";
 import { signUrl } from "../http/signedUrl";
 import { debugView, failureView } from "./failureView";
-import { type ArtifactRef, type CacheUse, formatOfContentType, type JobState } from "./types";
 
 const EXTENSIONS: Record<string, string> = {
   "image/png": "png",

@@ -6,7 +6,7 @@
 import { checkSignatureHeaders } from "@accdiff/shared";
 import type { MiddlewareHandler } from "hono";
 import { unauthorized } from "../http/problems";
-import type { AppEnv } from "../routes/context";
+import type { AppEnv } from "../middleware/context";
 
 export const runnerSignatureHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   const check = checkSignatureHeaders(c.req.raw.headers);

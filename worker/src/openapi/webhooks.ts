@@ -1,6 +1,6 @@
 /**
  * The webhook routes of the public document (routes/webhooks.ts): the account's signing secret and a job's deliveries.
- * Shapes as webhooks/secrets.ts (WebhookSecretInfo, RotatedSecret) and webhooks/outbox.ts (deliveryView) answer them.
+ * Shapes as webhooks/secrets.ts (WebhookSecretInfo, RotatedSecret) and jobs/webhookOutbox.ts (deliveryView) answer them.
  */
 import { json, problem, ref } from "./components";
 

@@ -9,6 +9,7 @@
  * A job belongs to the account whose key created it: any other key gets 404, exactly as for a job that never existed.
  */
 import { type Context, Hono } from "hono";
+import { isFinished, type JobState } from "../domain/job";
 import { configOf, type Env } from "../env";
 import { badRequest, notFound, problemOf, unauthorized } from "../http/problems";
 import { publicBase, requirePublicBase } from "../http/publicBase";
@@ -19,11 +20,10 @@ import { alreadyEnded, jobEventStream, lastEventId } from "../jobs/eventStream";
 import { decodeCursor, LIST_DEFAULT, LIST_MAX, listJobs } from "../jobs/list";
 import { preferredWait, waitForEnd } from "../jobs/preferWait";
 import { submitJob } from "../jobs/submit";
-import { isFinished, type JobState } from "../jobs/types";
 import { findFile, jobView } from "../jobs/view";
 import { requireKey } from "../middleware/auth";
+import type { AppEnv } from "../middleware/context";
 import { readCreateBody } from "../uploads/intake";
-import type { AppEnv } from "./context";
 
 export const imageRoutes = new Hono<AppEnv>();
 

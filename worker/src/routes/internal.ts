@@ -9,6 +9,7 @@
  */
 import { ARTIFACT_KINDS, fromZodError, problemResponse, RunnerEventSchema, verifyRequest } from "@accdiff/shared";
 import { Hono } from "hono";
+import type { Prediction } from "../dispatch/replicate";
 import { verifyReplicateWebhook } from "../dispatch/replicateWebhook";
 import { artifactR2Key } from "../dispatch/runnerJob";
 import { BodyTooLarge, readBody } from "../http/body";
@@ -18,9 +19,8 @@ import { verifySignedUrl } from "../http/signedUrl";
 import { hashStream, LengthMismatch, PENDING_PREFIX, publish, streamToR2 } from "../http/streamToR2";
 import { jobStub } from "../jobs/client";
 import type { EventResult } from "../jobs/JobDO";
-import type { Prediction } from "../jobs/replicateUpdate";
+import type { AppEnv } from "../middleware/context";
 import { runnerSignatureHeaders } from "../middleware/runnerSigned";
-import type { AppEnv } from "./context";
 
 export const internalRoutes = new Hono<AppEnv>();
 

@@ -5,10 +5,10 @@
  *   GET /openapi/internal.json   the runner protocol (RunnerJob, RunnerEvent, callbacks)
  */
 import { Hono } from "hono";
+import type { AppEnv } from "../middleware/context";
 import { adminDocument } from "../openapi/admin";
 import { internalDocument } from "../openapi/internal";
 import { publicDocument } from "../openapi/public";
-import type { AppEnv } from "./context";
 
 export const openApiRoutes = new Hono<AppEnv>();
 

@@ -11,7 +11,7 @@ import { planRender } from "../cache/plan";
 import { configOf } from "../env";
 import { cacheView } from "../jobs/view";
 import { requireKey } from "../middleware/auth";
-import type { AppEnv } from "./context";
+import type { AppEnv } from "../middleware/context";
 
 const NUMERIC = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 

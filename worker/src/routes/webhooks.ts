@@ -10,9 +10,9 @@ import { Hono } from "hono";
 import { accountStub } from "../accounts/client";
 import { notFound } from "../http/problems";
 import { jobStub } from "../jobs/client";
+import { deliveryView } from "../jobs/webhookOutbox";
 import { requireKey } from "../middleware/auth";
-import { deliveryView } from "../webhooks/outbox";
-import type { AppEnv } from "./context";
+import type { AppEnv } from "../middleware/context";
 
 export const webhookRoutes = new Hono<AppEnv>();
 

@@ -5,7 +5,7 @@
  * by guessing its hash), and referenced from a request by that hash, which also enters the phase-1 cache key.
  */
 import { sha256Hex } from "@accdiff/shared";
-import { FORMAT_CONTENT_TYPES } from "../jobs/types";
+import { FORMAT_CONTENT_TYPES } from "../domain/job";
 import { readImageHeader } from "./imageHeader";
 import { structuralProblem } from "./imageStructure";
 

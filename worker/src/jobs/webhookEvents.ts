@@ -4,8 +4,8 @@
  * attempt or redelivery reports it, so receivers can dedupe on the id and the outbox queues each id once.
  */
 import type { WebhookEvent } from "@accdiff/shared";
-import { isFinished, type JobState } from "../jobs/types";
-import { jobView } from "../jobs/view";
+import { isFinished, type JobState } from "../domain/job";
+import { jobView } from "./view";
 
 export interface JobEventRef {
   event: WebhookEvent;

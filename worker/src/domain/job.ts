@@ -13,7 +13,7 @@ import type {
   RunnerEvent,
   WebhookRequest,
 } from "@accdiff/shared";
-import type { BlobRef } from "../cache/records";
+import type { BlobRef } from "./blob";
 
 /** A stored blob the job can serve: computed by one of its attempts, or reused from the cache. */
 export interface ArtifactRef extends BlobRef {

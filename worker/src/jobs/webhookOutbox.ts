@@ -6,11 +6,11 @@
  */
 import type { WebhookEvent } from "@accdiff/shared";
 import { accountStub } from "../accounts/client";
+import type { JobState } from "../domain/job";
 import { configOf, type Env } from "../env";
-import type { JobState } from "../jobs/types";
-import { checkWebhookUrl } from "./address";
-import { EVENT_TYPES, eventId, payloadOf, transitionEvents } from "./events";
-import { webhookHeaders } from "./standard";
+import { checkWebhookUrl } from "../webhooks/address";
+import { webhookHeaders } from "../webhooks/standard";
+import { EVENT_TYPES, eventId, payloadOf, transitionEvents } from "./webhookEvents";
 
 export interface WebhookDelivery {
   id: string;

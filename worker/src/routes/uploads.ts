@@ -8,8 +8,8 @@ import { configOf } from "../env";
 import { BodyTooLarge, readBody } from "../http/body";
 import { badRequest, problemOf, tooLarge } from "../http/problems";
 import { requireKey } from "../middleware/auth";
-import type { AppEnv } from "../routes/context";
-import { decodeBase64Image, inspectUpload, putUpload } from "./store";
+import type { AppEnv } from "../middleware/context";
+import { decodeBase64Image, inspectUpload, putUpload } from "../uploads/store";
 
 export const uploadRoutes = new Hono<AppEnv>();
 
