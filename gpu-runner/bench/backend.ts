@@ -16,7 +16,7 @@
  * runs on the main thread and onnxruntime's pool), wall milliseconds. Then peak RSS (getrusage) and whether the
  * image is byte-identical to the other path's.
  *
- *   npx tsx gpu-runner/bench/backend.ts [--sizes 2048,4096] [--steps 3] [--paths before,after] [--provider cpu]
+ *   npx tsx gpu-runner/bench/backend.ts [--sizes 2048,4096] [--steps 6] [--paths before,after] [--provider cpu]
  *
  * `--provider webgpu` is for a GPU machine (bench/webgpu-device.sh); the figures above are the CPU provider's.
  */
@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { halfCodec } from "../src/models/onnx/halfCodec";
 import { loadOnnxModels } from "../src/models/onnx/onnxModels";
+import { threadCpuMs } from "../src/models/onnx/threadCpu";
 import { runAccDiffusion } from "../src/pipeline/accdiffusion";
 import { writeSdxlShapedBundle } from "./sdxlShapedBundle";
 
@@ -41,7 +42,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [2048, 4096], steps: 3, paths: ["before", "after"], provider: "cpu" };
+  const a: Args = { sizes: [2048, 4096], steps: 6, paths: ["before", "after"], provider: "cpu" };
   for (let k = 0; k < argv.length; k += 2) {
     const v = argv[k + 1];
     if (argv[k] === "--sizes") a.sizes = v.split(",").map(Number);
@@ -84,6 +85,8 @@ async function runChild(
     wallMs: number;
     cpuMs: number;
     runCpuMs: number;
+    threadCpuMs: number;
+    runThreadCpuMs: number;
     runMs: number;
     bytes: number;
     runs: number;
@@ -91,6 +94,7 @@ async function runChild(
   const stepsSeen: Step[] = [];
   let lastWall = performance.now();
   let lastCpu = process.cpuUsage();
+  let lastThread = threadCpuMs() ?? Number.NaN;
   let lastIo = models.ioStats();
   const result = await runAccDiffusion(
     models,
@@ -107,12 +111,15 @@ async function runChild(
       onProgress: (e) => {
         const t = performance.now();
         const c = process.cpuUsage(lastCpu);
+        const thread = threadCpuMs() ?? Number.NaN;
         const io = models.ioStats();
         stepsSeen.push({
           phase: e.phase,
           wallMs: t - lastWall,
           cpuMs: (c.user + c.system) / 1000,
           runCpuMs: io.runCpuMs - lastIo.runCpuMs,
+          threadCpuMs: thread - lastThread,
+          runThreadCpuMs: io.runThreadCpuMs - lastIo.runThreadCpuMs,
           runMs: io.runMs - lastIo.runMs,
           bytes: io.bytesIn + io.bytesOut - lastIo.bytesIn - lastIo.bytesOut,
           runs: io.runs - lastIo.runs,
@@ -120,6 +127,7 @@ async function runChild(
         lastIo = io;
         lastWall = performance.now();
         lastCpu = process.cpuUsage();
+        lastThread = threadCpuMs() ?? Number.NaN;
       },
     },
   );
@@ -134,6 +142,9 @@ async function runChild(
     lastPhase: {
       stepMB: summary(ls.map((s) => s.bytes / 1e6)),
       cpuMsOutsideRun: summary(ls.map((s) => s.cpuMs - s.runCpuMs)),
+      // The main thread alone (Linux): the pipeline and the backend, without V8's helper threads or tsx's loader.
+      mainThreadCpuMsOutsideRun: summary(ls.map((s) => s.threadCpuMs - s.runThreadCpuMs)),
+      cpuMsOutsideRunPerStep: ls.map((s) => round(s.cpuMs - s.runCpuMs)),
       wallMsOutsideRun: summary(ls.map((s) => s.wallMs - s.runMs)),
       wallMs: summary(ls.map((s) => s.wallMs)),
       runsPerStep: ls[ls.length - 1].runs,

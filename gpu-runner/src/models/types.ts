@@ -92,6 +92,28 @@ export interface UNetInput {
    * its own buffer anyway saves the copy when `noise.data` comes back as (the start of) this array.
    */
   noiseOut?: Float32Array;
+  /** Half-precision room beside the caller's buffers (see HalfStage); models that take float32 ignore it. */
+  halfStage?: HalfStage;
+  /**
+   * The caller's promise that the sample's rows come in equal pairs (rows 2r and 2r + 1: a latent and its
+   * classifier-free-guidance twin), so a backend may convert one row of each pair and copy it.
+   */
+  pairedRows?: boolean;
+}
+
+/**
+ * Half-precision room beside the caller's buffers, with conversions that work where the data lies (an upscaling
+ * phase's memory and its kernels): an fp16 backend narrows the sample into `sample`, lets the model write the noise
+ * prediction into `noise` and widens it into `noiseOut`, with no copy in between. Calls larger than the room take the
+ * backend's own path.
+ */
+export interface HalfStage {
+  sample: Uint16Array;
+  noise: Uint16Array;
+  /** float32 -> half bits, round to nearest even (`dst` as long as `src`). */
+  toHalf(src: Float32Array, dst: Uint16Array): void;
+  /** half bits -> float32, exact (`dst` as long as `src`). */
+  fromHalf(src: Uint16Array, dst: Float32Array): void;
 }
 
 /** ControlNet residuals (SDXL: 9 down-block residuals and 1 mid-block residual), already scaled. */

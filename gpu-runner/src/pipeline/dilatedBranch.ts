@@ -5,6 +5,7 @@
  * the samples of a batch exchange pixels through a per-element permutation before the model, undone after it.
  * Guidance uses guidance_scale and the main prompt with crop (0, 0), as in the reference.
  */
+import type { HalfStage } from "../models/types";
 import { cosineFactors } from "./cosine";
 import { type JobContext, phaseTimeIds } from "./job";
 import type { DilatedGrid, Renormalization } from "./kernels/dilated/js";
@@ -34,12 +35,14 @@ export interface DilatedBuffers {
   shuffle: Int32Array;
   /** The random words of a batch's window interaction (see RandomSource.shuffleIndex). */
   words: Uint32Array;
+  /** Half room for fp16 models (the phase memory's), given only with WebAssembly kernels. */
+  halves?: HalfStage;
 }
 
 export function dilatedBufferSizes(
   ctx: JobContext,
   phase: PhaseSpec,
-): Record<keyof Omit<DilatedBuffers, "kernels"> | keyof WasmScratch, number> {
+): Record<keyof Omit<DilatedBuffers, "kernels" | "halves"> | keyof WasmScratch, number> {
   const C = ctx.info.latentChannels;
   const s = phase.scale;
   const { hPad, wPad } = dilatedPadding(phase.latentHeight, phase.latentWidth, s);
@@ -149,6 +152,8 @@ export class DilatedBranch {
         timeIds: { data: this.timeIdsFor(vb), shape: [2 * vb, 6] },
         attention: false, // only phase 1's maps are used
         noiseOut: stageNoise ? buf.noise : undefined,
+        halfStage: stageNoise ? buf.halves : undefined,
+        pairedRows: true, // dilatedModelInput writes each sample twice (CFG)
       });
       const { sigma, sigmaNext } = clock.stepSigmas(i, true);
       const step = { guidanceScale: params.guidanceScale, sigma, sigmaNext };

@@ -5,7 +5,7 @@
  *
  * Buffers are allocated once per phase and reused at every step and batch.
  */
-import type { ControlCondition, UNetOutput } from "../models/types";
+import type { ControlCondition, HalfStage, UNetOutput } from "../models/types";
 import { viewBoxes } from "./controlCondition";
 import { type JobContext, phaseTimeIds } from "./job";
 import { JS_STEP_KERNELS } from "./kernels/jsStepKernels";
@@ -29,12 +29,14 @@ export interface LocalBuffers {
   /** A batch's model input, and its noise prediction copied next to the latent for the kernel. */
   input: Float32Array;
   noise: Float32Array;
+  /** Half room for fp16 models (the phase memory's), given only with WebAssembly kernels. */
+  halves?: HalfStage;
 }
 
 export function localBufferSizes(
   ctx: JobContext,
   phase: PhaseSpec,
-): Record<keyof Omit<LocalBuffers, "kernels">, number> {
+): Record<keyof Omit<LocalBuffers, "kernels" | "halves">, number> {
   const C = ctx.info.latentChannels;
   const { window, viewBatchSize } = ctx.params;
   // Clipped views are at most window x window: one buffer serves every batch of the phase.
@@ -136,6 +138,8 @@ export class MultiDiffusionBranch {
         timeIds: { data: viewTimeIds(this.timeIdBase, batch, info.vaeScaleFactor), shape: [2 * vb, 6] },
         attention: false, // only phase 1's maps are used
         noiseOut: stageNoise ? this.buffers.noise : undefined,
+        halfStage: stageNoise ? this.buffers.halves : undefined,
+        pairedRows: true, // viewModelInput writes each latent twice (CFG)
       };
       let out: UNetOutput;
       // The reference calls the ControlNet even when controlnet_keep is 0 (its residuals are then exactly zero);

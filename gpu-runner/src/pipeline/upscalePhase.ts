@@ -5,13 +5,13 @@
  * The result is renormalised to phase 1's latent statistics so no phase drifts in colour or contrast.
  */
 
-import type { ControlCondition } from "../models/types";
+import type { ControlCondition, HalfStage } from "../models/types";
 import { emitStep } from "./basePhase";
 import { cosineFactors } from "./cosine";
 import { DilatedBranch, dilatedBufferSizes } from "./dilatedBranch";
 import type { JobContext } from "./job";
 import type { LocalSums } from "./kernels/multiDiffusion/js";
-import { int32View, PhaseMemory, uint32View } from "./kernels/wasm/phaseMemory";
+import { int32View, PhaseMemory, uint16View, uint32View } from "./kernels/wasm/phaseMemory";
 import { stepKernelsFor } from "./kernels/wasmStepKernels";
 import { localBufferSizes, MultiDiffusionBranch } from "./multiDiffusionBranch";
 import type { PhasePatches } from "./patchPlan";
@@ -55,6 +55,8 @@ export async function runUpscalePhase(
   const mem = new PhaseMemory();
   const localSizes = params.useMultiDiffusion ? localBufferSizes(ctx, phase) : null;
   const globalSizes = params.useDilatedSampling ? dilatedBufferSizes(ctx, phase) : null;
+  const halfRoom =
+    info.dtype === "fp16" && mem.kernels ? Math.ceil(Math.max(localSizes?.input ?? 0, globalSizes?.input ?? 0) / 2) : 0;
   const buf = mem.allocate({
     latents: n,
     up: n,
@@ -73,6 +75,9 @@ export async function runUpscalePhase(
     globalWords: globalSizes?.words ?? 0,
     globalPerm: globalSizes?.perm ?? 0,
     globalGauss: globalSizes?.gauss ?? 0,
+    // Half room for a batch's model input and noise prediction (fp16 models): converted in place, never copied.
+    halfSample: halfRoom,
+    halfNoise: halfRoom,
   });
   // The backend of every element kernel of this phase, chosen once.
   const kernels = stepKernelsFor(mem, {
@@ -80,6 +85,16 @@ export async function runUpscalePhase(
     gauss: buf.globalGauss,
     perm: int32View(buf.globalPerm),
   });
+  // Where the kernels run in the phase memory, an fp16 backend narrows and widens there too (models/types HalfStage).
+  const halves: HalfStage | undefined =
+    halfRoom > 0 && kernels.addresses(buf.halfSample, buf.halfNoise)
+      ? {
+          sample: uint16View(buf.halfSample),
+          noise: uint16View(buf.halfNoise),
+          toHalf: kernels.toHalf,
+          fromHalf: kernels.fromHalf,
+        }
+      : undefined;
   // Bicubic latent upscale to an explicit size (F.interpolate, align_corners False).
   const up = bicubicResize(prev.latents, C, prev.height, prev.width, H, W, buf.up);
   // Noise inversion: noise_latents[k] = up + noise * sigmas[k]. The reference keeps all n of them; they are an
@@ -96,6 +111,7 @@ export async function runUpscalePhase(
         count: buf.localCount,
         input: buf.localInput,
         noise: buf.localNoise,
+        halves,
       })
     : null;
   const global = params.useDilatedSampling
@@ -108,6 +124,7 @@ export async function runUpscalePhase(
         noise: buf.globalNoise,
         shuffle: int32View(buf.globalShuffle),
         words: uint32View(buf.globalWords),
+        halves,
       })
     : null;
   if (!local && !global) throw new RangeError("an upscaling phase needs MultiDiffusion or dilated sampling");

@@ -14,6 +14,7 @@ import {
 import type { Tensor } from "../types";
 import { executionProviders, type ProviderName, providerFailure } from "./providers";
 import { toTensor } from "./tensors";
+import { threadCpuMs } from "./threadCpu";
 
 /** Thrown when a model does not match the bundle contract. */
 export class ContractError extends Error {
@@ -39,10 +40,12 @@ export interface IoStats {
   /** Wall-clock and process CPU milliseconds inside session.run (onnxruntime's own threads included). */
   runMs: number;
   runCpuMs: number;
+  /** CPU milliseconds of the calling (main) thread inside session.run (NaN where the platform does not tell). */
+  runThreadCpuMs: number;
 }
 
 export function emptyIoStats(): IoStats {
-  return { runs: 0, bytesIn: 0, bytesOut: 0, runMs: 0, runCpuMs: 0 };
+  return { runs: 0, bytesIn: 0, bytesOut: 0, runMs: 0, runCpuMs: 0, runThreadCpuMs: 0 };
 }
 
 export class ComponentSession {
@@ -136,9 +139,12 @@ export class ComponentSession {
     let out: ort.InferenceSession.ReturnType;
     const t0 = performance.now();
     const c0 = process.cpuUsage();
+    const th0 = threadCpuMs();
     try {
       out = await this.session.run(feeds, wanted as ort.InferenceSession.FetchesType);
       const c = process.cpuUsage(c0);
+      const th1 = threadCpuMs();
+      this.io.runThreadCpuMs += th0 === null || th1 === null ? Number.NaN : th1 - th0;
       this.io.runs++;
       this.io.runMs += performance.now() - t0;
       this.io.runCpuMs += (c.user + c.system) / 1000;

@@ -1,6 +1,6 @@
 /** The WebAssembly half conversions against fp16.ts, bit for bit. */
 import { describe, expect, it } from "vitest";
-import { fromHalfArray, toHalfArray } from "./fp16";
+import { fromHalfArray, toHalfArray } from "../../pipeline/kernels/halfFloat/js";
 import { fromHalf, HalfScratch, halfCodec, toHalf } from "./halfCodec";
 
 const u32 = (f: Float32Array) => new Uint32Array(f.buffer, f.byteOffset, f.length);

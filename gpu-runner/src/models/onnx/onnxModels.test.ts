@@ -2,11 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { float32ToHalfBits, halfBitsToFloat32, toHalfArray } from "../../pipeline/kernels/halfFloat/js";
+import { PhaseMemory, uint16View } from "../../pipeline/kernels/wasm/phaseMemory";
+import { wasmStepKernels } from "../../pipeline/kernels/wasmStepKernels";
 import { STUB, writeStubBundle } from "../testing/stubBundle";
 import { loadClipTokenizer } from "../tokenizer";
 import type { Models, Tensor, UNetInput } from "../types";
 import { ContractError } from "./componentSession";
-import { float32ToHalfBits, halfBitsToFloat32 } from "./fp16";
 import { loadOnnxModels, type OnnxModels } from "./onnxModels";
 import { cudaProviderInstalled, ProviderUnavailableError } from "./providers";
 
@@ -197,6 +199,53 @@ describe("loadOnnxModels on the stub bundle (cpu)", () => {
     const res = await fp16.controlnet({ ...input, cond: tensor([2, 3, 64, 64], 6), conditioningScale: 1 });
     expect(res.down[8].shape).toEqual([2, 5, 2, 2]);
     await expect(fp16.unet(input, res)).resolves.toBeDefined();
+  });
+
+  it("narrows and widens in the caller's half room (HalfStage), with the same bits, paired rows or not", async () => {
+    const whole = await loadOnnxModels(join(root, "fp16"), { provider: "cpu" });
+    try {
+      // Rows in CFG pairs (2r, 2r + 1 equal), as the upscaling branches write them.
+      const input = unetInput(4, 8, 8);
+      const row = input.sample.data.length / 4;
+      for (const r of [0, 2]) input.sample.data.copyWithin((r + 1) * row, r * row, (r + 1) * row);
+      const plain = await whole.unet({ ...input, attention: false });
+      const n = input.sample.data.length;
+      const mem = new PhaseMemory();
+      const m = mem.allocate({ sample: n, noise: n, halfSample: n / 2, halfNoise: n / 2 });
+      m.sample.set(input.sample.data);
+      const kernels = wasmStepKernels(mem.kernels!, mem);
+      const stage = {
+        sample: uint16View(m.halfSample),
+        noise: uint16View(m.halfNoise),
+        toHalf: kernels.toHalf,
+        fromHalf: kernels.fromHalf,
+      };
+      for (const pairedRows of [false, true]) {
+        m.noise.fill(0);
+        stage.sample.fill(0);
+        const out = await whole.unet({
+          ...input,
+          sample: { data: m.sample, shape: input.sample.shape },
+          attention: false,
+          noiseOut: m.noise,
+          halfStage: stage,
+          pairedRows,
+        });
+        expect(out.noise.data.buffer).toBe(m.noise.buffer); // written in place
+        expect(
+          Buffer.from(out.noise.data.buffer, out.noise.data.byteOffset, 4 * n).equals(
+            Buffer.from(plain.noise.data.buffer, plain.noise.data.byteOffset, 4 * n),
+          ),
+        ).toBe(true);
+        expect(Array.from(stage.sample)).toEqual(Array.from(toHalfArray(input.sample.data)));
+      }
+      // A stage too small for the call is not used: the backend's own path gives the same values.
+      const small = { ...stage, sample: stage.sample.subarray(0, 8), noise: stage.noise.subarray(0, 8) };
+      const out = await whole.unet({ ...input, attention: false, noiseOut: new Float32Array(n), halfStage: small });
+      expect(Array.from(out.noise.data)).toEqual(Array.from(plain.noise.data));
+    } finally {
+      await whole.dispose();
+    }
   });
 
   it("decodes and encodes with the VAE, row by row", async () => {

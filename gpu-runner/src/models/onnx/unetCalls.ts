@@ -16,6 +16,7 @@ import {
   type BundleInfo,
   type ControlNetInput,
   type ControlResiduals,
+  type HalfStage,
   type Tensor,
   type UNetInput,
   type UNetOutput,
@@ -50,15 +51,41 @@ export interface UNetContext {
   scratch: { feed: HalfScratch; fetch: HalfScratch } | null;
 }
 
-/** The sample rows [s, e) as a feed: narrowed in WebAssembly memory when the model takes float16. */
+/**
+ * The sample rows [s, e) as a feed. float16: narrowed in the caller's half room where it has one (no copy), else
+ * copied into this backend's WebAssembly memory and narrowed there.
+ */
 function sampleFeed(ctx: UNetContext, input: UNetInput, s: number, e: number): { feed: ort.Tensor; done(): void } {
   const rows = sliceRows(input.sample, s, e);
   const type = ctx.session.inputType("sample");
-  const slot = type === "float16" ? (ctx.scratch?.feed.acquire(rows.data.length) ?? null) : null;
+  const n = rows.data.length;
+  const stage = halfStage(ctx, input, n);
+  if (type === "float16" && stage) {
+    const halves = stage.sample.subarray(0, n);
+    if (input.pairedRows && s % 2 === 0 && (e - s) % 2 === 0) {
+      // Each CFG twin is its latent's copy: narrow one row of each pair and copy its half bits.
+      const row = n / (e - s);
+      for (let r = 0; r < n; r += 2 * row) {
+        stage.toHalf(rows.data.subarray(r, r + row), halves.subarray(r, r + row));
+        halves.copyWithin(r + row, r, r + row);
+      }
+    } else {
+      stage.toHalf(rows.data, halves);
+    }
+    return { feed: new ort.Tensor("float16", halves, rows.shape), done: () => {} };
+  }
+  const slot = type === "float16" ? (ctx.scratch?.feed.acquire(n) ?? null) : null;
   if (!slot) return { feed: floatFeed(rows.data, rows.shape, type), done: () => {} };
   slot.floats.set(rows.data);
-  ctx.scratch!.feed.narrow(rows.data.length);
+  ctx.scratch!.feed.narrow(n);
   return { feed: new ort.Tensor("float16", slot.halves, rows.shape), done: () => ctx.scratch!.feed.release() };
+}
+
+/** The caller's half room when `n` values fit (and the data path is current). */
+function halfStage(ctx: UNetContext, input: UNetInput, n: number): HalfStage | undefined {
+  const stage = input.halfStage;
+  if (!ctx.scratch || !stage || stage.sample.length < n || stage.noise.length < n) return undefined;
+  return stage;
 }
 
 /** Where a call's noise prediction goes: the caller's `noiseOut` when it fits (and the data path is current). */
@@ -91,8 +118,17 @@ export async function runDenoiser(
   const sample = sampleFeed(ctx, input, s, e);
   try {
     feeds.sample = sample.feed;
+    const half = session.outputType("out_sample") === "float16";
+    const stage = half ? halfStage(ctx, input, n) : undefined;
+    if (stage) {
+      // onnxruntime writes the half noise into the caller's room; widened from there straight into `noise`.
+      const halves = stage.noise.subarray(0, n);
+      const out = await session.runRaw(feeds, fetches, { out_sample: new ort.Tensor("float16", halves, dims) });
+      stage.fromHalf(halves, noise.subarray(at, at + n));
+      return withAttention ? toTensor(out.attention_probs as ort.Tensor, `${session.file} attention_probs`) : undefined;
+    }
     const fetch = ctx.scratch?.fetch;
-    const slot = session.outputType("out_sample") === "float16" ? (fetch?.acquire(n) ?? null) : null;
+    const slot = half ? (fetch?.acquire(n) ?? null) : null;
     if (slot) {
       try {
         const out = await session.runRaw(feeds, fetches, { out_sample: new ort.Tensor("float16", slot.halves, dims) });

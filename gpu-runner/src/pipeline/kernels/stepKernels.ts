@@ -76,6 +76,10 @@ export interface StepKernels {
     sigma: number,
     out?: Float32Array,
   ): Float32Array;
+  /** halfFloat/js.ts toHalfArray: float32 -> half bits, round to nearest even (`dst` as long as `src`). */
+  toHalf(src: Float32Array, dst: Uint16Array): void;
+  /** halfFloat/js.ts fromHalfArray: half bits -> float32, exact (`dst` as long as `src`). */
+  fromHalf(src: Uint16Array, dst: Float32Array): void;
   /** shuffle/js.ts shuffleIndexFromWords: window-interaction permutations from pre-drawn words. */
   shuffleFromWords(B: number, n: number, words: Uint32Array, out: Int32Array): Int32Array;
 }

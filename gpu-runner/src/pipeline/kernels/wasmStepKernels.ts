@@ -4,6 +4,7 @@
  */
 import { dilatedModelInputWasm, scatterGuidedWasm } from "./dilated/wasm";
 import { gaussianFilterWasm } from "./gaussian/wasm";
+import { fromHalfWasm, toHalfWasm } from "./halfFloat/wasm";
 import { JS_STEP_KERNELS as js } from "./jsStepKernels";
 import { accumulateGuidedWasm, viewModelInputWasm } from "./multiDiffusion/wasm";
 import { shuffleFromWordsWasm } from "./shuffle/wasm";
@@ -63,6 +64,12 @@ export function wasmStepKernels(k: WasmExports, mem: PhaseMemory, scratch: Parti
     gaussianFilter: (src, planes, h, w, kk, sigma, out) =>
       gaussianFilterWasm(k, mem, gauss, src, planes, h, w, kk, sigma, out) ??
       js.gaussianFilter(src, planes, h, w, kk, sigma, out),
+    toHalf(src, dst) {
+      if (!toHalfWasm(k, mem, src, dst)) js.toHalf(src, dst);
+    },
+    fromHalf(src, dst) {
+      if (!fromHalfWasm(k, mem, src, dst)) js.fromHalf(src, dst);
+    },
     shuffleFromWords: (B, n, words, out) =>
       shuffleFromWordsWasm(k, mem, perm, B, n, words, out) ?? js.shuffleFromWords(B, n, words, out),
   } satisfies StepKernels);

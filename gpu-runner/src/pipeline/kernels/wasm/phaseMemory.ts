@@ -11,6 +11,7 @@
 
 import { DILATED_KERNELS, type DilatedKernels } from "../dilated/wasm";
 import { GAUSSIAN_KERNELS, type GaussianKernels } from "../gaussian/wasm";
+import { HALF_FLOAT_WASM, type HalfFloatKernels } from "../halfFloat/wasm";
 import { MULTIDIFFUSION_WASM, type MultiDiffusionWasmExports } from "../multiDiffusion/wasm";
 import { SHUFFLE_KERNELS, type ShuffleKernels } from "../shuffle/wasm";
 import { STEP_FUSION_WASM, type StepFusionWasmExports } from "../stepFusion/wasm";
@@ -24,7 +25,8 @@ export type WasmExports = MultiDiffusionWasmExports &
   StepFusionWasmExports &
   DilatedKernels &
   ShuffleKernels &
-  GaussianKernels;
+  GaussianKernels &
+  HalfFloatKernels;
 
 let compiled: WasmModule | null | undefined;
 
@@ -40,6 +42,7 @@ function kernelModule(): WasmModule | null {
               ...DILATED_KERNELS,
               ...SHUFFLE_KERNELS,
               ...GAUSSIAN_KERNELS,
+              ...HALF_FLOAT_WASM,
             ]),
           )
         : null;
@@ -114,6 +117,11 @@ export class PhaseMemory {
 /** An int32 view of the same bytes (for index tables allocated as a float32 region). */
 export function int32View(region: Float32Array): Int32Array {
   return new Int32Array(region.buffer, region.byteOffset, region.length);
+}
+
+/** A uint16 view of the same bytes, twice as many elements (for half-precision room allocated as float32). */
+export function uint16View(region: Float32Array): Uint16Array {
+  return new Uint16Array(region.buffer, region.byteOffset, 2 * region.length);
 }
 
 /** A uint32 view of the same bytes (for random words allocated as a float32 region). */

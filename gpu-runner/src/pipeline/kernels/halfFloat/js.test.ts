@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { float32ToHalfBits, fromHalfArray, halfBitsToFloat32, toHalfArray } from "./fp16";
+import { float32ToHalfBits, fromHalfArray, halfBitsToFloat32, toHalfArray } from "./js";
 
 /** Sorted values of the finite non-negative halves 0x0000..0x7bff, indexed by their bits. */
 const positive = Array.from({ length: 0x7c00 }, (_, h) => halfBitsToFloat32(h));
