@@ -1,4 +1,4 @@
-/** The WebAssembly half conversions against fp16.ts, bit for bit. */
+/** The WebAssembly half conversions against halfFloat/js.ts, bit for bit. */
 import { describe, expect, it } from "vitest";
 import { fromHalfArray, toHalfArray } from "../../pipeline/kernels/halfFloat/js";
 import { fromHalf, HalfScratch, halfCodec, toHalf } from "./halfCodec";

@@ -168,7 +168,7 @@ export const halfCodec = {
   },
 };
 
-/** float32 -> half bits (round to nearest even), the same bits as fp16.ts's toHalfArray. */
+/** float32 -> half bits (round to nearest even), the same bits as halfFloat/js.ts's toHalfArray. */
 export function toHalf(src: Float32Array, out?: Uint16Array): Uint16Array {
   const dst = out ?? new Uint16Array(src.length);
   if (dst.length !== src.length) throw new RangeError(`toHalf: out has ${dst.length} elements, src ${src.length}`);
@@ -178,7 +178,7 @@ export function toHalf(src: Float32Array, out?: Uint16Array): Uint16Array {
   return dst;
 }
 
-/** half bits -> float32 (exact), the same values as fp16.ts's fromHalfArray. */
+/** half bits -> float32 (exact), the same values as halfFloat/js.ts's fromHalfArray. */
 export function fromHalf(src: Uint16Array, out?: Float32Array): Float32Array {
   const dst = out ?? new Float32Array(src.length);
   if (dst.length !== src.length) throw new RangeError(`fromHalf: out has ${dst.length} elements, src ${src.length}`);
