@@ -36,6 +36,18 @@ def place(name):
     return name.split(".")[0].split("_")[0]
 
 
+def run(control, unet, x, cond, kw):
+    """ControlNet, then the UNet with its residuals: (down residuals, mid residual, noise prediction)."""
+    with torch.no_grad():
+        down, mid = control(x, 10, controlnet_cond=cond, return_dict=False, **kw)
+        sample = unet(x, 10, down_block_additional_residuals=down, mid_block_additional_residual=mid, **kw).sample
+    return down, mid, sample
+
+
+def finite(down, mid, sample):
+    return all(bool(torch.isfinite(t).all()) for t in (*down, mid, sample))
+
+
 def main(root, sizes):
     torch.manual_seed(0)
     unet = UNet2DConditionModel.from_pretrained(f"{root}/tiny-sdxl/unet").eval()
@@ -53,13 +65,18 @@ def main(root, sizes):
             "encoder_hidden_states": torch.randn(2, 77, d_ctx),
             "added_cond_kwargs": {"text_embeds": torch.randn(2, d_pool), "time_ids": torch.randn(2, 6)},
         }
+        cond = torch.rand(2, 3, 8 * h, 8 * w)
         entry = {}
         try:
-            with torch.no_grad():
-                down, mid = control(x, 10, controlnet_cond=torch.rand(2, 3, 8 * h, 8 * w), return_dict=False, **kw)
-                sample = unet(x, 10, down_block_additional_residuals=down, mid_block_additional_residual=mid, **kw)
-            entry["out"] = list(sample.sample.shape)
-            entry["finite"] = bool(torch.isfinite(sample.sample).all())
+            down, mid, sample = run(control, unet, x, cond, kw)
+            entry["out"] = list(sample.shape)
+            entry["finite"] = finite(down, mid, sample)
+            if not entry["finite"]:
+                # The judge is the architecture, not one CPU's kernels: one CI machine once saw a non-finite output
+                # here that no other machine reproduced. Say so, and judge by ATen's plain kernels without oneDNN.
+                entry["finiteWithOneDnn"] = False
+                with torch.backends.mkldnn.flags(enabled=False):
+                    entry["finite"] = finite(*run(control, unet, x, cond, kw))
             entry["residuals"] = [list(t.shape[2:]) for t in (*down, mid)]
         except Exception as e:  # a size the architecture cannot take: report it, do not stop
             entry["error"] = f"{type(e).__name__}: {e}"[:300]
