@@ -1,39 +1,29 @@
 /**
  * One Durable Object per job (binding JOBS; the job id is the object's id). It owns the job's state machine
- * (transitions.ts), its event log, dispatch with retries, and the lease: the single alarm is either "dispatch now"
- * or "the runner's lease runs out then" — every sign of life from the runner pushes it forward, and when it fires
- * the attempt is presumed dead and the job is re-dispatched (attempt + 1), resuming from the deepest phase it has.
- * A runner attempt's lease alarm fires earlier, once it missed two keep-alives: the runner is probed, and a runner
- * proven gone is re-dispatched at once (liveness.ts).
+ * (transitions.ts), its event log, dispatch with retries, and the lease: the job's alarm is either "dispatch now" or
+ * "the runner's lease runs out then", and when the lease runs out (or its runner is proven gone early) the job is
+ * re-dispatched as attempt + 1 (jobAlarm.ts).
  * Events of the superseded attempt are refused from then on, so a job never completes (or is billed) twice.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RunnerEvent, RunnerJob } from "@accdiff/shared";
-import { capture, release, reserve } from "../accounts";
+import type { RunnerEvent } from "@accdiff/shared";
+import { reserve } from "../accounts";
 import { writePhaseRecord } from "../cache/fill";
-import { cancelAttempt, dispatchAttempt, replicateConfigOf } from "../dispatch/backend";
-import { getPrediction, type Prediction } from "../dispatch/replicate";
-import { artifactR2Key, buildRunnerJob } from "../dispatch/runnerJob";
-import { backoffMs, MAX_DISPATCH_ROUNDS } from "../dispatch/types";
+import { cancelAttempt } from "../dispatch/backend";
+import type { Prediction } from "../dispatch/replicate";
+import { artifactR2Key } from "../dispatch/runnerJob";
 import { isFinished, type JobState } from "../domain/job";
 import { configOf, type Env } from "../env";
 import { AlarmSlots } from "./alarmSlots";
+import { BILLING_RETRY_MS, settleBilling } from "./billing";
 import { type CreateInit, type CreateOutcome, initialState } from "./create";
-import { type Finding, leaseAlarmAt, probeSuspect } from "./liveness";
+import { JobAlarm } from "./jobAlarm";
+import { leaseAlarmAt } from "./liveness";
 import { Mutex } from "./mutex";
 import { seenBefore } from "./nonces";
 import { predictionEvents, type SynthEvent } from "./replicateUpdate";
 import { admit } from "./sequence";
-import {
-  alarmPlan,
-  applyEvent,
-  cacheMarker,
-  cancelByUser,
-  dispatchGaveUp,
-  type Effect,
-  retryOrFail,
-  type VerifiedArtifact,
-} from "./transitions";
+import { alarmPlan, applyEvent, cacheMarker, cancelByUser, type Effect, type VerifiedArtifact } from "./transitions";
 import { type WebhookDelivery, WebhookOutbox } from "./webhookOutbox";
 
 export type EventResult =
@@ -50,14 +40,8 @@ export type EventResult =
 export type UploadPermission = "ok" | "not-found" | "finished" | "stale" | "replayed";
 
 const STATE_KEY = "job";
-const BILLING_RETRY_MS = 5_000;
 const DISPATCH_WATCHDOG_MS = 60_000;
 const ARTIFACT_KEY = /^([a-z_]+)\/[A-Za-z0-9._-]{1,128}$/;
-
-/** The lease has a deadline that has not passed yet (states saved before deadlines were kept have none). */
-function leaseRunning(s: JobState, now: number): boolean {
-  return s.alarm === "lease" && typeof s.leaseUntil === "number" && now < s.leaseUntil;
-}
 
 export class JobDO extends DurableObject<Env> {
   private state: JobState | null | undefined;
@@ -68,6 +52,17 @@ export class JobDO extends DurableObject<Env> {
   private readonly webhooks = new WebhookOutbox(this.ctx.storage, this.env, (at) =>
     this.slots.earliest("webhooks", at),
   );
+  /** The job's slot of the alarm, lent the state, the lock and the carrying out of transitions. */
+  private readonly jobAlarm = new JobAlarm(this.env, {
+    lock: this.lock,
+    load: () => this.load(),
+    draft: () => this.draft(),
+    save: (s, now) => this.save(s, now),
+    perform: (s, effects, now, inlineDispatch) => this.perform(s, effects, now, inlineDispatch),
+    scheduleAlarm: (s, now, at) => this.scheduleAlarm(s, now, at),
+    cancelRemote: (target, attempt) => this.ctx.waitUntil(this.cancelRemote(target, attempt)),
+    replicateUpdate: (attempt, webhookId, prediction) => this.replicateUpdate(attempt, webhookId, prediction),
+  });
 
   private async load(): Promise<JobState | null> {
     if (this.state === undefined) this.state = (await this.ctx.storage.get<JobState>(STATE_KEY)) ?? null;
@@ -117,7 +112,7 @@ export class JobDO extends DurableObject<Env> {
       const s = initialState(init, now);
       s.version = 0;
       // A full cache hit is charged at once, before anyone can see it succeeded.
-      if (s.status === "succeeded") await this.settleBilling(s);
+      if (s.status === "succeeded") await settleBilling(this.env, s);
       await this.save(s, now);
       await this.scheduleAlarm(s, now, s.alarm === "dispatch" ? now : undefined);
       return { kind: "created", state: s };
@@ -246,7 +241,7 @@ export class JobDO extends DurableObject<Env> {
         console.warn(`job ${s.id}: ${e.type} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-    if (plan.settle) await this.settleBilling(s);
+    if (plan.settle) await settleBilling(this.env, s);
     // The internal text of a failure goes to the logs (and the view's debug field), never to its error.
     if (plan.settle && s.status === "failed" && s.error) {
       console.warn(`job ${s.id} failed (${s.error.code ?? "uncoded"}): ${s.error.reason}`);
@@ -262,23 +257,6 @@ export class JobDO extends DurableObject<Env> {
     if (s.billingPending) return this.slots.set("job", now + BILLING_RETRY_MS);
     if (isFinished(s) || at === null) return this.slots.set("job", null);
     if (at !== undefined) return this.slots.set("job", at);
-  }
-
-  /** Makes the AccountDO agree with `s.billing` (idempotent calls; retried from the alarm when they fail). */
-  private async settleBilling(s: JobState): Promise<void> {
-    try {
-      if (s.billing.state === "captured") {
-        const r = await capture(this.env, s.accountId, s.id, s.billing.charged);
-        if (!r.ok) s.warnings.push(`billing: capture answered ${r.outcome}`);
-      } else if (s.billing.state === "released") {
-        const r = await release(this.env, s.accountId, s.id);
-        if (!r.ok) s.warnings.push(`billing: release answered ${r.outcome}`);
-      }
-      s.billingPending = false;
-    } catch (err) {
-      s.billingPending = true;
-      console.warn(`job ${s.id}: billing not settled yet: ${err instanceof Error ? err.message : String(err)}`);
-    }
   }
 
   /** Tells the backend to stop `attempt` (it names the attempt: see dispatch/runnerPool.ts cancelOnRunner). */
@@ -348,137 +326,9 @@ export class JobDO extends DurableObject<Env> {
 
   // ---- the alarm: dispatch, lease expiry, billing retries, webhooks --------------------------------------------------
 
-  /**
-   * Replicate's lease: webhooks can be lost, so before presuming a prediction dead, ask Replicate. A prediction still
-   * starting or processing renews the lease; a finished one is applied as if its webhook had come. True when handled.
-   */
-  private async reconcileReplicate(): Promise<boolean> {
-    const cur = await this.load();
-    if (!cur || isFinished(cur) || cur.alarm !== "lease" || cur.backend !== "replicate" || !cur.dispatch.target) {
-      return false;
-    }
-    if (leaseRunning(cur, Date.now())) return false;
-    const p = await getPrediction(replicateConfigOf(this.env), cur.dispatch.target);
-    if (!p || p.id !== cur.dispatch.target) return false;
-    if (p.status === "starting" || p.status === "processing") {
-      await this.lock.run(async () => {
-        const s = await this.draft();
-        if (!s || isFinished(s) || s.attempt !== cur.attempt) return;
-        await this.perform(s, [{ type: "renewLease" }], Date.now());
-      });
-    } else {
-      await this.replicateUpdate(cur.attempt, null, p);
-    }
-    return true;
-  }
-
-  /**
-   * A runner did not answer the dispatch of `attempt` in time and may be running it: that attempt is given up (as if
-   * its runner had gone silent) so that its events are refused from now on. Returns the next attempt's RunnerJob for
-   * the pool to send elsewhere, or null when the job ended or has no attempts left.
-   */
-  private abandonAttempt(attempt: number, reason: string): Promise<RunnerJob | null> {
-    return this.lock.run(async () => {
-      const s = await this.draft();
-      if (!s || isFinished(s) || s.attempt !== attempt) return null;
-      const now = Date.now();
-      await this.perform(s, retryOrFail(s, reason, now, configOf(this.env).maxAttempts), now, true);
-      if (isFinished(s)) return null;
-      return buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now, configOf(this.env).heartbeatMs);
-    });
-  }
-
-  /** A runner that missed its keep-alives is probed before anything else (outside the lock). */
-  private async probeRunner(): Promise<Finding | null> {
-    const s = await this.load();
-    if (!s || isFinished(s)) return null;
-    return probeSuspect(s, Date.now(), configOf(this.env), this.env.RUNNER_SECRET);
-  }
-
   override async alarm(): Promise<void> {
     const due = await this.slots.fired(Date.now());
-    if (due.job) await this.jobAlarm();
+    if (due.job) await this.jobAlarm.run();
     if (due.webhooks) await this.webhooks.deliverDue();
-  }
-
-  private async jobAlarm(): Promise<void> {
-    if (await this.reconcileReplicate()) return;
-    const cfg = configOf(this.env);
-    const finding = await this.probeRunner();
-    const work = await this.lock.run(async () => {
-      const s = await this.draft();
-      if (!s) return null;
-      const now = Date.now();
-      if (s.billingPending) {
-        await this.settleBilling(s);
-        await this.save(s, now);
-        if (s.billingPending || isFinished(s)) {
-          await this.scheduleAlarm(s, now, undefined);
-          return null;
-        }
-      }
-      if (isFinished(s)) return null;
-      // The probe's finding holds only if nothing was heard from the attempt since (the lease was not renewed).
-      const dead = finding?.dead && finding.attempt === s.attempt && finding.leaseUntil === s.leaseUntil;
-      if (s.alarm === "lease" && leaseRunning(s, now) && dead) {
-        await this.perform(s, retryOrFail(s, `the runner is gone: ${finding.reason}`, now, cfg.maxAttempts), now, true);
-        if (isFinished(s)) return null;
-      } else if (s.alarm === "lease" && leaseRunning(s, now)) {
-        // Alive, not proven dead, or renewed since this alarm was set: watch it again (liveness.ts).
-        await this.scheduleAlarm(s, now, leaseAlarmAt(s, now, cfg));
-        return null;
-      } else if (s.alarm === "lease") {
-        // The runner said nothing for a whole lease: presume it dead, dispatch the next attempt.
-        await this.perform(
-          s,
-          retryOrFail(s, "the runner went silent (lease expired)", now, cfg.maxAttempts),
-          now,
-          true,
-        );
-        if (isFinished(s)) return null;
-      }
-      if (s.alarm !== "dispatch" || s.backend === "cache") return null;
-      return {
-        attempt: s.attempt,
-        tries: s.dispatch.tries,
-        backend: s.backend,
-        base: s.base,
-        job: await buildRunnerJob(s, this.env.URL_SIGNING_SECRET, now, cfg.heartbeatMs),
-      };
-    });
-    if (!work) return;
-
-    // Outside the lock: a fast runner may post its first events before this call returns.
-    const result = await dispatchAttempt(this.env, work.backend, work.job, work.base, work.tries, (_runner, job, why) =>
-      this.abandonAttempt(job.attempt, why),
-    );
-    const attempt = result.attempt ?? work.attempt;
-    if (!result.ok && result.ended) return;
-
-    await this.lock.run(async () => {
-      const s = await this.draft();
-      if (!s || s.attempt !== attempt) return;
-      const now = Date.now();
-      if (isFinished(s)) {
-        // Cancelled while the dispatch was in flight: stop what was just started.
-        if (result.ok) this.ctx.waitUntil(this.cancelRemote(result.target, attempt));
-        return;
-      }
-      if (result.ok) {
-        s.dispatch = { target: result.target, tries: 0, lastError: null };
-        // Events may already have renewed the lease; otherwise it starts now.
-        const effects: Effect[] = s.alarm === "dispatch" ? [{ type: "renewLease" }] : [];
-        await this.perform(s, effects, now);
-        return;
-      }
-      s.dispatch = { target: null, tries: s.dispatch.tries + 1, lastError: result.reason };
-      if (result.permanent || s.dispatch.tries >= MAX_DISPATCH_ROUNDS) {
-        await this.perform(s, dispatchGaveUp(s, result.reason, now), now);
-        return;
-      }
-      s.alarm = "dispatch";
-      await this.save(s, now);
-      await this.scheduleAlarm(s, now, now + backoffMs(s.dispatch.tries, result.retryAfterMs));
-    });
   }
 }
