@@ -109,11 +109,3 @@ export const JobViewSchema = z.strictObject({
     cancel: z.string(),
   }),
 });
-
-export const ProblemSchema = z.looseObject({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string().optional(),
-  errors: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
-});

@@ -1,7 +1,7 @@
 /**
  * Building blocks of the OpenAPI documents: zod schemas turned into `components.schemas` (zod's JSON Schema output
  * is draft 2020-12, which OpenAPI 3.1 uses as is; schemas registered together reference each other by $ref), and
- * the small response/parameter helpers every document uses.
+ * the small response helpers every document uses (parameter objects: parameters.ts).
  */
 import { z } from "zod";
 
@@ -47,6 +47,12 @@ export function json(description: string, schema: Json, example?: unknown, heade
     content: { "application/json": { schema, ...(example !== undefined ? { example } : {}) } },
   };
 }
+
+/** A file's bytes, of whatever media type the content entry names. */
+export const binarySchema = { type: "string", format: "binary" };
+
+/** A response whose body is a file of any type (downloads). */
+export const fileResponse = (description: string) => ({ description, content: { "*/*": { schema: binarySchema } } });
 
 export const rateLimitHeaders = {
   "RateLimit-Limit": { description: "bucket size (requests)", schema: { type: "integer" } },

@@ -8,17 +8,27 @@ import { UsageSchema } from "../accounts/schemas";
 import { EndEventSchema, ProgressEventSchema } from "../jobs/eventSchemas";
 import { JobViewSchema } from "../jobs/viewSchema";
 import { ImageListSchema, QuoteResponseSchema, UploadSchema } from "../routes/schemas";
-import { componentSchemas, json, problem, problemSchema, rateLimitHeaders, ref } from "./components";
+import {
+  binarySchema,
+  componentSchemas,
+  fileResponse,
+  json,
+  problem,
+  problemSchema,
+  rateLimitHeaders,
+  ref,
+} from "./components";
+import { EVENTS_DESCRIPTION, streamEventSchema } from "./eventStream";
+import { headerParameter, pageParameters, pathParameter, queryParameter } from "./parameters";
 import { quoteParameters } from "./quoteParameters";
 import { webhookPaths, webhookSchemas } from "./webhooks";
 
-const idParam = {
-  name: "id",
-  in: "path",
-  required: true,
-  description: "the job id",
-  schema: { type: "string", pattern: "^[0-9a-f]{64}$" },
-};
+const idParam = pathParameter("id", "the job id", { type: "string", pattern: "^[0-9a-f]{64}$" });
+/** The query of a signed link (http/signedUrl.ts): what lets a URL work without the API key. */
+const signedLinkParameters = [
+  queryParameter("exp", "signed link expiry", { type: "integer" }),
+  queryParameter("sig", "signed link signature", { type: "string" }),
+];
 const common = {
   "401": problem("missing, unknown or revoked API key"),
   "503": problem("the deployment is misconfigured or overloaded; retry after `Retry-After` seconds"),
@@ -28,8 +38,11 @@ const common = {
   },
 };
 
-const LOCATION = { description: "the job's path", schema: { type: "string" } };
-const PREFERENCE_APPLIED = { description: "`wait=N` when Prefer: wait was honoured", schema: { type: "string" } };
+/** Headers of POST /v1/images's answers, whether the job has ended (200) or not (202). */
+const createdJobHeaders = {
+  Location: { description: "the job's path", schema: { type: "string" } },
+  "Preference-Applied": { description: "`wait=N` when Prefer: wait was honoured", schema: { type: "string" } },
+};
 
 const REQUEST_EXAMPLE = {
   prompt: "a cat and a dog are playing on the lawn",
@@ -62,42 +75,6 @@ signing secret first with \`POST /v1/webhooks/secret\`.
 
 Retention: a job and its files stay available for as long as the deployment keeps its images bucket (its lifecycle
 rule, at least 30 days); phases cached for reuse are kept 30 days.`;
-
-const EVENTS_DESCRIPTION = `Authenticate with the API key, or open the job's \`links.stream\` (signed, no header needed:
-what a plain \`EventSource(url)\` can do). The stream starts with \`retry:\` and sends named events, each with the
-job's version as its \`id\`:
-
-- \`job\`: the whole job (schema Job), first and whenever its status, images (preview, phase images, image),
-  phases done, warnings, error or billing change;
-- \`progress\`: a few fields (schema ProgressEvent) for every other change: status, percent, phase, step, steps,
-  etaMs, queuePosition;
-- \`end\`: \`{"status": ...}\` (schema EndEvent) once the job has ended; then the server closes the stream.
-
-Listen with \`addEventListener("job" | "progress" | "end", ...)\` (not \`onmessage\`) and close on \`end\`. A
-reconnect sends \`Last-Event-ID\` and resumes after it (starting with the whole job); one made after \`end\` is
-answered 204, which stops an EventSource. A comment line is sent every 15 s without a change. \`links.stream\` is
-signed for 15 minutes like every link: a reconnect after that is refused (401); read the job for a fresh one.`;
-
-/** One message of the event stream, as an SSE parser hands it over: the event's name, id, and its data decoded. */
-const streamEventSchema = {
-  description: "one Server-Sent Event (`data` is JSON); the stream is a sequence of these",
-  oneOf: (
-    [
-      ["job", "Job"],
-      ["progress", "ProgressEvent"],
-      ["end", "EndEvent"],
-    ] as const
-  ).map(([event, schema]) => ({
-    type: "object",
-    properties: {
-      event: { const: event },
-      id: { type: "string", description: "the job's version; sent back as Last-Event-ID on reconnect" },
-      data: ref(schema),
-    },
-    required: ["event", "id", "data"],
-    additionalProperties: false,
-  })),
-};
 
 export function publicDocument(serverUrl: string) {
   return {
@@ -141,22 +118,7 @@ export function publicDocument(serverUrl: string) {
           operationId: "listImages",
           tags: ["images"],
           summary: "The account's jobs, newest first (cursor pagination), e.g. to rebuild a gallery",
-          parameters: [
-            {
-              name: "limit",
-              in: "query",
-              required: false,
-              description: "jobs per page",
-              schema: { type: "integer", minimum: 1, maximum: 100, default: 20 },
-            },
-            {
-              name: "cursor",
-              in: "query",
-              required: false,
-              description: "a page's `nextCursor` (opaque)",
-              schema: { type: "string" },
-            },
-          ],
+          parameters: pageParameters("jobs per page", { maximum: 100, default: 20 }, "a page's `nextCursor` (opaque)"),
           responses: {
             "200": json("one page of jobs", ref("ImageList")),
             "400": problem("bad limit or cursor"),
@@ -171,22 +133,17 @@ export function publicDocument(serverUrl: string) {
             "JSON, or multipart with the request as JSON in `request` and an image to upscale in `image`. The same " +
             "`Idempotency-Key` with the same body answers the first job again instead of creating another.",
           parameters: [
-            {
-              name: "Idempotency-Key",
-              in: "header",
-              required: false,
-              description: "makes retries safe: the same key and body answer the job the first call created",
-              schema: { type: "string", maxLength: 255 },
-            },
-            {
-              name: "Prefer",
-              in: "header",
-              required: false,
-              description:
-                "`wait=N` (RFC 7240, N <= 60 seconds): answer when the job has ended (200 with the finished job) or " +
+            headerParameter(
+              "Idempotency-Key",
+              "makes retries safe: the same key and body answer the job the first call created",
+              { type: "string", maxLength: 255 },
+            ),
+            headerParameter(
+              "Prefer",
+              "`wait=N` (RFC 7240, N <= 60 seconds): answer when the job has ended (200 with the finished job) or " +
                 "after N seconds (202 with its state then); `Preference-Applied` echoes it",
-              schema: { type: "string", example: "wait=30" },
-            },
+              { type: "string", example: "wait=30" },
+            ),
           ],
           requestBody: {
             required: true,
@@ -213,12 +170,9 @@ export function publicDocument(serverUrl: string) {
               "the job has ended: every phase was cached (no runner involved), or it finished within Prefer: wait",
               ref("Job"),
               undefined,
-              { Location: LOCATION, "Preference-Applied": PREFERENCE_APPLIED },
+              createdJobHeaders,
             ),
-            "202": json("accepted: the job, its quote and links", ref("Job"), undefined, {
-              Location: LOCATION,
-              "Preference-Applied": PREFERENCE_APPLIED,
-            }),
+            "202": json("accepted: the job, its quote and links", ref("Job"), undefined, createdJobHeaders),
             "400": problem("malformed body"),
             "402": problem("the balance does not cover the quote"),
             "409": problem("Idempotency-Key reused with another body"),
@@ -263,27 +217,12 @@ export function publicDocument(serverUrl: string) {
           description: EVENTS_DESCRIPTION,
           security: [{ apiKey: [] }, {}],
           parameters: [
-            {
-              name: "Last-Event-ID",
-              in: "header",
-              required: false,
-              description: "the last event id received: the stream resumes after it (EventSource sends it itself)",
-              schema: { type: "string", pattern: "^[0-9]+$" },
-            },
-            {
-              name: "exp",
-              in: "query",
-              required: false,
-              description: "signed link expiry",
-              schema: { type: "integer" },
-            },
-            {
-              name: "sig",
-              in: "query",
-              required: false,
-              description: "signed link signature",
-              schema: { type: "string" },
-            },
+            headerParameter(
+              "Last-Event-ID",
+              "the last event id received: the stream resumes after it (EventSource sends it itself)",
+              { type: "string", pattern: "^[0-9]+$" },
+            ),
+            ...signedLinkParameters,
           ],
           responses: {
             "200": {
@@ -302,41 +241,21 @@ export function publicDocument(serverUrl: string) {
       "/v1/images/{id}/files/{name}": {
         parameters: [
           idParam,
-          {
-            name: "name",
-            in: "path",
-            required: true,
-            description: "a file's `name`: image.<ext> (final), preview.<ext>, phase-<k>.<ext>, canny-<k>.png, ...",
-            schema: { type: "string" },
-          },
+          pathParameter(
+            "name",
+            "a file's `name`: image.<ext> (final), preview.<ext>, phase-<k>.<ext>, canny-<k>.png, ...",
+            { type: "string" },
+          ),
         ],
         get: {
           operationId: "downloadImageFile",
           tags: ["images"],
           summary: "Download a file of the job (ETag, immutable caching, Range); by API key or signed link",
           security: [{ apiKey: [] }, {}],
-          parameters: [
-            {
-              name: "exp",
-              in: "query",
-              required: false,
-              description: "signed link expiry",
-              schema: { type: "integer" },
-            },
-            {
-              name: "sig",
-              in: "query",
-              required: false,
-              description: "signed link signature",
-              schema: { type: "string" },
-            },
-          ],
+          parameters: signedLinkParameters,
           responses: {
-            "200": { description: "the file", content: { "*/*": { schema: { type: "string", format: "binary" } } } },
-            "206": {
-              description: "the requested byte range",
-              content: { "*/*": { schema: { type: "string", format: "binary" } } },
-            },
+            "200": fileResponse("the file"),
+            "206": fileResponse("the requested byte range"),
             "304": { description: "not modified (If-None-Match)" },
             "401": problem("bad or expired signed link, or no key"),
             "404": problem("no such file"),
@@ -353,9 +272,9 @@ export function publicDocument(serverUrl: string) {
           requestBody: {
             required: true,
             content: {
-              "image/png": { schema: { type: "string", format: "binary" } },
-              "image/jpeg": { schema: { type: "string", format: "binary" } },
-              "image/webp": { schema: { type: "string", format: "binary" } },
+              "image/png": { schema: binarySchema },
+              "image/jpeg": { schema: binarySchema },
+              "image/webp": { schema: binarySchema },
               "application/json": {
                 schema: {
                   type: "object",
@@ -380,22 +299,7 @@ export function publicDocument(serverUrl: string) {
           operationId: "getUsage",
           tags: ["billing"],
           summary: "Balance, open reservations and one page of the ledger (newest first)",
-          parameters: [
-            {
-              name: "limit",
-              in: "query",
-              required: false,
-              description: "entries per page",
-              schema: { type: "integer", minimum: 1, maximum: 200, default: 50 },
-            },
-            {
-              name: "cursor",
-              in: "query",
-              required: false,
-              description: "a page's `ledger.nextCursor`",
-              schema: { type: "string" },
-            },
-          ],
+          parameters: pageParameters("entries per page", { maximum: 200, default: 50 }, "a page's `ledger.nextCursor`"),
           responses: {
             "200": json("the account's usage", ref("Usage")),
             "400": problem("bad limit or cursor"),
@@ -410,20 +314,8 @@ export function publicDocument(serverUrl: string) {
           tags: ["billing"],
           summary: "The ledger as CSV for invoicing (oldest first)",
           parameters: [
-            {
-              name: "from",
-              in: "query",
-              required: false,
-              description: "ISO 8601 date or date-time, inclusive",
-              schema: { type: "string" },
-            },
-            {
-              name: "to",
-              in: "query",
-              required: false,
-              description: "ISO 8601 date or date-time, exclusive",
-              schema: { type: "string" },
-            },
+            queryParameter("from", "ISO 8601 date or date-time, inclusive", { type: "string" }),
+            queryParameter("to", "ISO 8601 date or date-time, exclusive", { type: "string" }),
           ],
           responses: {
             "200": { description: "text/csv", content: { "text/csv": { schema: { type: "string" } } } },

@@ -13,35 +13,11 @@
  */
 import type { GuidedStep } from "../multiDiffusion/js";
 import type { PhaseMemory } from "../wasm/phaseMemory";
-import { type Code, F32, I32, type KernelFunction, op } from "../wasm/wasmEncoding";
+import { type Code, countLoop, F32, I32, type KernelFunction, op } from "../wasm/wasmEncoding";
 import { checkGrid, type DilatedGrid, offsetBases, type Renormalization } from "./js";
 import type { DilatedOffset } from "./reference";
 
 const f = Math.fround;
-
-/** `for (i = 0; i < n; i++) { body }` (i, n locals); `continue` is `op.brIf(0)` / `op.br(0)` inside `body`'s block. */
-function countLoop(i: number, n: number, body: readonly Code[]): Code[] {
-  return [
-    op.i32Const(0),
-    op.set(i),
-    op.block,
-    op.loop,
-    op.get(i),
-    op.get(n),
-    op.i32GeU,
-    op.brIf(1),
-    op.block, // the body's `continue` target
-    ...body,
-    op.end,
-    op.get(i),
-    op.i32Const(1),
-    op.i32Add,
-    op.set(i),
-    op.br(0),
-    op.end,
-    op.end,
-  ];
-}
 
 /** o = useShuffle ? shuffle[b, x] : b (the shuffle row of slot b is b * per4 bytes further). */
 function sample(useShuffle: number, shuffle: number, per4: number, b: number, x: number): Code[] {

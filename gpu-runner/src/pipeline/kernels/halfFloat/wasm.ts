@@ -13,7 +13,7 @@
  * has its own memory for arrays that live elsewhere. Tails (n % 8) use js.ts. Tests: wasm.test.ts.
  */
 import type { PhaseMemory } from "../wasm/phaseMemory";
-import { type Code, I32, type KernelFunction, op, uleb, V128 } from "../wasm/wasmEncoding";
+import { type Code, countLoop, I32, type KernelFunction, op, uleb, V128 } from "../wasm/wasmEncoding";
 import { float32BitsToHalfBits, halfBitsToFloat32 } from "./js";
 
 const simd = (code: number): number[] => [0xfd, ...uleb(code)];
@@ -43,28 +43,6 @@ const f32x4Bits = (x: number): Code[] => {
   const b = new Uint32Array(Float32Array.of(x).buffer)[0];
   return i32x4(b);
 };
-
-/** `for (k = 0; k < n; k++) body` with k a local (i32). */
-function countLoop(k: number, n: number, body: readonly Code[]): Code[] {
-  return [
-    op.i32Const(0),
-    op.set(k),
-    op.block,
-    op.loop,
-    op.get(k),
-    op.get(n),
-    op.i32GeU,
-    op.brIf(1),
-    ...body,
-    op.get(k),
-    op.i32Const(1),
-    op.i32Add,
-    op.set(k),
-    op.br(0),
-    op.end,
-    op.end,
-  ];
-}
 
 /** Half bits (in i32 lanes) of the four float32 lanes in local `x`; uses locals shl1, base. */
 function halfLanes(x: number, shl1: number, base: number): Code[] {

@@ -241,3 +241,27 @@ export function rowEnds(cols: number, end4: number, end: number): Code[] {
     op.set(end),
   ];
 }
+
+/** `for (i = 0; i < n; i++) { body }` (i, n locals); `continue` is `op.brIf(0)` / `op.br(0)` inside `body`'s block. */
+export function countLoop(i: number, n: number, body: readonly Code[]): Code[] {
+  return [
+    op.i32Const(0),
+    op.set(i),
+    op.block,
+    op.loop,
+    op.get(i),
+    op.get(n),
+    op.i32GeU,
+    op.brIf(1),
+    op.block, // the body's `continue` target
+    ...body,
+    op.end,
+    op.get(i),
+    op.i32Const(1),
+    op.i32Add,
+    op.set(i),
+    op.br(0),
+    op.end,
+    op.end,
+  ];
+}
