@@ -3,15 +3,13 @@
  * 1280x1280 and 1000x1000 (sides whose phase-1 latent is not a multiple of 4, and an odd latent), and a 600x400
  * upload upscaled to 1200x800 — through the `accdiff` CLI (a child process, as a user runs it) and through the public
  * API (worker + runner process on loopback, the upload as multipart). Every one must render at exactly its size.
- * A job the runner refuses (referenceCompat at a size the reference cannot reproduce) ends with a stable code and a
- * sentence for the user; the runner's own text is only in `debug`.
+ * referenceCompat at a size the reference cannot reproduce is refused at submit with a 422 naming the cause.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { FAILURE_MESSAGES } from "@accdiff/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeImage, encodeImage } from "../gpu-runner/src/images/encode";
 import { Api } from "./demo/api";
@@ -144,22 +142,22 @@ describe("every size a user asks for renders: API", () => {
     }
   }, 300_000);
 
-  it("a job the runner refuses fails with a stable code and a user's sentence; the internal text is in debug", async () => {
+  it("a size referenceCompat cannot reproduce is refused at submit, naming the cause; nothing is held", async () => {
     // The reference cannot reproduce 1000x1000 with patch prompts (its attention maps there are not the grid it looks
-    // for): the API accepts the request, the runner refuses it, and the hold is released.
-    const { status, job } = await api.submit(
+    // for): the API refuses it up front (shared referenceLimits.ts), before any job, hold or dispatch.
+    const before = await api.usage();
+    const res = await api.call(
+      "POST",
+      "/v1/images",
       { prompt: PROMPT, width: 1000, height: 1000, steps: STEPS, seed: 5, referenceCompat: true },
-      "sizes-compat",
+      { "idempotency-key": "sizes-compat" },
     );
-    expect(status).toBe(202);
-    const done = await followJob(api, job.id, { timeoutMs: 120_000 });
-    expect(done.status).toBe("failed");
-    expect(done.error).toEqual({
-      code: "unsupported_size",
-      message: FAILURE_MESSAGES.unsupported_size,
-      retryable: false,
-    });
-    expect(done.debug?.reason).toContain("referenceCompat cannot reproduce 1000x1000");
-    expect(done.billing).toMatchObject({ state: "released", charged: 0 });
-  }, 180_000);
+    expect(res.status).toBe(422);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const problem = (await res.json()) as { errors: { path: string; message: string }[] };
+    expect(problem.errors[0].path).toBe("referenceCompat");
+    expect(problem.errors[0].message).toContain("referenceCompat cannot reproduce 1000x1000");
+    expect(problem.errors[0].message).toContain("The default mode (referenceCompat: false) renders this size");
+    expect(await api.usage()).toEqual(before);
+  }, 60_000);
 });

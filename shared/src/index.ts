@@ -1,3 +1,4 @@
+export * from "./attentionGrid";
 export * from "./cacheKeys";
 export * from "./delivery";
 export * from "./failures";
@@ -6,6 +7,7 @@ export * from "./phasePlan";
 export * from "./prices";
 export * from "./problem";
 export * from "./protocol";
+export * from "./referenceLimits";
 export * from "./referenceQuirks";
 export * from "./request";
 export * from "./runnerApi";

@@ -50,9 +50,10 @@ export interface ReferenceQuirks {
    */
   attentionFramePatches: boolean;
   /**
-   * Sizes at which the reference itself fails (attention maps off its (px // 32) grid, a window batch that slicing
-   * clips to different sizes) are refused with UnsupportedSizeError before any model call, instead of being run the
-   * way the reference cannot (referenceLimits.ts).
+   * Sizes at which the reference itself fails are refused instead of being run the way the reference cannot: attention
+   * maps off its (px // 32) grid by the API at submit (a rule of the size, referenceLimits.ts, in sizeIssues) and by
+   * the runner before any model call; a window batch that slicing clips to different sizes (seed-dependent) by the
+   * runner (gpu-runner pipeline/referenceLimits.ts), with UnsupportedSizeError.
    */
   refuseUnrunnableSizes: boolean;
 }

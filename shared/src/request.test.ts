@@ -117,6 +117,21 @@ describe("GenerationRequest", () => {
     );
   });
 
+  it("refuses, under referenceCompat only, a size the reference cannot run, naming the defect (referenceLimits.ts)", () => {
+    // 1032 px: phase 1's latent side of 129 has ceil(129 / 4) = 33 attention cells, the reference looks for 1032 // 32.
+    const size = { ...ok, width: 1032, height: 1032 };
+    const errors = issuesOf({ ...size, referenceCompat: true });
+    expect(errors).toHaveLength(1);
+    expect(errors[0].path).toBe("referenceCompat");
+    expect(errors[0].message).toMatch(/^referenceCompat cannot reproduce 1032x1032 with patch prompts: a defect/);
+    expect(errors[0].message).toMatch(/The default mode \(referenceCompat: false\) renders this size/);
+    expect(issuesOf(size)).toEqual([]);
+    expect(issuesOf({ ...size, referenceCompat: true, switches: { patchPrompts: false } })).toEqual([]);
+    const image = { sha256: "a".repeat(64), width: 516, height: 516 };
+    expect(issuesOf({ ...size, referenceCompat: true, image })).toEqual([]);
+    expect(issuesOf({ ...ok, referenceCompat: true })).toEqual([]);
+  });
+
   it("limits are configurable up to the hard maximum", () => {
     const schema = makeGenerationRequestSchema({ ...DEFAULT_LIMITS, maxSide: 8192 });
     expect(schema.safeParse({ ...ok, width: 8192, height: 8192 }).success).toBe(true);

@@ -14,6 +14,7 @@ import {
   type Switches,
 } from "./parameters";
 import { type PhasePlan, planPhases } from "./phasePlan";
+import { referenceAttentionGridRefusal } from "./referenceLimits";
 import { referenceQuirks } from "./referenceQuirks";
 
 /** Size limits. The base resolution comes from the model bundle (1024 for SDXL). */
@@ -26,6 +27,8 @@ export interface RequestLimits {
   /** Longest side / shortest side. */
   maxAspect: number;
   maxPromptChars: number;
+  /** The bundle's attention divisor (its maps have side / divisor pixels; 32 for SDXL): sizes under referenceCompat. */
+  attentionDivisor: number;
 }
 
 export const DEFAULT_LIMITS: RequestLimits = {
@@ -34,18 +37,30 @@ export const DEFAULT_LIMITS: RequestLimits = {
   hardMaxSide: 8192,
   maxAspect: 4,
   maxPromptChars: 1000,
+  attentionDivisor: 32,
 };
 
 /**
  * Every side is a whole number of latents: a multiple of the VAE's down-sampling (8 for SDXL and the toy world).
  * Nothing else constrains a side: the UNet takes every latent size (its attention grid rounds up, see gpu-runner's
- * attentionGrid), so the phase plan never pads, crops or refuses an accepted size.
+ * attentionGrid), so the phase plan never pads, crops or refuses an accepted size. Only referenceCompat refuses
+ * some sizes, where the reference itself fails (referenceLimits.ts; `sizeIssues` with the request's settings).
  */
 export { SIDE_MULTIPLE };
 
 export interface SizeIssue {
-  path: ["width"] | ["height"];
+  /** The side at fault, or referenceCompat for a valid size that compat mode cannot render. */
+  path: ["width"] | ["height"] | ["referenceCompat"];
   message: string;
+}
+
+/** The request's settings that decide whether compat mode can render a size (defaults: the request's defaults). */
+export interface SizeSettings {
+  referenceCompat?: boolean;
+  /** switches.patchPrompts */
+  patchPrompts?: boolean;
+  /** The request starts from an uploaded image (phase 1 is that image). */
+  fromImage?: boolean;
 }
 
 /** The problem of one side on its own, or null (the request schema's `side` says the same, parameters.ts). */
@@ -74,16 +89,57 @@ export function sizeShapeIssues(width: number, height: number, limits: RequestLi
 }
 
 /**
- * The sizes the API renders, as one rule: each side per sideIssue and the pair per sizeShapeIssues. The request
- * schema checks exactly this, and the size sweep (sizeSweep.ts) draws its grid from it.
+ * A size that is valid (sizeShapeIssues has nothing) but that the reference cannot run, under referenceCompat
+ * (quirk refuseUnrunnableSizes, referenceLimits.ts): the runner would refuse it, so the API refuses it up front.
  */
-export function sizeIssues(width: number, height: number, limits: RequestLimits = DEFAULT_LIMITS): SizeIssue[] {
+export function referenceCompatSizeIssues(
+  width: number,
+  height: number,
+  limits: RequestLimits,
+  settings: SizeSettings,
+): SizeIssue[] {
+  const quirks = referenceQuirks(settings.referenceCompat ?? REQUEST_DEFAULTS.referenceCompat);
+  if (!quirks.refuseUnrunnableSizes) return [];
+  const fromImage = settings.fromImage ?? false;
+  const plan = planPhases({
+    width,
+    height,
+    base: limits.baseResolution,
+    vaeScaleFactor: SIDE_MULTIPLE,
+    progressive: true, // the base phase is the same either way
+    fromImage,
+    quirks,
+  });
+  const refusal = referenceAttentionGridRefusal({
+    width,
+    height,
+    quirks,
+    usePatchPrompts: settings.patchPrompts ?? SWITCH_DEFAULTS.patchPrompts,
+    plan,
+    geometry: { attentionDivisor: limits.attentionDivisor, vaeScaleFactor: SIDE_MULTIPLE },
+  });
+  return refusal ? [{ path: ["referenceCompat"], message: refusal }] : [];
+}
+
+/**
+ * The sizes the API renders, as one rule: each side per sideIssue, the pair per sizeShapeIssues and, for the given
+ * settings (default: the default mode, which renders every valid size), referenceCompatSizeIssues. The request schema
+ * checks exactly this, and the size sweep (sizeSweep.ts) draws its grid from it.
+ */
+export function sizeIssues(
+  width: number,
+  height: number,
+  limits: RequestLimits = DEFAULT_LIMITS,
+  settings: SizeSettings = {},
+): SizeIssue[] {
   const sides: SizeIssue[] = [];
   const w = sideIssue(width, limits);
   const h = sideIssue(height, limits);
   if (w) sides.push({ path: ["width"], message: w });
   if (h) sides.push({ path: ["height"], message: h });
-  return sides.length ? sides : sizeShapeIssues(width, height, limits);
+  if (sides.length) return sides;
+  const shape = sizeShapeIssues(width, height, limits);
+  return shape.length ? shape : referenceCompatSizeIssues(width, height, limits, settings);
 }
 
 /** Every mechanism on (SWITCHES in parameters.ts). */
@@ -99,7 +155,14 @@ export const REQUEST_DEFAULTS = Object.freeze(constantDefaults()) as Readonly<
 /** Builds the request schema for given limits (the runner passes its bundle's base resolution). */
 export function makeGenerationRequestSchema(limits: RequestLimits = DEFAULT_LIMITS) {
   return z.strictObject(requestShape(limits)).superRefine((r, ctx) => {
-    for (const issue of sizeShapeIssues(r.width, r.height, limits)) ctx.addIssue({ code: "custom", ...issue });
+    const shape = sizeShapeIssues(r.width, r.height, limits);
+    const settings = {
+      referenceCompat: r.referenceCompat,
+      patchPrompts: r.switches?.patchPrompts,
+      fromImage: !!r.image,
+    };
+    const compat = shape.length ? [] : referenceCompatSizeIssues(r.width, r.height, limits, settings);
+    for (const issue of [...shape, ...compat]) ctx.addIssue({ code: "custom", ...issue });
     const start = r.controlGuidanceStart ?? REQUEST_DEFAULTS.controlGuidanceStart;
     const end = r.controlGuidanceEnd ?? REQUEST_DEFAULTS.controlGuidanceEnd;
     if (start > end) {

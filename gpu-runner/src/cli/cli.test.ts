@@ -156,6 +156,13 @@ describe("accdiff bad inputs: one line on stderr, non-zero exit", () => {
       [["bundle", "check", join(work, "no-bundle"), "--provider", "cpu"], /does not exist/, 2],
       [["serve"], /RUNNER_SECRET is not set/, 2, { RUNNER_SECRET: undefined }],
       [[...base, "--no-multidiffusion", "--no-dilated-sampling"], /MultiDiffusion/, 2],
+      // The API's own refusal (shared referenceLimits.ts), before any model loads: the toy world's 1000x1000 phase 1
+      // has 32x32 attention maps where the reference looks for 1000 // 32 = 31.
+      [
+        ["generate", "--prompt", "a cat", "--size", "1000x1000", "--reference-compat"],
+        /--reference-compat: referenceCompat cannot reproduce 1000x1000 with patch prompts: a defect of the reference/,
+        2,
+      ],
     ];
     if (!cudaProviderInstalled().installed) cases.push([[...base, "--provider", "cuda"], /CUDA execution provider/, 1]);
     const outputs = () => (existsSync(join(ROOT, "out")) ? readdirSync(join(ROOT, "out")) : []);

@@ -55,7 +55,7 @@ export async function runRender(values: FlagValues, start?: () => Promise<StartI
   const info = toBundleInfo(await readBundle(dir));
   const input = start ? await start() : undefined;
   if (input) req.image = { sha256: input.sha256, width: input.image.width, height: input.image.height };
-  const request = resolveCliRequest(req, info.baseResolution);
+  const request = resolveCliRequest(req, info);
   if (!request.switches.multidiffusion && !request.switches.dilatedSampling) {
     // Checked here too (the pipeline refuses it) so that nothing is loaded for a request that cannot run.
     throw usageError(

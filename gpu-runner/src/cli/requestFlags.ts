@@ -111,13 +111,17 @@ export function methodFlagHelp(): string {
   return lines.join("\n");
 }
 
-/** Validates with the API's schema for this bundle; the first problem becomes one readable line. */
+/**
+ * Validates with the API's schema for this bundle (its base resolution, and its attention divisor for the sizes
+ * referenceCompat refuses); the first problem becomes one readable line.
+ */
 export function resolveCliRequest(
   req: GenerationRequest,
-  baseResolution: number,
+  bundle: { baseResolution: number; attentionDivisor: number },
   maxSide = DEFAULT_LIMITS.maxSide,
 ): ResolvedRequest {
-  const limits = { ...DEFAULT_LIMITS, baseResolution, maxSide: Math.max(maxSide, baseResolution) };
+  const { baseResolution, attentionDivisor } = bundle;
+  const limits = { ...DEFAULT_LIMITS, baseResolution, attentionDivisor, maxSide: Math.max(maxSide, baseResolution) };
   const parsed = makeGenerationRequestSchema(limits).safeParse(req);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

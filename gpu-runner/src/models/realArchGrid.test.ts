@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { attentionGrid } from "@accdiff/shared";
 import { describe, expect, it } from "vitest";
-import { attentionGrid } from "./types";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const REAL_ARCH = resolve(ROOT, "../shared/real-arch");

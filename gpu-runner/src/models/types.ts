@@ -160,29 +160,12 @@ export interface UNetOutput {
   /** [B, C, h, w] predicted noise. */
   noise: Tensor;
   /**
-   * [B, mapH * mapW, maxTokens] with the grid of `attentionGrid(info, h, w)` (ceil(h/a) x ceil(w/a),
-   * a = attentionDivisor / vaeScaleFactor): cross-attention probabilities averaged over heads and over
+   * [B, mapH * mapW, maxTokens] with the grid of `attentionGrid(info, h, w)` (shared attentionGrid.ts: ceil(h/a) x
+   * ceil(w/a), a = attentionDivisor / vaeScaleFactor): cross-attention probabilities averaged over heads and over
    * the cross-attention layers of that resolution in the down and up blocks (what the reference's
    * AttentionStore aggregates). Present when the bundle's UNet exports it. Pixel axis row-major.
    */
   attention?: Tensor;
-}
-
-/**
- * The UNet's grid at attention resolution for an h x w latent: ceil(h / a) x ceil(w / a), a = attentionDivisor /
- * vaeScaleFactor (SDXL: 4). SDXL's down-samplers are 3x3 stride-2 convolutions with padding 1, which map a side n to
- * ceil(n / 2); two of them give ceil(ceil(n / 2) / 2) = ceil(n / 4). diffusers' UNet2DConditionModel takes every
- * latent size (its up-samplers are handed the skip connection's size) and its attention maps are this grid at every
- * size (measured on ../shared/real-arch: latent 42x64 -> 11x16, 25x25 -> 7x7, 1x1 -> 1x1). The one rule the bundle
- * contract, the backend's shape check, the toy world and the pipeline's aggregation share.
- */
-export function attentionGrid(
-  info: Pick<BundleInfo, "attentionDivisor" | "vaeScaleFactor">,
-  latentH: number,
-  latentW: number,
-): { mapH: number; mapW: number } {
-  const a = info.attentionDivisor / info.vaeScaleFactor;
-  return { mapH: Math.ceil(latentH / a), mapW: Math.ceil(latentW / a) };
 }
 
 /** Everything the pipeline calls. Implementations must be safe to call sequentially many times. */

@@ -12,14 +12,14 @@
  *
  * Defaults fix the reference's defects; `referenceCompat` reproduces them (see README, "Reference defects").
  */
-import type { ControlCondition, Models } from "../models/types";
+import type { BundleInfo, ControlCondition, Models } from "../models/types";
 import type { AttentionMap } from "./attention";
 import { phaseOnePixels, runBasePhase } from "./basePhase";
 import { cannyCondition, resizeCondition } from "./controlCondition";
 import { decodeLatents } from "./decode";
 import { startFromImage } from "./imageStart";
 import { createJob, type JobContext, type StepListener, upscaleBranches } from "./job";
-import { InvalidRequestError, type PipelineRequest, type RgbImage, resolveParams } from "./params";
+import { InvalidRequestError, type PipelineParams, type PipelineRequest, type RgbImage, resolveParams } from "./params";
 import { type PatchPlan, planPatchPrompts } from "./patchPlan";
 import { type PhasePlan, type PhaseSpec, planPhases } from "./phasePlan";
 import type { ProgressListener } from "./progress";
@@ -75,6 +75,19 @@ interface Carried {
   condition?: Float32Array;
 }
 
+/** The phase plan a job runs: the bundle's base and the request's size and settings (shared planPhases). */
+export function jobPlan(info: BundleInfo, params: PipelineParams): PhasePlan {
+  return planPhases({
+    width: params.width,
+    height: params.height,
+    base: info.baseResolution,
+    vaeScaleFactor: info.vaeScaleFactor,
+    progressive: params.useProgressiveUpscaling,
+    fromImage: params.initImage !== undefined,
+    quirks: params.quirks,
+  });
+}
+
 export async function runAccDiffusion(
   models: Models,
   request: PipelineRequest,
@@ -87,15 +100,7 @@ export async function runAccDiffusion(
     // The reference would fuse nothing and return all-zero latents.
     throw new InvalidRequestError("at least one of MultiDiffusion and dilated sampling must be on");
   }
-  const plan = planPhases({
-    width: params.width,
-    height: params.height,
-    base: models.info.baseResolution,
-    vaeScaleFactor: models.info.vaeScaleFactor,
-    progressive: params.useProgressiveUpscaling,
-    fromImage: params.initImage !== undefined,
-    quirks: params.quirks,
-  });
+  const plan = jobPlan(models.info, params);
   const ctx = createJob({
     models,
     params,

@@ -2,7 +2,8 @@
  * Phase 1: ordinary SDXL sampling at the base resolution (aspect kept), collecting the conditioned half's
  * cross-attention maps at every step. They become the per-token masks behind the patch-content-aware prompts.
  */
-import { attentionGrid, type Tensor } from "../models/types";
+import { attentionGrid } from "@accdiff/shared";
+import type { Tensor } from "../models/types";
 import { AttentionAccumulator, type AttentionMap, aggregateAttentionStore } from "./attention";
 import { type JobContext, phaseTimeIds } from "./job";
 import { cfgGuidance, cfgModelInput } from "./sampling";

@@ -11,7 +11,7 @@
  * start is deterministic. An image of another size than the base phase is resized first (bicubic in pixel space).
  */
 
-import { attentionGrid } from "../models/types";
+import { attentionGrid } from "@accdiff/shared";
 import type { AttentionAccumulator, AttentionMap } from "./attention";
 import { newAccumulator } from "./basePhase";
 import { decodeLatents, fromRgbU8 } from "./decode";

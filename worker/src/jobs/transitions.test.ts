@@ -9,7 +9,7 @@ const BASE = 64;
 function job(cachedAtStart: number[] = []): JobState {
   const params = resolveRequest(
     { prompt: "a cat", width: 256, height: 256, seed: 1 },
-    { baseResolution: BASE, maxSide: 512, hardMaxSide: 8192, maxAspect: 4, maxPromptChars: 1000 },
+    { baseResolution: BASE, maxSide: 512, hardMaxSide: 8192, maxAspect: 4, maxPromptChars: 1000, attentionDivisor: 32 },
   );
   const q = quote(renderPhases(params, BASE), cachedAtStart);
   return {

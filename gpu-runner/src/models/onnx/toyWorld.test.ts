@@ -1,8 +1,9 @@
 /** The generated toy-world bundle through the real backend on the CPU: contract, shapes, sanity. */
+import { attentionGrid } from "@accdiff/shared";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureToyWorld } from "../../toyworld/index";
 import { checkBundle } from "../checkBundle";
-import { attentionGrid, type Tensor, type UNetInput } from "../types";
+import type { Tensor, UNetInput } from "../types";
 import { loadOnnxModels, type OnnxModels } from "./onnxModels";
 
 let dir: string;

@@ -2,6 +2,7 @@
  * UNet and ControlNet calls: input validation, batch splitting above `maxBatchRows`, ControlNet
  * residuals fed as given or as cached zeros ("no ControlNet"), outputs concatenated back.
  */
+import { attentionGrid } from "@accdiff/shared";
 import * as ort from "onnxruntime-node";
 import {
   CONTROLNET_MID_OUTPUT,
@@ -11,16 +12,7 @@ import {
   UNET_MID_RESIDUAL_INPUT,
   UNET_RESIDUAL_INPUT,
 } from "../contract";
-import {
-  attentionGrid,
-  type BundleInfo,
-  type ControlNetInput,
-  type ControlResiduals,
-  type HalfStage,
-  type Tensor,
-  type UNetInput,
-  type UNetOutput,
-} from "../types";
+import type { BundleInfo, ControlNetInput, ControlResiduals, HalfStage, Tensor, UNetInput, UNetOutput } from "../types";
 import type { ComponentSession } from "./componentSession";
 import type { HalfScratch } from "./halfCodec";
 import {
