@@ -140,6 +140,20 @@ describe("GenerationRequest", () => {
     expect(toy.safeParse({ ...ok, width: 512, height: 512 }).success).toBe(true);
   });
 
+  it("resolveRequest keeps one schema per distinct limits, never one for another's", () => {
+    const big = { ...ok, width: 8192, height: 8192 };
+    // A fresh limits object per call, as the worker's configuration gives: the same value judges the same way.
+    const wide = () => ({ ...DEFAULT_LIMITS, maxSide: 8192 });
+    expect(resolveRequest(big, wide()).width).toBe(8192);
+    expect(resolveRequest(big, wide()).width).toBe(8192);
+    expect(() => resolveRequest(big, { ...DEFAULT_LIMITS, maxSide: 4096 })).toThrow(z.ZodError);
+    // Field order does not make a different key, and a changed field does.
+    const { maxSide: _, ...rest } = DEFAULT_LIMITS;
+    expect(resolveRequest(big, { maxSide: 8192, ...rest }).width).toBe(8192);
+    expect(() => resolveRequest(big, { ...wide(), maxAspect: 4, maxSide: 8000 })).toThrow(z.ZodError);
+    expect(resolveRequest(big, wide()).width).toBe(8192);
+  });
+
   it("a resolved request is self-consistent with z.infer", () => {
     const r = resolveRequest(ok);
     expect(z.object({ prompt: z.string() }).safeParse(r).success).toBe(true);

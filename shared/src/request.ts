@@ -187,9 +187,28 @@ export const ResolvedRequestSchema = z.strictObject(resolvedShape()) satisfies z
  * A missing seed is drawn at random here, once, so that the job (and its cache keys) are deterministic afterwards.
  */
 export function resolveRequest(input: unknown, limits: RequestLimits = DEFAULT_LIMITS): ResolvedRequest {
-  const schema = limits === DEFAULT_LIMITS ? GenerationRequestSchema : makeGenerationRequestSchema(limits);
-  return resolveParameters(schema.parse(input));
+  return resolveParameters(schemaFor(limits).parse(input));
 }
+
+/**
+ * The request schema for these limits, built once per distinct value: the worker passes limits read from its
+ * configuration on every request, a new object each time, and building the schema costs more than parsing with it.
+ */
+function schemaFor(limits: RequestLimits): ReturnType<typeof makeGenerationRequestSchema> {
+  if (limits === DEFAULT_LIMITS) return GenerationRequestSchema;
+  // Every field, so that a limit added to RequestLimits is part of the key without a change here.
+  const key = JSON.stringify(Object.entries(limits).sort(([a], [b]) => (a < b ? -1 : 1)));
+  let schema = SCHEMAS.get(key);
+  if (!schema) {
+    // A deployment has a handful of configurations; the bound only guards against a caller that varies them freely.
+    if (SCHEMAS.size >= 32) SCHEMAS.clear();
+    schema = makeGenerationRequestSchema({ ...limits });
+    SCHEMAS.set(key, schema);
+  }
+  return schema;
+}
+
+const SCHEMAS = new Map<string, ReturnType<typeof makeGenerationRequestSchema>>();
 
 /** The phase plan of a resolved request for a bundle of the given base resolution (see phasePlan.ts). */
 export function requestPlan(
