@@ -26,7 +26,9 @@ async function render(key: string, body: Record<string, unknown>) {
   return waitForStatus(key, first.id, ["succeeded", "failed"]);
 }
 
-describe("cache", () => {
+// Each test renders one to three jobs on the toy-world runner, each awaited for up to 60 s (waitForStatus): under a
+// loaded CI machine the config's 20 s per test is shorter than the waits it contains.
+describe("cache", { timeout: 120_000 }, () => {
   it("records phase 1, each phase and the patch prompts of a finished render", async () => {
     const acct = await account(FUNDS);
     const done = await render(acct.key, body4x(uniquePrompt("records"), seedOf()));
