@@ -5,26 +5,17 @@
  */
 import { listDurableObjectIds } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { account, api, audit, expectJob, runnerLog, seedOf, testEnv, uniquePrompt, waitForStatus } from "./jobsHelpers";
+import { account, api, expectJob, runnerLog, seedOf, testEnv, uniquePrompt, waitForStatus } from "./jobsHelpers";
+import { nothingStored, type Problem, problemOf } from "./refusals";
 
 const FUNDS = 1_000_000;
 // At the tests' 64-px base: phase 1 is 66x45 px (latent 8x5), whose UNet attention maps are 2x2, while the reference
 // keeps only maps of (66 // 32) x (45 // 32) = 2x1 pixels: it fails there.
 const SIZE = { width: 200, height: 136 };
 
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: { path: string; message: string }[];
-}
-
 async function compatRefusal(res: Response): Promise<Problem> {
-  expect(res.status).toBe(422);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const p = (await res.json()) as Problem;
-  expect(p).toMatchObject({ status: 422, title: "Validation failed" });
+  const p = await problemOf(res, 422);
+  expect(p.title).toBe("Validation failed");
   expect(p.errors).toHaveLength(1);
   expect(p.errors?.[0].path).toBe("referenceCompat");
   const message = p.errors?.[0].message ?? "";
@@ -45,9 +36,7 @@ describe("referenceCompat at a size the reference cannot run", () => {
     await compatRefusal(
       await api("POST", "/v1/images", { key: acct.key, body, headers: { "idempotency-key": crypto.randomUUID() } }),
     );
-    expect((await listDurableObjectIds(testEnv.JOBS)).length).toBe(jobs);
-    expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
-    expect((await runnerLog(prompt)).jobs).toHaveLength(0);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 
   it("is refused by the quote too", async () => {

@@ -5,44 +5,10 @@
 import { listDurableObjectIds } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { makePng } from "./fakes/png";
-import {
-  account,
-  api,
-  audit,
-  body2x,
-  body4x,
-  runnerLog,
-  seedOf,
-  testEnv,
-  uniquePrompt,
-  waitForStatus,
-} from "./jobsHelpers";
+import { account, api, body2x, body4x, runnerLog, seedOf, testEnv, uniquePrompt, waitForStatus } from "./jobsHelpers";
+import { nothingStored, problemOf } from "./refusals";
 
 const FUNDS = 1_000_000;
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: { path: string; message: string }[];
-}
-
-async function problemOf(res: Response, status: number): Promise<Problem> {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const p = (await res.json()) as Problem;
-  expect(p.status).toBe(status);
-  expect(p.type).toMatch(/^https:\/\//);
-  return p;
-}
-
-async function nothingStored(acct: { id: string }, prompt: string, jobsBefore: number) {
-  expect((await listDurableObjectIds(testEnv.JOBS)).length).toBe(jobsBefore);
-  expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
-  expect((await runnerLog(prompt)).jobs).toHaveLength(0);
-  expect((await testEnv.IMAGES.list({ prefix: `uploads/${acct.id}/` })).objects).toHaveLength(0);
-}
 
 describe("hostile input to POST /v1/images", () => {
   it("is refused with the right status, storing nothing", async () => {
@@ -131,7 +97,7 @@ describe("hostile input to POST /v1/images", () => {
     noRequest.set("image", new Blob([makePng(64, 64)], { type: "image/png" }), "in.png");
     await problemOf(await api("POST", "/v1/images", { key: acct.key, body: noRequest }), 400);
 
-    await nothingStored(acct, prompt, jobs);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 
   it("refuses missing, malformed and unknown keys before reading the body", async () => {
@@ -142,7 +108,7 @@ describe("hostile input to POST /v1/images", () => {
       const res = await api("POST", "/v1/images", { key, body: body4x(prompt, seedOf()) });
       await problemOf(res, 401);
     }
-    await nothingStored(acct, prompt, jobs);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 
   it("answers unknown routes and methods with problem+json", async () => {

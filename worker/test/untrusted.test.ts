@@ -10,7 +10,6 @@ import { makePng } from "./fakes/png";
 import {
   account,
   api,
-  audit,
   body2x,
   expectJob,
   heldJob,
@@ -21,29 +20,9 @@ import {
   waitFor,
   waitForStatus,
 } from "./jobsHelpers";
+import { nothingStored, problemOf } from "./refusals";
 
 const FUNDS = 1_000_000;
-
-interface Problem {
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: { path: string; message: string }[];
-}
-
-async function problemOf(res: Response, status: number): Promise<Problem> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  return JSON.parse(text) as Problem;
-}
-
-async function nothingStored(acct: { id: string }, prompt: string, jobsBefore: number) {
-  expect((await listDurableObjectIds(testEnv.JOBS)).length).toBe(jobsBefore);
-  expect(await audit(acct.id)).toMatchObject({ balance: FUNDS, reserved: 0 });
-  expect((await runnerLog(prompt)).jobs).toHaveLength(0);
-  expect((await testEnv.IMAGES.list({ prefix: `uploads/${acct.id}/` })).objects).toHaveLength(0);
-}
 
 const png = () => new Blob([makePng(64, 64, 1)], { type: "image/png" });
 
@@ -64,7 +43,7 @@ describe("uploads must be whole images", () => {
     const inline = await problemOf(await api("POST", "/v1/images", { key: acct.key, body: form }), 422);
     expect(inline.errors?.[0]).toMatchObject({ path: "image" });
     expect(inline.errors?.[0].message).toContain("truncated");
-    await nothingStored(acct, prompt, jobs);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 });
 
@@ -84,7 +63,7 @@ describe("multipart parts are named by the API", () => {
     }
     const p = await problemOf(await api("POST", "/v1/images", { key: acct.key, body: form }), 422);
     expect(p.errors).toEqual([{ path: field, message: expect.stringContaining(message) }]);
-    await nothingStored(acct, prompt, jobs);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 });
 
@@ -104,7 +83,7 @@ describe("prompts must be text", () => {
     expect(p.errors?.[0].path).toBe(field);
     expect(p.errors?.[0].message).toContain(cp);
     expect(p.errors?.[0].message).toContain(`position ${position}`);
-    await nothingStored(acct, prompt, jobs);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 
   it("stores prompts in NFC with tabs and line breaks as spaces", async () => {
@@ -186,7 +165,7 @@ describe("links and runner callbacks come from PUBLIC_BASE_URL only", () => {
     });
     const p = await problemOf(res, 503);
     expect(p.detail).toContain("PUBLIC_BASE_URL is not configured");
-    await nothingStored(acct, prompt, jobs);
+    await nothingStored(acct, prompt, jobs, FUNDS);
   });
 
   it("local development alone may use a loopback request's origin", () => {
