@@ -14,7 +14,7 @@ import sys
 
 import torch
 from diffusers import ControlNetModel, UNet2DConditionModel
-from diffusers.models.attention_processor import AttnProcessor
+from diffusers.models.attention_processor import Attention, AttnProcessor
 
 
 class Recorder(AttnProcessor):
@@ -48,10 +48,28 @@ def finite(down, mid, sample):
     return all(bool(torch.isfinite(t).all()) for t in (*down, mid, sample))
 
 
+def zero_based_scores(model):
+    """Attention scores from a zero tensor with beta=1 instead of torch.empty with beta=0: the same product by
+    definition, without handing uninitialised memory to Debian's torch 1.13 CPU baddbmm."""
+    for m in model.modules():
+        if isinstance(m, Attention):
+            def scores(query, key, attention_mask=None, _orig=m.get_attention_scores):
+                if attention_mask is None:
+                    attention_mask = query.new_zeros(query.shape[0], query.shape[1], key.shape[1])
+                return _orig(query, key, attention_mask)
+
+            m.get_attention_scores = scores
+
+
 def main(root, sizes):
+    # The judge is the architecture, not the CPU kernels: with OMP_NUM_THREADS=16 (and on CI's machine) the outputs at
+    # 1x1 and 3x5 were non-finite in some runs, never with one thread and the empty baddbmm input replaced by zeros.
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     unet = UNet2DConditionModel.from_pretrained(f"{root}/tiny-sdxl/unet").eval()
     control = ControlNetModel.from_pretrained(f"{root}/tiny-sdxl-controlnet").eval()
+    zero_based_scores(unet)
+    zero_based_scores(control)
     calls = []
     unet.set_attn_processor({n: Recorder(place(n), calls) for n in unet.attn_processors})
     d_ctx = unet.config.cross_attention_dim
@@ -71,12 +89,6 @@ def main(root, sizes):
             down, mid, sample = run(control, unet, x, cond, kw)
             entry["out"] = list(sample.shape)
             entry["finite"] = finite(down, mid, sample)
-            if not entry["finite"]:
-                # The judge is the architecture, not one CPU's kernels: one CI machine once saw a non-finite output
-                # here that no other machine reproduced. Say so, and judge by ATen's plain kernels without oneDNN.
-                entry["finiteWithOneDnn"] = False
-                with torch.backends.mkldnn.flags(enabled=False):
-                    entry["finite"] = finite(*run(control, unet, x, cond, kw))
             entry["residuals"] = [list(t.shape[2:]) for t in (*down, mid)]
         except Exception as e:  # a size the architecture cannot take: report it, do not stop
             entry["error"] = f"{type(e).__name__}: {e}"[:300]
